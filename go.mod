@@ -1,0 +1,3 @@
+module github.com/lanyard-id/lanyard
+
+go 1.26.8
