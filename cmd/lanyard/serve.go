@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lanyard-id/lanyard/internal/api"
+	"github.com/lanyard-id/lanyard/internal/config"
+	"github.com/lanyard-id/lanyard/internal/hasher"
+	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/store"
+)
+
+// shutdownGrace is how long requests in flight may take to finish after
+// SIGINT or SIGTERM.
+const shutdownGrace = 30 * time.Second
+
+func serveCommand(g *globalFlags) *cobra.Command {
+	var dev, watchCourier, sqaOptOut bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the public and admin APIs",
+		Long: `Run the public API (default 127.0.0.1:4433 in dev mode) and the admin API
+(default :4434). With --dev and no configuration, Lanyard keeps an embedded
+SQLite database and generated secrets under ./.lanyard and migrates it on start.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_ = sqaOptOut // Lanyard sends no usage statistics; accepted for Kratos compatibility.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cmd.OutOrStdout(), config.LoadOptions{Files: g.configFiles, Dev: dev, WatchCourier: watchCourier})
+		},
+	}
+	cmd.Flags().BoolVar(&dev, "dev", false, "development mode: plain-HTTP cookies, generated secrets, embedded SQLite by default, migrations on start")
+	cmd.Flags().BoolVar(&watchCourier, "watch-courier", false, "run the courier worker inside this process")
+	cmd.Flags().BoolVar(&sqaOptOut, "sqa-opt-out", false, "accepted for compatibility with Kratos; Lanyard collects no usage statistics")
+	return cmd
+}
+
+// loadConfig loads the config and sets up logging, printing each warning.
+func loadConfig(opts config.LoadOptions) (*config.Config, error) {
+	cfg, warnings, err := config.Load(opts)
+	if err != nil {
+		return nil, err
+	}
+	setupLogging(cfg.Log)
+	for _, w := range warnings {
+		slog.Warn(w)
+	}
+	return cfg, nil
+}
+
+func setupLogging(l config.Log) {
+	level := slog.LevelInfo
+	switch l.Level {
+	case "trace", "debug":
+		level = slog.LevelDebug
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "error", "fatal", "panic":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if l.Format == "json" {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	slog.SetDefault(slog.New(h))
+}
+
+func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
+	cfg, err := loadConfig(opts)
+	if err != nil {
+		return err
+	}
+	if err := config.EnsureDevSecrets(cfg); err != nil {
+		return err
+	}
+
+	db, err := store.Open(ctx, cfg.DSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if cfg.Dev || cfg.DSN == "memory" {
+		if applied, err := db.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrating the database: %w", err)
+		} else if len(applied) > 0 {
+			slog.Info("migrated the database", "applied", strings.Join(applied, ", "))
+		}
+	} else if pending, err := db.Pending(ctx); err != nil {
+		return fmt.Errorf("checking migrations: %w", err)
+	} else if pending {
+		return errors.New("the database needs migrations: run `lanyard migrate sql -e --yes` first (or serve with --dev)")
+	}
+
+	sources := make([]schema.Source, 0, len(cfg.Identity.Schemas))
+	for _, s := range cfg.Identity.Schemas {
+		sources = append(sources, schema.Source{ID: s.ID, URL: s.URL})
+	}
+	schemas, err := schema.Load(ctx, sources, cfg.Identity.DefaultSchemaID)
+	if err != nil {
+		return err
+	}
+	h, err := hasher.New(cfg.Hashers)
+	if err != nil {
+		return err
+	}
+
+	publicURL, adminURL := cfg.Serve.Public.BaseURL, cfg.Serve.Admin.BaseURL
+	deps := api.Deps{
+		Version:       buildVersion(),
+		PublicBaseURL: publicURL,
+		AdminBaseURL:  adminURL,
+		Identities:    identity.NewManager(db, schemas, h, publicURL.String()),
+		Schemas:       schemas,
+		Ready:         db.Ping,
+	}
+
+	// Listen before announcing anything, so that a port in use is an
+	// error and not a half-started server.
+	publicLn, err := net.Listen("tcp", cfg.Serve.Public.Addr())
+	if err != nil {
+		return fmt.Errorf("serve.public: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.Serve.Admin.Addr())
+	if err != nil {
+		publicLn.Close()
+		return fmt.Errorf("serve.admin: %w", err)
+	}
+	servers := []*http.Server{
+		newServer(api.Public(deps)),
+		newServer(api.Admin(deps)),
+	}
+	errc := make(chan error, 2)
+	for k, ln := range []net.Listener{publicLn, adminLn} {
+		go func() { errc <- servers[k].Serve(ln) }()
+	}
+
+	printBanner(out, cfg, db)
+	slog.Info("lanyard is ready", "version", buildVersion(), "public", publicLn.Addr().String(), "admin", adminLn.Addr().String(), "database", db.String())
+
+	select {
+	case <-ctx.Done():
+		slog.Info("shutting down; waiting for requests in flight")
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("a listener failed", "error", err)
+		}
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var shutdownErr error
+	for _, s := range servers {
+		shutdownErr = errors.Join(shutdownErr, s.Shutdown(shutdownCtx))
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("shutting down: %w", shutdownErr)
+	}
+	slog.Info("stopped")
+	return nil
+}
+
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+}
+
+func printBanner(out io.Writer, cfg *config.Config, db *store.Store) {
+	mode := ""
+	if cfg.Dev {
+		mode = " (development mode: plain-HTTP cookies, generated secrets)"
+	}
+	fmt.Fprintf(out, "Lanyard %s is running%s\n", buildVersion(), mode)
+	fmt.Fprintf(out, "  Public API:  %s\n", cfg.PublicURL(""))
+	fmt.Fprintf(out, "  Admin API:   %s\n", cfg.AdminURL(""))
+	fmt.Fprintf(out, "  Database:    %s\n", db)
+	fmt.Fprintf(out, "  Try:         curl %s\n", cfg.AdminURL("admin/identities"))
+	fmt.Fprintf(out, "               curl %s\n", cfg.PublicURL("schemas"))
+	fmt.Fprintln(out, "Stop with Ctrl-C.")
+}

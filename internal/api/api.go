@@ -1,0 +1,162 @@
+// Package api assembles the public and the admin HTTP listeners: routes,
+// the redirects between the two, health and version endpoints, and the
+// middleware every request passes through.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/wire"
+)
+
+// Deps is what the routers need.
+type Deps struct {
+	Version       string
+	PublicBaseURL *url.URL
+	AdminBaseURL  *url.URL
+	Identities    *identity.Manager
+	Schemas       *schema.Registry
+	// Ready reports whether the server can serve (database reachable).
+	Ready func(ctx context.Context) error
+}
+
+// Public builds the handler of the public listener.
+func Public(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	registerHealth(mux, "", d)
+	schemas := &schemaHandler{registry: d.Schemas}
+	mux.HandleFunc("GET /schemas", schemas.list)
+	mux.HandleFunc("GET /schemas/{id}", schemas.get)
+
+	// Admin paths belong to the other listener.
+	toAdmin := redirectTo(d.AdminBaseURL)
+	for _, p := range []string{"/admin/", "/identities", "/identities/", "/courier/", "/recovery/"} {
+		mux.Handle(p, toAdmin)
+	}
+	return chain(mux, "public")
+}
+
+// Admin builds the handler of the admin listener. Every admin route answers
+// with and without the /admin prefix, as Kratos's does.
+func Admin(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	ids := identity.NewAdminHandler(d.Identities, d.AdminBaseURL.String())
+	for _, prefix := range []string{"", "/admin"} {
+		registerHealth(mux, prefix, d)
+		ids.Register(mux, prefix)
+		mux.HandleFunc("GET "+prefix+"/version", func(w http.ResponseWriter, r *http.Request) {
+			wire.WriteJSON(w, http.StatusOK, map[string]string{"version": d.Version})
+		})
+	}
+
+	// Public paths belong to the other listener.
+	toPublic := redirectTo(d.PublicBaseURL)
+	for _, p := range []string{"/self-service/", "/schemas", "/schemas/", "/sessions/whoami", "/sessions/token-exchange", "/.well-known/"} {
+		mux.Handle(p, toPublic)
+	}
+	return chain(mux, "admin")
+}
+
+func registerHealth(mux *http.ServeMux, prefix string, d Deps) {
+	mux.HandleFunc("GET "+prefix+"/health/alive", func(w http.ResponseWriter, r *http.Request) {
+		wire.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET "+prefix+"/health/ready", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := d.Ready(ctx); err != nil {
+			slog.WarnContext(ctx, "not ready", "error", err)
+			wire.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": map[string]string{"database": "the database is not reachable"}})
+			return
+		}
+		wire.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// redirectTo answers 307 to the same path and query on another base URL.
+func redirectTo(base *url.URL) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := *base
+		target.Path = strings.TrimSuffix(base.Path, "/") + r.URL.Path
+		target.RawPath = ""
+		target.RawQuery = r.URL.RawQuery
+		http.Redirect(w, r, target.String(), http.StatusTemporaryRedirect)
+	})
+}
+
+// chain wraps mux with what every request needs: panic recovery, JSON
+// answers for unknown routes, no caching, and a debug log line.
+func chain(mux *http.ServeMux, listener string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				slog.ErrorContext(r.Context(), "panic while serving a request", "listener", listener, "method", r.Method, "path", r.URL.Path, "panic", p)
+				if !rec.wrote {
+					wire.WriteError(rec, r, wire.Internal)
+				}
+			}
+			// The path only: queries can carry tokens and codes.
+			slog.DebugContext(r.Context(), "request", "listener", listener, "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "duration", time.Since(start))
+		}()
+		rec.Header().Set("Cache-Control", "private, no-cache, no-store, must-revalidate")
+		h, pattern := mux.Handler(r)
+		if pattern == "" {
+			notFoundOrNotAllowed(rec, r, h)
+			return
+		}
+		h.ServeHTTP(rec, r)
+	})
+}
+
+// notFoundOrNotAllowed answers unmatched requests in the error shape,
+// keeping ServeMux's distinction between 404 and 405 and its Allow header.
+func notFoundOrNotAllowed(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	probe := httptest.NewRecorder()
+	h.ServeHTTP(probe, r)
+	if probe.Code == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.Header().Get("Allow"))
+		wire.WriteError(w, r, wire.MethodNotAllowed)
+		return
+	}
+	if probe.Code >= 300 && probe.Code < 400 {
+		// ServeMux redirects to the canonical path (e.g. a trailing slash).
+		http.Redirect(w, r, probe.Header().Get("Location"), probe.Code)
+		return
+	}
+	wire.WriteError(w, r, wire.NotFound.WithReason("There is no endpoint at %s %s.", r.Method, r.URL.Path))
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,116 @@
+// Package config loads Lanyard's configuration from Kratos-format YAML files
+// and environment variables into a typed, validated Config.
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// Config is the effective configuration after files, environment and
+// defaults have been merged and validated.
+type Config struct {
+	// Dir is the directory of the first config file (or the working
+	// directory), against which relative file:// URLs were resolved.
+	Dir string
+
+	DSN string
+	Dev bool
+	// WatchCourier mirrors the --watch-courier flag.
+	WatchCourier bool
+
+	Serve    Serve
+	Identity Identity
+	Secrets  Secrets
+	Log      Log
+	Hashers  Hashers
+
+	// DataDir holds the embedded database and generated development
+	// secrets when they are not configured. Default: ./.lanyard
+	DataDir string
+
+	// raw is the merged tree of all config files (before environment
+	// overrides), kept for keys that are not typed yet; see Raw. It is a
+	// pointer so that printing a Config with %v does not dump the tree and
+	// the secrets in it.
+	raw *rawTree
+}
+
+type rawTree struct{ m map[string]any }
+
+type Serve struct {
+	Public Listener
+	Admin  Listener
+}
+
+type Listener struct {
+	Host string
+	Port int
+	// BaseURL always ends with a slash.
+	BaseURL *url.URL
+}
+
+// Addr is host:port for net.Listen.
+func (l Listener) Addr() string {
+	return joinHostPort(l.Host, l.Port)
+}
+
+// BuiltinSchemaID is the id of the schema the server provides in dev mode
+// when identity.schemas is empty.
+const BuiltinSchemaID = "default"
+
+type Identity struct {
+	DefaultSchemaID string
+	Schemas         []SchemaRef
+}
+
+// SchemaRef names an identity schema. URL is absolute: relative file://
+// URLs have been resolved against Config.Dir.
+type SchemaRef struct {
+	ID  string
+	URL string
+}
+
+// Secrets hold signing and encryption keys. Cookie falls back to Default
+// (as in Kratos) already in Load, so use Cookie for cookies.
+type Secrets struct {
+	Default []string
+	Cookie  []string
+	Cipher  []string
+}
+
+// String keeps secrets out of logs and %v output of a Config.
+func (s Secrets) String() string {
+	return fmt.Sprintf("{Default:%d secrets Cookie:%d secrets Cipher:%d secrets}", len(s.Default), len(s.Cookie), len(s.Cipher))
+}
+
+// GoString does the same for %#v.
+func (s Secrets) GoString() string { return "config.Secrets" + s.String() }
+
+type Log struct {
+	Level               string // trace, debug, info, warn, error, fatal, panic
+	Format              string // text or json
+	LeakSensitiveValues bool
+}
+
+type Hashers struct {
+	Algorithm string // bcrypt (default) or argon2
+	Bcrypt    Bcrypt
+	Argon2    Argon2
+}
+
+type Bcrypt struct {
+	Cost int
+}
+
+type Argon2 struct {
+	Memory            uint32 // KiB
+	Iterations        uint32
+	Parallelism       uint8
+	SaltLength        uint32
+	KeyLength         uint32
+	ExpectedDuration  time.Duration
+	ExpectedDeviation time.Duration
+	DedicatedMemory   uint64 // bytes
+}

@@ -1,0 +1,402 @@
+package identity
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/google/uuid"
+
+	"github.com/lanyard-id/lanyard/internal/wire"
+)
+
+// Pagination limits of the list endpoint, as in Kratos.
+const (
+	defaultPageSize = 250
+	maxPageSize     = 1000
+	maxListIDs      = 500
+	maxBatch        = 2000
+	batchBodyLimit  = 32 << 20
+)
+
+// AdminHandler serves the identity part of the admin API.
+type AdminHandler struct {
+	m *Manager
+	// adminURL is the admin base URL, for Link headers.
+	adminURL string
+}
+
+// NewAdminHandler wires the admin identity endpoints.
+func NewAdminHandler(m *Manager, adminBaseURL string) *AdminHandler {
+	return &AdminHandler{m: m, adminURL: strings.TrimSuffix(adminBaseURL, "/")}
+}
+
+// Register adds the routes to mux under prefix ("/admin" or "").
+func (h *AdminHandler) Register(mux *http.ServeMux, prefix string) {
+	mux.HandleFunc("GET "+prefix+"/identities", h.list)
+	mux.HandleFunc("POST "+prefix+"/identities", h.create)
+	mux.HandleFunc("PATCH "+prefix+"/identities", h.batch)
+	mux.HandleFunc("GET "+prefix+"/identities/{id}", h.get)
+	mux.HandleFunc("PUT "+prefix+"/identities/{id}", h.replace)
+	mux.HandleFunc("PATCH "+prefix+"/identities/{id}", h.patch)
+	mux.HandleFunc("DELETE "+prefix+"/identities/{id}", h.delete)
+	mux.HandleFunc("GET "+prefix+"/identities/by/external/{externalID}", h.getByExternalID)
+}
+
+// createBody is the SDK's CreateIdentityBody (and UpdateIdentityBody).
+type createBody struct {
+	SchemaID            string          `json:"schema_id"`
+	State               string          `json:"state"`
+	Traits              json.RawMessage `json:"traits"`
+	MetadataPublic      json.RawMessage `json:"metadata_public"`
+	MetadataAdmin       json.RawMessage `json:"metadata_admin"`
+	ExternalID          *string         `json:"external_id"`
+	Credentials         *credentialsIn  `json:"credentials"`
+	VerifiableAddresses []struct {
+		Value      string     `json:"value"`
+		Via        string     `json:"via"`
+		Verified   bool       `json:"verified"`
+		VerifiedAt *time.Time `json:"verified_at"`
+	} `json:"verifiable_addresses"`
+	RecoveryAddresses json.RawMessage `json:"recovery_addresses"`
+}
+
+type credentialsIn struct {
+	Password *struct {
+		Config *struct {
+			Password       *string `json:"password"`
+			HashedPassword *string `json:"hashed_password"`
+		} `json:"config"`
+	} `json:"password"`
+}
+
+func (b *createBody) draft() Draft {
+	d := Draft{
+		SchemaID: b.SchemaID, State: b.State, Traits: b.Traits,
+		MetadataPublic: b.MetadataPublic, MetadataAdmin: b.MetadataAdmin, ExternalID: b.ExternalID,
+	}
+	if b.Credentials != nil && b.Credentials.Password != nil && b.Credentials.Password.Config != nil {
+		d.Password = b.Credentials.Password.Config.Password
+		d.HashedPassword = b.Credentials.Password.Config.HashedPassword
+	}
+	for _, a := range b.VerifiableAddresses {
+		if !a.Verified {
+			continue
+		}
+		if d.VerifiedAddresses == nil {
+			d.VerifiedAddresses = map[string]*time.Time{}
+		}
+		value := a.Value
+		if a.Via == "email" {
+			value = NormalizeIdentifier(value)
+		}
+		d.VerifiedAddresses[a.Via+":"+value] = a.VerifiedAt
+	}
+	return d
+}
+
+func (h *AdminHandler) view(i *Identity, include []string) View {
+	return i.View(ViewOptions{SchemaURL: h.m.SchemaURL(i.SchemaID), Admin: true, IncludeConfig: include})
+}
+
+func (h *AdminHandler) create(w http.ResponseWriter, r *http.Request) {
+	var body createBody
+	if err := wire.DecodeJSON(w, r, wire.DefaultBodyLimit, &body); err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	i, err := h.m.Create(r.Context(), body.draft())
+	if err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", h.adminURL+"/admin/identities/"+i.ID.String())
+	wire.WriteJSON(w, http.StatusCreated, h.view(i, nil))
+}
+
+func (h *AdminHandler) get(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	i, err := h.m.Get(r.Context(), id)
+	if err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, h.view(i, r.URL.Query()["include_credential"]))
+}
+
+func (h *AdminHandler) getByExternalID(w http.ResponseWriter, r *http.Request) {
+	i, err := h.m.GetByExternalID(r.Context(), r.PathValue("externalID"))
+	if err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, h.view(i, r.URL.Query()["include_credential"]))
+}
+
+func (h *AdminHandler) replace(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var body createBody
+	if err := wire.DecodeJSON(w, r, wire.DefaultBodyLimit, &body); err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	if body.State == "" {
+		wire.WriteError(w, r, wire.BadRequest.WithReason("state is required."))
+		return
+	}
+	i, err := h.m.Replace(r.Context(), id, body.draft())
+	if err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, h.view(i, nil))
+}
+
+func (h *AdminHandler) patch(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var ops []json.RawMessage
+	if err := wire.DecodeJSON(w, r, wire.DefaultBodyLimit, &ops); err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	raw, _ := json.Marshal(ops)
+	patch, err := jsonpatch.DecodePatch(raw)
+	if err != nil {
+		wire.WriteError(w, r, wire.BadRequest.WithReason("The JSON Patch is invalid: %v", err))
+		return
+	}
+	i, err := h.m.change(r.Context(), id, func(current *Identity) (Draft, error) {
+		return h.applyPatch(current, patch)
+	})
+	if err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, h.view(i, nil))
+}
+
+// applyPatch applies a JSON Patch to the identity as the API shows it and
+// reads the result back as a draft. The id and timestamps are not patchable.
+func (h *AdminHandler) applyPatch(current *Identity, patch jsonpatch.Patch) (Draft, error) {
+	doc, err := json.Marshal(h.view(current, nil))
+	if err != nil {
+		return Draft{}, err
+	}
+	out, err := patch.ApplyWithOptions(doc, &jsonpatch.ApplyOptions{SupportNegativeIndices: true, EnsurePathExistsOnAdd: true})
+	if err != nil {
+		return Draft{}, wire.BadRequest.WithReason("The JSON Patch could not be applied: %v", err)
+	}
+	var patched struct {
+		ID             string          `json:"id"`
+		StateChangedAt json.RawMessage `json:"state_changed_at"`
+		CreatedAt      json.RawMessage `json:"created_at"`
+		createBody
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.UseNumber()
+	if err := dec.Decode(&patched); err != nil {
+		return Draft{}, wire.BadRequest.WithReason("The patched identity is not valid: %v", err)
+	}
+	if patched.ID != current.ID.String() {
+		return Draft{}, wire.BadRequest.WithReason("The identity's id cannot be changed.")
+	}
+	var before struct {
+		StateChangedAt json.RawMessage `json:"state_changed_at"`
+		CreatedAt      json.RawMessage `json:"created_at"`
+	}
+	_ = json.Unmarshal(doc, &before)
+	if !bytes.Equal(before.CreatedAt, patched.CreatedAt) || !bytes.Equal(before.StateChangedAt, patched.StateChangedAt) {
+		return Draft{}, wire.BadRequest.WithReason("created_at and state_changed_at cannot be changed.")
+	}
+	return patched.draft(), nil
+}
+
+func (h *AdminHandler) delete(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	if err := h.m.Delete(r.Context(), id); err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// pageToken is the opaque keyset cursor: the last id of the previous page.
+type pageToken struct {
+	K string `json:"k"`
+}
+
+func encodePageToken(id uuid.UUID) string {
+	raw, _ := json.Marshal(pageToken{K: id.String()})
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+func decodePageToken(s string) (*uuid.UUID, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	var t pageToken
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, err
+	}
+	id, err := uuid.Parse(t.K)
+	if err != nil {
+		return nil, err
+	}
+	return &id, nil
+}
+
+func (h *AdminHandler) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	opts := ListOptions{PageSize: defaultPageSize, Identifier: q.Get("credentials_identifier")}
+	size := q.Get("page_size")
+	if size == "" {
+		size = q.Get("per_page")
+	}
+	if size != "" {
+		n, err := strconv.Atoi(size)
+		if err != nil || n < 1 {
+			wire.WriteError(w, r, wire.BadRequest.WithReason("page_size must be a positive whole number."))
+			return
+		}
+		opts.PageSize = min(n, maxPageSize)
+	}
+	if tok := q.Get("page_token"); tok != "" {
+		after, err := decodePageToken(tok)
+		if err != nil {
+			wire.WriteError(w, r, wire.BadRequest.WithReason("page_token is malformed."))
+			return
+		}
+		opts.After = after
+	}
+	if ids := q["ids"]; len(ids) > 0 {
+		if len(ids) > maxListIDs {
+			wire.WriteError(w, r, wire.BadRequest.WithReason("At most %d ids can be listed at once.", maxListIDs))
+			return
+		}
+		for _, s := range ids {
+			// Kratos ignores ids that do not exist; malformed ones cannot exist.
+			if id, err := uuid.Parse(s); err == nil {
+				opts.IDs = append(opts.IDs, id)
+			}
+		}
+		if len(opts.IDs) == 0 {
+			wire.WriteJSON(w, http.StatusOK, []View{})
+			return
+		}
+		opts.PageSize = maxListIDs
+	}
+	ids, more, err := h.m.List(r.Context(), opts)
+	if err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	include := q["include_credential"]
+	out := make([]View, 0, len(ids))
+	for _, i := range ids {
+		out = append(out, h.view(i, include))
+	}
+	h.linkHeader(w, r, opts.PageSize, more, ids)
+	wire.WriteJSON(w, http.StatusOK, out)
+}
+
+// linkHeader sets the Link header of keyset pagination: rel="first" always,
+// rel="next" while more pages follow.
+func (h *AdminHandler) linkHeader(w http.ResponseWriter, r *http.Request, pageSize int, more bool, page []*Identity) {
+	link := func(token string) string {
+		q := url.Values{}
+		for k, v := range r.URL.Query() {
+			if k != "page_token" && k != "page_size" && k != "per_page" && k != "page" {
+				q[k] = v
+			}
+		}
+		q.Set("page_size", strconv.Itoa(pageSize))
+		if token != "" {
+			q.Set("page_token", token)
+		}
+		return h.adminURL + r.URL.Path + "?" + q.Encode()
+	}
+	parts := []string{"<" + link("") + `>; rel="first"`}
+	if more && len(page) > 0 {
+		parts = append(parts, "<"+link(encodePageToken(page[len(page)-1].ID))+`>; rel="next"`)
+	}
+	w.Header().Set("Link", strings.Join(parts, ","))
+}
+
+type batchBody struct {
+	Identities []struct {
+		Create  *createBody `json:"create"`
+		PatchID *string     `json:"patch_id"`
+	} `json:"identities"`
+}
+
+type batchResult struct {
+	Action   string      `json:"action"`
+	Identity *string     `json:"identity,omitempty"`
+	PatchID  *string     `json:"patch_id,omitempty"`
+	Error    *wire.Error `json:"error,omitempty"`
+}
+
+func (h *AdminHandler) batch(w http.ResponseWriter, r *http.Request) {
+	var body batchBody
+	if err := wire.DecodeJSON(w, r, batchBodyLimit, &body); err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	if len(body.Identities) > maxBatch {
+		wire.WriteError(w, r, wire.BadRequest.WithReason("At most %d identities can be patched at once.", maxBatch))
+		return
+	}
+	drafts := make([]Draft, len(body.Identities))
+	for k, p := range body.Identities {
+		if p.Create == nil {
+			wire.WriteError(w, r, wire.BadRequest.WithReason("identities[%d].create is required.", k))
+			return
+		}
+		drafts[k] = p.Create.draft()
+	}
+	created, errs := h.m.CreateMany(r.Context(), drafts)
+	results := make([]batchResult, len(drafts))
+	for k := range drafts {
+		results[k].PatchID = body.Identities[k].PatchID
+		if errs[k] != nil {
+			e := wire.From(errs[k])
+			if e.Code >= 500 {
+				wire.WriteError(w, r, errs[k])
+				return
+			}
+			results[k].Action, results[k].Error = "error", e
+			continue
+		}
+		id := created[k].ID.String()
+		results[k].Action, results[k].Identity = "create", &id
+	}
+	wire.WriteJSON(w, http.StatusOK, map[string]any{"identities": results})
+}
+
+func pathID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		wire.WriteError(w, r, ErrNotFound)
+		return uuid.Nil, false
+	}
+	return id, true
+}

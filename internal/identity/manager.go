@@ -1,0 +1,448 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lanyard-id/lanyard/internal/hasher"
+	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/store"
+	"github.com/lanyard-id/lanyard/internal/wire"
+)
+
+// Manager creates, changes and reads identities, keeping traits, addresses
+// and credential identifiers consistent with the identity schema.
+type Manager struct {
+	store     *store.Store
+	schemas   *schema.Registry
+	hasher    *hasher.Hasher
+	publicURL string // public base URL, ending in "/"
+}
+
+// NewManager wires a Manager.
+func NewManager(s *store.Store, schemas *schema.Registry, h *hasher.Hasher, publicBaseURL string) *Manager {
+	if !strings.HasSuffix(publicBaseURL, "/") {
+		publicBaseURL += "/"
+	}
+	return &Manager{store: s, schemas: schemas, hasher: h, publicURL: publicBaseURL}
+}
+
+// Schemas exposes the schema registry.
+func (m *Manager) Schemas() *schema.Registry { return m.schemas }
+
+// SchemaURL is where the public API serves the schema with this id.
+func (m *Manager) SchemaURL(id string) string {
+	return m.publicURL + "schemas/" + base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// Errors the API maps to statuses.
+var (
+	ErrNotFound = wire.NotFound.WithReason("Unable to locate the resource.")
+	ErrConflict = wire.Conflict.WithReason("This identity conflicts with another identity that already exists.")
+)
+
+// Draft is what an admin sends to create or replace an identity.
+type Draft struct {
+	SchemaID       string
+	State          string
+	Traits         json.RawMessage
+	MetadataPublic json.RawMessage
+	MetadataAdmin  json.RawMessage
+	ExternalID     *string
+	// Password is a new plain-text password, hashed before storing.
+	Password *string
+	// HashedPassword is an imported hash, stored as it is.
+	HashedPassword *string
+	// VerifiedAddresses lists addresses the admin vouches for ("via:value").
+	VerifiedAddresses map[string]*time.Time
+}
+
+// prepared is a Draft that passed every check that needs no database.
+type prepared struct {
+	draft     Draft
+	schema    *schema.Schema
+	extracted *schema.Extracted
+	hash      string // password hash to store, if any
+}
+
+// prepare validates d and hashes its password. It runs outside any
+// transaction: hashing is slow by design and must not hold the writer.
+func (m *Manager) prepare(ctx context.Context, d Draft) (*prepared, error) {
+	if d.SchemaID == "" {
+		d.SchemaID = m.schemas.Default().ID
+	}
+	sch, ok := m.schemas.Get(d.SchemaID)
+	if !ok {
+		return nil, wire.BadRequest.WithReason("Identity schema %q does not exist.", d.SchemaID)
+	}
+	switch d.State {
+	case "":
+		d.State = StateActive
+	case StateActive, StateInactive:
+	default:
+		return nil, wire.BadRequest.WithReason("Identity state must be %q or %q, not %q.", StateActive, StateInactive, d.State)
+	}
+	for name, raw := range map[string]json.RawMessage{"metadata_public": d.MetadataPublic, "metadata_admin": d.MetadataAdmin} {
+		if len(raw) > 0 && string(raw) != "null" && raw[0] != '{' {
+			return nil, wire.BadRequest.WithReason("%s must be a JSON object.", name)
+		}
+	}
+	if len(d.Traits) == 0 || string(d.Traits) == "null" {
+		return nil, wire.BadRequest.WithReason("traits are required.")
+	}
+	var traits any
+	if err := json.Unmarshal(d.Traits, &traits); err != nil {
+		return nil, wire.BadRequest.WithReason("traits are not valid JSON.")
+	}
+	extracted, err := sch.Validate(traits)
+	if err != nil {
+		var verr *schema.ValidationError
+		if errors.As(err, &verr) {
+			return nil, wire.BadRequest.WithReason("%s", verr.Error()).WithCause(err)
+		}
+		return nil, err
+	}
+	p := &prepared{draft: d, schema: sch, extracted: extracted}
+	switch {
+	case d.Password != nil && d.HashedPassword != nil:
+		return nil, wire.BadRequest.WithReason("Set either credentials.password.config.password or hashed_password, not both.")
+	case d.Password != nil:
+		if *d.Password == "" {
+			return nil, wire.BadRequest.WithReason("credentials.password.config.password must not be empty.")
+		}
+		if len(*d.Password) > m.hasher.MaxPasswordBytes() {
+			return nil, wire.BadRequest.WithReason("The password must be at most %d bytes long.", m.hasher.MaxPasswordBytes())
+		}
+		h, err := m.hasher.Hash(ctx, []byte(*d.Password))
+		if err != nil {
+			return nil, err
+		}
+		p.hash = string(h)
+	case d.HashedPassword != nil:
+		if !hasher.Recognised([]byte(*d.HashedPassword)) {
+			return nil, wire.BadRequest.WithReason("credentials.password.config.hashed_password has an unknown or malformed hash format.")
+		}
+		p.hash = *d.HashedPassword
+	}
+	return p, nil
+}
+
+// build turns p into an identity, reusing what before (nil on create) has
+// where the schema still yields it, so that ids and verified states survive
+// an update.
+func (p *prepared) build(id uuid.UUID, before *Identity, now time.Time) *Identity {
+	d := p.draft
+	i := &Identity{
+		ID: id, SchemaID: p.schema.ID, State: d.State, Traits: compactJSON(d.Traits),
+		MetadataPublic: nullIfEmpty(d.MetadataPublic), MetadataAdmin: nullIfEmpty(d.MetadataAdmin),
+		ExternalID: d.ExternalID, Credentials: map[string]*Credential{}, CreatedAt: now, UpdatedAt: now,
+	}
+	if before == nil || before.State != i.State {
+		i.StateChangedAt = &now
+	} else {
+		i.StateChangedAt = before.StateChangedAt
+	}
+	if before != nil {
+		i.CreatedAt = before.CreatedAt
+	}
+
+	for _, a := range p.extracted.Verifiable {
+		va := VerifiableAddress{ID: uuid.New(), Via: a.Via, Value: a.Value, Status: AddressStatusPending, CreatedAt: now, UpdatedAt: now}
+		if before != nil {
+			for _, old := range before.VerifiableAddresses {
+				if old.Via == a.Via && old.Value == a.Value {
+					va = old
+				}
+			}
+		}
+		if at, ok := d.VerifiedAddresses[a.Via+":"+a.Value]; ok && !va.Verified {
+			va.Verified, va.Status, va.UpdatedAt = true, AddressStatusCompleted, now
+			va.VerifiedAt = at
+			if va.VerifiedAt == nil {
+				va.VerifiedAt = &now
+			}
+		}
+		i.VerifiableAddresses = append(i.VerifiableAddresses, va)
+	}
+	for _, a := range p.extracted.Recovery {
+		ra := RecoveryAddress{ID: uuid.New(), Via: a.Via, Value: a.Value, CreatedAt: now, UpdatedAt: now}
+		if before != nil {
+			for _, old := range before.RecoveryAddresses {
+				if old.Via == a.Via && old.Value == a.Value {
+					ra = old
+				}
+			}
+		}
+		i.RecoveryAddresses = append(i.RecoveryAddresses, ra)
+	}
+
+	// Existing credentials stay, with identifiers re-derived from the traits.
+	if before != nil {
+		for typ, old := range before.Credentials {
+			c := *old
+			c.Identifiers = identifiersFor(p.extracted, typ, old.Identifiers)
+			i.Credentials[typ] = &c
+		}
+	}
+	if p.hash != "" {
+		c := i.Credentials[CredentialsPassword]
+		if c == nil {
+			c = &Credential{ID: uuid.New(), Type: CredentialsPassword, CreatedAt: now}
+			i.Credentials[CredentialsPassword] = c
+		}
+		c.Config, _ = json.Marshal(PasswordConfig{HashedPassword: p.hash})
+		c.Identifiers = identifiersFor(p.extracted, CredentialsPassword, nil)
+		c.UpdatedAt = now
+	}
+	return i
+}
+
+// identifiersFor picks the identifiers of a credential type from the traits;
+// types the schema does not describe keep theirs (e.g. social sign-in subjects).
+func identifiersFor(x *schema.Extracted, typ string, keep []string) []string {
+	if ids, ok := x.Identifiers[typ]; ok {
+		return append([]string(nil), ids...)
+	}
+	switch typ {
+	case CredentialsPassword:
+		return []string{}
+	}
+	return keep
+}
+
+func compactJSON(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return raw
+	}
+	return json.RawMessage(b.Bytes())
+}
+
+func nullIfEmpty(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	return compactJSON(raw)
+}
+
+// Create stores a new identity.
+func (m *Manager) Create(ctx context.Context, d Draft) (*Identity, error) {
+	p, err := m.prepare(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	i := p.build(uuid.New(), nil, store.Now())
+	err = m.store.Write(ctx, func(q *store.Q) error { return insertIdentity(ctx, q, i) })
+	return i, mapWriteError(err)
+}
+
+// CreateMany stores several identities in one transaction; each one succeeds
+// or fails on its own (a savepoint apiece), as the batch API promises.
+func (m *Manager) CreateMany(ctx context.Context, drafts []Draft) ([]*Identity, []error) {
+	out := make([]*Identity, len(drafts))
+	errs := make([]error, len(drafts))
+	prepared := make([]*prepared, len(drafts))
+	parallel(len(drafts), func(k int) {
+		prepared[k], errs[k] = m.prepare(ctx, drafts[k])
+	})
+	now := store.Now()
+	err := m.store.Write(ctx, func(q *store.Q) error {
+		for k, p := range prepared {
+			if errs[k] != nil {
+				continue
+			}
+			i := p.build(uuid.New(), nil, now)
+			err := q.Savepoint(ctx, "batch_entry", func() error { return insertIdentity(ctx, q, i) })
+			if err != nil && !store.IsUniqueViolation(err) {
+				return err
+			}
+			if err != nil {
+				errs[k] = ErrConflict
+				continue
+			}
+			out[k] = i
+		}
+		return nil
+	})
+	if err != nil {
+		for k := range errs {
+			out[k] = nil
+			if errs[k] == nil {
+				errs[k] = err
+			}
+		}
+	}
+	return out, errs
+}
+
+// Get loads one identity.
+func (m *Manager) Get(ctx context.Context, id uuid.UUID) (*Identity, error) {
+	i, err := getIdentity(ctx, m.store.Read(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	return i, err
+}
+
+// GetByExternalID loads the identity with this external id.
+func (m *Manager) GetByExternalID(ctx context.Context, externalID string) (*Identity, error) {
+	var id uuid.UUID
+	err := m.store.Read().QueryRow(ctx, `SELECT id FROM identities WHERE external_id = $1`, externalID).Scan(&id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.Get(ctx, id)
+}
+
+// Replace overwrites an identity with d (the PUT semantics of the admin API).
+func (m *Manager) Replace(ctx context.Context, id uuid.UUID, d Draft) (*Identity, error) {
+	return m.change(ctx, id, func(*Identity) (Draft, error) { return d, nil })
+}
+
+// change loads an identity, derives a draft from it, and writes the result,
+// all in one transaction (the password, if any, is hashed before it).
+func (m *Manager) change(ctx context.Context, id uuid.UUID, derive func(*Identity) (Draft, error)) (*Identity, error) {
+	// Derive from a snapshot first so that hashing happens outside the
+	// transaction; inside it, the row is read again and the derivation
+	// repeated on the current state.
+	snapshot, err := m.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	d, err := derive(snapshot)
+	if err != nil {
+		return nil, err
+	}
+	p, err := m.prepare(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	var result *Identity
+	err = m.store.Write(ctx, func(q *store.Q) error {
+		before, err := getIdentity(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		if !before.UpdatedAt.Equal(snapshot.UpdatedAt) {
+			// Changed meanwhile: validate the derivation against what is there now.
+			d, err := derive(before)
+			if err != nil {
+				return err
+			}
+			hash := p.hash
+			if p, err = m.prepareNoHash(ctx, d, hash); err != nil {
+				return err
+			}
+		}
+		now := store.Now()
+		result = p.build(id, before, now)
+		return updateIdentity(ctx, q, result, before)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	return result, mapWriteError(err)
+}
+
+// prepareNoHash validates d like prepare but reuses an existing hash.
+func (m *Manager) prepareNoHash(ctx context.Context, d Draft, hash string) (*prepared, error) {
+	d.Password, d.HashedPassword = nil, nil
+	p, err := m.prepare(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	p.hash = hash
+	return p, nil
+}
+
+// Delete removes an identity and everything that belongs to it.
+func (m *Manager) Delete(ctx context.Context, id uuid.UUID) error {
+	err := m.store.Write(ctx, func(q *store.Q) error { return deleteIdentity(ctx, q, id) })
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// ListOptions select identities to list.
+type ListOptions struct {
+	PageSize   int
+	After      *uuid.UUID
+	IDs        []uuid.UUID
+	Identifier string
+}
+
+// List answers a page of identities ordered by id and whether more follow.
+func (m *Manager) List(ctx context.Context, o ListOptions) ([]*Identity, bool, error) {
+	p := listParams{After: o.After, Limit: o.PageSize + 1, IDs: o.IDs}
+	if o.Identifier != "" {
+		p.Identifier = NormalizeIdentifier(o.Identifier)
+	}
+	ids, err := listIdentities(ctx, m.store.Read(), p)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(ids) > o.PageSize
+	if more {
+		ids = ids[:o.PageSize]
+	}
+	return ids, more, nil
+}
+
+// Count answers how many identities exist.
+func (m *Manager) Count(ctx context.Context) (int, error) {
+	return countIdentities(ctx, m.store.Read())
+}
+
+// NormalizeIdentifier is how identifiers are stored and looked up: trimmed
+// and lower-cased, so that emails match whatever their case.
+func NormalizeIdentifier(s string) string {
+	return strings.ToLower(strings.TrimSpace(s))
+}
+
+func mapWriteError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if store.IsUniqueViolation(err) {
+		return ErrConflict.WithCause(err)
+	}
+	return err
+}
+
+// parallel runs fn(0..n-1) on a few goroutines: batch imports hash many
+// passwords, and hashing is CPU-bound.
+func parallel(n int, fn func(k int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < workers {
+		workers = n
+	}
+	next := make(chan int)
+	done := make(chan struct{})
+	for w := 0; w < workers; w++ {
+		go func() {
+			for k := range next {
+				fn(k)
+			}
+			done <- struct{}{}
+		}()
+	}
+	for k := 0; k < n; k++ {
+		next <- k
+	}
+	close(next)
+	for w := 0; w < workers; w++ {
+		<-done
+	}
+}

@@ -1,0 +1,410 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/lanyard-id/lanyard/internal/store"
+)
+
+// The SQL below runs unchanged on SQLite and PostgreSQL.
+
+const identityColumns = `id, schema_id, state, state_changed_at, traits, metadata_public, metadata_admin, external_id, created_at, updated_at`
+
+func insertIdentity(ctx context.Context, q *store.Q, i *Identity) error {
+	_, err := q.Exec(ctx, `INSERT INTO identities (`+identityColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		i.ID, i.SchemaID, i.State, i.StateChangedAt, string(i.Traits), nullJSON(i.MetadataPublic), nullJSON(i.MetadataAdmin),
+		i.ExternalID, i.CreatedAt, i.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	for _, c := range i.Credentials {
+		if err := insertCredential(ctx, q, i.ID, c); err != nil {
+			return err
+		}
+	}
+	for idx := range i.VerifiableAddresses {
+		if err := insertVerifiable(ctx, q, i.ID, &i.VerifiableAddresses[idx]); err != nil {
+			return err
+		}
+	}
+	for idx := range i.RecoveryAddresses {
+		if err := insertRecovery(ctx, q, i.ID, &i.RecoveryAddresses[idx]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertCredential(ctx context.Context, q *store.Q, identityID uuid.UUID, c *Credential) error {
+	if _, err := q.Exec(ctx, `INSERT INTO identity_credentials (id, identity_id, type, config, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		c.ID, identityID, c.Type, string(c.Config), c.Version, c.CreatedAt, c.UpdatedAt); err != nil {
+		return err
+	}
+	return insertIdentifiers(ctx, q, identityID, c)
+}
+
+func insertIdentifiers(ctx context.Context, q *store.Q, identityID uuid.UUID, c *Credential) error {
+	for _, ident := range c.Identifiers {
+		if _, err := q.Exec(ctx, `INSERT INTO identity_credential_identifiers (id, identity_id, credential_id, type, identifier, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			uuid.New(), identityID, c.ID, c.Type, ident, c.UpdatedAt, c.UpdatedAt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertVerifiable(ctx context.Context, q *store.Q, identityID uuid.UUID, a *VerifiableAddress) error {
+	_, err := q.Exec(ctx, `INSERT INTO identity_verifiable_addresses (id, identity_id, via, value, verified, verified_at, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		a.ID, identityID, a.Via, a.Value, a.Verified, a.VerifiedAt, a.Status, a.CreatedAt, a.UpdatedAt)
+	return err
+}
+
+func insertRecovery(ctx context.Context, q *store.Q, identityID uuid.UUID, a *RecoveryAddress) error {
+	_, err := q.Exec(ctx, `INSERT INTO identity_recovery_addresses (id, identity_id, via, value, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		a.ID, identityID, a.Via, a.Value, a.CreatedAt, a.UpdatedAt)
+	return err
+}
+
+// updateIdentity writes i over its stored row. Credentials, verifiable and
+// recovery addresses are synchronised with i's: rows that stay keep their
+// ids, rows that went are deleted, new ones inserted.
+func updateIdentity(ctx context.Context, q *store.Q, i *Identity, before *Identity) error {
+	res, err := q.Exec(ctx, `UPDATE identities SET schema_id = $2, state = $3, state_changed_at = $4, traits = $5, metadata_public = $6, metadata_admin = $7, external_id = $8, updated_at = $9 WHERE id = $1`,
+		i.ID, i.SchemaID, i.State, i.StateChangedAt, string(i.Traits), nullJSON(i.MetadataPublic), nullJSON(i.MetadataAdmin), i.ExternalID, i.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+
+	for typ, old := range before.Credentials {
+		if _, keep := i.Credentials[typ]; !keep {
+			if _, err := q.Exec(ctx, `DELETE FROM identity_credentials WHERE id = $1`, old.ID); err != nil {
+				return err
+			}
+		}
+	}
+	for typ, c := range i.Credentials {
+		old, existed := before.Credentials[typ]
+		if !existed {
+			if err := insertCredential(ctx, q, i.ID, c); err != nil {
+				return err
+			}
+			continue
+		}
+		c.ID = old.ID
+		if _, err := q.Exec(ctx, `UPDATE identity_credentials SET config = $2, version = $3, updated_at = $4 WHERE id = $1`,
+			c.ID, string(c.Config), c.Version, c.UpdatedAt); err != nil {
+			return err
+		}
+		if sameStrings(old.Identifiers, c.Identifiers) {
+			continue
+		}
+		if _, err := q.Exec(ctx, `DELETE FROM identity_credential_identifiers WHERE credential_id = $1`, c.ID); err != nil {
+			return err
+		}
+		if err := insertIdentifiers(ctx, q, i.ID, c); err != nil {
+			return err
+		}
+	}
+
+	keptV := map[uuid.UUID]bool{}
+	for idx := range i.VerifiableAddresses {
+		keptV[i.VerifiableAddresses[idx].ID] = true
+	}
+	for _, a := range before.VerifiableAddresses {
+		if !keptV[a.ID] {
+			if _, err := q.Exec(ctx, `DELETE FROM identity_verifiable_addresses WHERE id = $1`, a.ID); err != nil {
+				return err
+			}
+		}
+	}
+	existingV := map[uuid.UUID]bool{}
+	for _, a := range before.VerifiableAddresses {
+		existingV[a.ID] = true
+	}
+	for idx := range i.VerifiableAddresses {
+		a := &i.VerifiableAddresses[idx]
+		if !existingV[a.ID] {
+			if err := insertVerifiable(ctx, q, i.ID, a); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := q.Exec(ctx, `UPDATE identity_verifiable_addresses SET verified = $2, verified_at = $3, status = $4, updated_at = $5 WHERE id = $1`,
+			a.ID, a.Verified, a.VerifiedAt, a.Status, a.UpdatedAt); err != nil {
+			return err
+		}
+	}
+
+	keptR := map[uuid.UUID]bool{}
+	for _, a := range i.RecoveryAddresses {
+		keptR[a.ID] = true
+	}
+	existingR := map[uuid.UUID]bool{}
+	for _, a := range before.RecoveryAddresses {
+		existingR[a.ID] = true
+		if !keptR[a.ID] {
+			if _, err := q.Exec(ctx, `DELETE FROM identity_recovery_addresses WHERE id = $1`, a.ID); err != nil {
+				return err
+			}
+		}
+	}
+	for idx := range i.RecoveryAddresses {
+		a := &i.RecoveryAddresses[idx]
+		if !existingR[a.ID] {
+			if err := insertRecovery(ctx, q, i.ID, a); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func deleteIdentity(ctx context.Context, q *store.Q, id uuid.UUID) error {
+	res, err := q.Exec(ctx, `DELETE FROM identities WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// getIdentity loads one identity with its addresses and credentials.
+func getIdentity(ctx context.Context, q *store.Q, id uuid.UUID) (*Identity, error) {
+	rows, err := q.Query(ctx, `SELECT `+identityColumns+` FROM identities WHERE id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := scanIdentities(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, store.ErrNotFound
+	}
+	if err := loadRelations(ctx, q, ids); err != nil {
+		return nil, err
+	}
+	return ids[0], nil
+}
+
+// listParams select a page of identities.
+type listParams struct {
+	After      *uuid.UUID // keyset: ids greater than this
+	Limit      int
+	IDs        []uuid.UUID
+	Identifier string // exact, normalised credentials identifier
+	IdentType  string // credential type of Identifier; "" for any
+}
+
+func listIdentities(ctx context.Context, q *store.Q, p listParams) ([]*Identity, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if p.After != nil {
+		where = append(where, "i.id > "+arg(*p.After))
+	}
+	if len(p.IDs) > 0 {
+		ph := make([]string, len(p.IDs))
+		for k, id := range p.IDs {
+			ph[k] = arg(id)
+		}
+		where = append(where, "i.id IN ("+strings.Join(ph, ", ")+")")
+	}
+	if p.Identifier != "" {
+		sub := "SELECT identity_id FROM identity_credential_identifiers WHERE identifier = " + arg(p.Identifier)
+		if p.IdentType != "" {
+			sub += " AND type = " + arg(p.IdentType)
+		}
+		where = append(where, "i.id IN ("+sub+")")
+	}
+	query := `SELECT ` + prefixed("i.", identityColumns) + ` FROM identities i`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY i.id LIMIT " + arg(p.Limit)
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := scanIdentities(rows)
+	if err != nil {
+		return nil, err
+	}
+	return ids, loadRelations(ctx, q, ids)
+}
+
+func countIdentities(ctx context.Context, q *store.Q) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT count(*) FROM identities`).Scan(&n)
+	return n, err
+}
+
+func prefixed(prefix, columns string) string {
+	parts := strings.Split(columns, ", ")
+	for k := range parts {
+		parts[k] = prefix + parts[k]
+	}
+	return strings.Join(parts, ", ")
+}
+
+func scanIdentities(rows *sql.Rows) ([]*Identity, error) {
+	defer rows.Close()
+	var out []*Identity
+	for rows.Next() {
+		var (
+			i                      Identity
+			stateChanged           store.NullTime
+			traits, mdPub, mdAdmin sql.NullString
+			created, updated       store.Time
+		)
+		if err := rows.Scan(&i.ID, &i.SchemaID, &i.State, &stateChanged, &traits, &mdPub, &mdAdmin, &i.ExternalID, &created, &updated); err != nil {
+			return nil, err
+		}
+		i.StateChangedAt = stateChanged.Ptr()
+		i.Traits = json.RawMessage(traits.String)
+		if mdPub.Valid {
+			i.MetadataPublic = json.RawMessage(mdPub.String)
+		}
+		if mdAdmin.Valid {
+			i.MetadataAdmin = json.RawMessage(mdAdmin.String)
+		}
+		i.CreatedAt, i.UpdatedAt = created.Time, updated.Time
+		i.Credentials = map[string]*Credential{}
+		out = append(out, &i)
+	}
+	return out, rows.Err()
+}
+
+// loadRelations fills addresses and credentials of ids with one query per
+// table, whatever the number of identities.
+func loadRelations(ctx context.Context, q *store.Q, ids []*Identity) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	byID := make(map[uuid.UUID]*Identity, len(ids))
+	args := make([]any, len(ids))
+	ph := make([]string, len(ids))
+	for k, i := range ids {
+		byID[i.ID] = i
+		args[k] = i.ID
+		ph[k] = "$" + strconv.Itoa(k+1)
+	}
+	in := "(" + strings.Join(ph, ", ") + ")"
+
+	rows, err := q.Query(ctx, `SELECT id, identity_id, via, value, verified, verified_at, status, created_at, updated_at FROM identity_verifiable_addresses WHERE identity_id IN `+in+` ORDER BY created_at, value`, args...)
+	if err != nil {
+		return err
+	}
+	if err := eachRow(rows, func() error {
+		var a VerifiableAddress
+		var owner uuid.UUID
+		var verifiedAt store.NullTime
+		var created, updated store.Time
+		if err := rows.Scan(&a.ID, &owner, &a.Via, &a.Value, &a.Verified, &verifiedAt, &a.Status, &created, &updated); err != nil {
+			return err
+		}
+		a.VerifiedAt, a.CreatedAt, a.UpdatedAt = verifiedAt.Ptr(), created.Time, updated.Time
+		byID[owner].VerifiableAddresses = append(byID[owner].VerifiableAddresses, a)
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	rows, err = q.Query(ctx, `SELECT id, identity_id, via, value, created_at, updated_at FROM identity_recovery_addresses WHERE identity_id IN `+in+` ORDER BY created_at, value`, args...)
+	if err != nil {
+		return err
+	}
+	if err := eachRow(rows, func() error {
+		var a RecoveryAddress
+		var owner uuid.UUID
+		var created, updated store.Time
+		if err := rows.Scan(&a.ID, &owner, &a.Via, &a.Value, &created, &updated); err != nil {
+			return err
+		}
+		a.CreatedAt, a.UpdatedAt = created.Time, updated.Time
+		byID[owner].RecoveryAddresses = append(byID[owner].RecoveryAddresses, a)
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	creds := map[uuid.UUID]*Credential{}
+	rows, err = q.Query(ctx, `SELECT id, identity_id, type, config, version, created_at, updated_at FROM identity_credentials WHERE identity_id IN `+in, args...)
+	if err != nil {
+		return err
+	}
+	if err := eachRow(rows, func() error {
+		var c Credential
+		var owner uuid.UUID
+		var config string
+		var created, updated store.Time
+		if err := rows.Scan(&c.ID, &owner, &c.Type, &config, &c.Version, &created, &updated); err != nil {
+			return err
+		}
+		c.Config, c.CreatedAt, c.UpdatedAt = json.RawMessage(config), created.Time, updated.Time
+		byID[owner].Credentials[c.Type] = &c
+		creds[c.ID] = &c
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	rows, err = q.Query(ctx, `SELECT credential_id, identifier FROM identity_credential_identifiers WHERE identity_id IN `+in+` ORDER BY created_at, identifier`, args...)
+	if err != nil {
+		return err
+	}
+	return eachRow(rows, func() error {
+		var credID uuid.UUID
+		var ident string
+		if err := rows.Scan(&credID, &ident); err != nil {
+			return err
+		}
+		if c := creds[credID]; c != nil {
+			c.Identifiers = append(c.Identifiers, ident)
+		}
+		return nil
+	})
+}
+
+func eachRow(rows *sql.Rows, fn func() error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func nullJSON(raw json.RawMessage) any {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	return string(raw)
+}
+
+func sameStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if a[k] != b[k] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,408 @@
+// Package store opens Lanyard's database (embedded SQLite or PostgreSQL),
+// migrates it, and runs queries and transactions. Domain packages write their
+// SQL once, with $1-style placeholders, and it runs on both dialects.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect names the SQL engine behind a Store.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Store is the database. On SQLite all writes go through one connection so
+// that concurrent requests queue in Go instead of failing with
+// "database is locked", while reads use a separate pool and, thanks to WAL,
+// never wait for writers.
+type Store struct {
+	dialect Dialect
+	writer  *sql.DB
+	reader  *sql.DB
+	// where names the database for humans, without credentials.
+	where string
+}
+
+// ErrUniqueViolation wraps errors caused by a unique constraint.
+var ErrUniqueViolation = errors.New("unique constraint violated")
+
+// ErrNotFound is returned when a row that must exist does not.
+var ErrNotFound = errors.New("not found")
+
+// Open connects to the database named by dsn: "memory", "sqlite://path?...",
+// "sqlite:///abs/path", "file:...", or "postgres://..." / "postgresql://...".
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	switch {
+	case dsn == "memory" || strings.HasPrefix(dsn, "sqlite:") || strings.HasPrefix(dsn, "file:"):
+		return openSQLite(ctx, dsn)
+	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		return openPostgres(ctx, dsn)
+	case strings.HasPrefix(dsn, "cockroach://"):
+		return openPostgres(ctx, "postgres://"+strings.TrimPrefix(dsn, "cockroach://"))
+	default:
+		return nil, fmt.Errorf("dsn: unsupported database (use sqlite://, postgres:// or memory)")
+	}
+}
+
+func openPostgres(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("dsn: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := pingWithRetry(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	where := "postgres"
+	if u, err := url.Parse(dsn); err == nil {
+		where = "postgres://" + u.Host + u.Path
+	}
+	return &Store{dialect: Postgres, writer: db, reader: db, where: where}, nil
+}
+
+// pingWithRetry tolerates a database that is still starting, as happens when
+// Lanyard and PostgreSQL are started together.
+func pingWithRetry(ctx context.Context, db *sql.DB) error {
+	var err error
+	for i := 0; i < 10; i++ {
+		if err = db.PingContext(ctx); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func openSQLite(ctx context.Context, dsn string) (*Store, error) {
+	path, memory, err := sqlitePath(dsn)
+	if err != nil {
+		return nil, err
+	}
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	var writerDSN, readerDSN string
+	if memory {
+		// A named shared-cache in-memory database lets the reader pool
+		// see what the writer wrote.
+		name := "lanyard-" + uuid.NewString()
+		writerDSN = "file:" + name + "?mode=memory&cache=shared&" + pragmas
+		readerDSN = writerDSN
+	} else {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("dsn: creating database directory: %w", err)
+		}
+		base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas + "&_pragma=journal_mode(WAL)"
+		writerDSN = base + "&_txlock=immediate"
+		readerDSN = base + "&_pragma=query_only(1)"
+	}
+	writer, err := sql.Open("sqlite", writerDSN)
+	if err != nil {
+		return nil, fmt.Errorf("dsn: %w", err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("opening SQLite database %s: %w", path, err)
+	}
+	reader, err := sql.Open("sqlite", readerDSN)
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("dsn: %w", err)
+	}
+	reader.SetMaxOpenConns(8)
+	reader.SetMaxIdleConns(8)
+	reader.SetConnMaxLifetime(0)
+	where := "sqlite (in memory)"
+	if !memory {
+		where = "sqlite (" + path + ")"
+	}
+	return &Store{dialect: SQLite, writer: writer, reader: reader, where: where}, nil
+}
+
+// sqlitePath extracts the file path from the Kratos-style DSN forms
+// sqlite://./rel.db?..., sqlite:///abs.db?..., sqlite:rel.db and file:rel.db.
+// Kratos-specific query options (_fk, mode, ...) are ignored: Lanyard always
+// turns on foreign keys and WAL.
+func sqlitePath(dsn string) (path string, memory bool, err error) {
+	if dsn == "memory" {
+		return "", true, nil
+	}
+	rest := dsn
+	for _, p := range []string{"sqlite://", "sqlite:", "file://", "file:"} {
+		if strings.HasPrefix(rest, p) {
+			rest = strings.TrimPrefix(rest, p)
+			break
+		}
+	}
+	query := ""
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		rest, query = rest[:i], rest[i+1:]
+	}
+	q, _ := url.ParseQuery(query)
+	if rest == ":memory:" || rest == "" || q.Get("mode") == "memory" {
+		return "", true, nil
+	}
+	if p, err := url.PathUnescape(rest); err == nil {
+		rest = p
+	}
+	abs, err := filepath.Abs(rest)
+	if err != nil {
+		return "", false, fmt.Errorf("dsn: %w", err)
+	}
+	return abs, false, nil
+}
+
+// Dialect reports the SQL engine.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// String names the database without credentials, for start-up messages.
+func (s *Store) String() string { return s.where }
+
+// Close closes all connections.
+func (s *Store) Close() error {
+	err := s.writer.Close()
+	if s.reader != s.writer {
+		err = errors.Join(err, s.reader.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers; used by /health/ready.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.reader.PingContext(ctx)
+}
+
+// Read returns queries that run outside any transaction on the read pool.
+func (s *Store) Read() *Q {
+	return &Q{db: s.reader, dialect: s.dialect}
+}
+
+// Write runs fn in one transaction: committed when fn returns nil, rolled
+// back otherwise. fn must not call Write itself.
+func (s *Store) Write(ctx context.Context, fn func(q *Q) error) (err error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return classify(err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(&Q{db: tx, dialect: s.dialect, tx: true}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return classify(tx.Commit())
+}
+
+// queryer is what *sql.DB and *sql.Tx have in common.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Q runs SQL on a pool or inside a transaction. Arguments of type time.Time
+// are normalised per dialect so that the same SQL works on both.
+type Q struct {
+	db      queryer
+	dialect Dialect
+	tx      bool
+}
+
+// Dialect reports the SQL engine, for the rare query that must differ.
+func (q *Q) Dialect() Dialect { return q.dialect }
+
+// Exec runs a statement.
+func (q *Q) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := q.db.ExecContext(ctx, query, q.args(args)...)
+	return res, classify(err)
+}
+
+// Query runs a query returning rows.
+func (q *Q) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := q.db.QueryContext(ctx, query, q.args(args)...)
+	return rows, classify(err)
+}
+
+// QueryRow runs a query returning at most one row; Scan on it reports
+// ErrNotFound instead of sql.ErrNoRows.
+func (q *Q) QueryRow(ctx context.Context, query string, args ...any) *Row {
+	return &Row{row: q.db.QueryRowContext(ctx, query, q.args(args)...)}
+}
+
+// Savepoint runs fn so that its changes are undone, and the transaction can
+// go on, when fn fails. Only inside Write.
+func (q *Q) Savepoint(ctx context.Context, name string, fn func() error) error {
+	if !q.tx {
+		return errors.New("store: savepoint outside a transaction")
+	}
+	if _, err := q.db.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+		return classify(err)
+	}
+	if err := fn(); err != nil {
+		if _, rbErr := q.db.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rbErr != nil {
+			return errors.Join(err, classify(rbErr))
+		}
+		return err
+	}
+	_, err := q.db.ExecContext(ctx, "RELEASE SAVEPOINT "+name)
+	return classify(err)
+}
+
+// Row wraps *sql.Row to classify errors.
+type Row struct{ row *sql.Row }
+
+// Scan copies the row into dest.
+func (r *Row) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return classify(err)
+}
+
+func (q *Q) args(args []any) []any {
+	if q.dialect != SQLite {
+		return args
+	}
+	var out []any // copied on first change: the caller's slice is not ours
+	for i, a := range args {
+		var s any
+		switch v := a.(type) {
+		case time.Time:
+			s = FormatTime(v)
+		case *time.Time:
+			if v == nil {
+				continue
+			}
+			s = FormatTime(*v)
+		default:
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), args...)
+		}
+		out[i] = s
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
+
+// timeLayout is fixed-width so that SQLite compares and sorts times as text
+// correctly; microseconds match PostgreSQL's precision.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// FormatTime renders t as stored in SQLite.
+func FormatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// Now is the current time at the precision the database keeps.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Time scans a timestamp column of either dialect.
+type Time struct{ time.Time }
+
+// Scan implements sql.Scanner.
+func (t *Time) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		t.Time = v.UTC()
+	case string:
+		return t.parse(v)
+	case []byte:
+		return t.parse(string(v))
+	default:
+		return fmt.Errorf("store: cannot scan %T into a time", src)
+	}
+	return nil
+}
+
+func (t *Time) parse(s string) error {
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("store: bad time %q: %w", s, err)
+	}
+	t.Time = v.UTC()
+	return nil
+}
+
+// NullTime scans a nullable timestamp column of either dialect.
+type NullTime struct {
+	Time  time.Time
+	Valid bool
+}
+
+// Scan implements sql.Scanner.
+func (t *NullTime) Scan(src any) error {
+	if src == nil {
+		t.Time, t.Valid = time.Time{}, false
+		return nil
+	}
+	var v Time
+	if err := v.Scan(src); err != nil {
+		return err
+	}
+	t.Time, t.Valid = v.Time, true
+	return nil
+}
+
+// Ptr returns nil for NULL.
+func (t NullTime) Ptr() *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	v := t.Time
+	return &v
+}
+
+// classify maps driver errors to the package's sentinel errors.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return fmt.Errorf("%w: %s", ErrUniqueViolation, pgErr.ConstraintName)
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %s", ErrUniqueViolation, sqErr.Error())
+		}
+	}
+	return err
+}
+
+// IsUniqueViolation reports whether err came from a unique constraint.
+func IsUniqueViolation(err error) bool { return errors.Is(err, ErrUniqueViolation) }
