@@ -13,6 +13,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/uuid"
 
+	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
 
@@ -92,11 +93,7 @@ func (b *createBody) draft() Draft {
 		if d.VerifiedAddresses == nil {
 			d.VerifiedAddresses = map[string]*time.Time{}
 		}
-		value := a.Value
-		if a.Via == "email" {
-			value = NormalizeIdentifier(value)
-		}
-		d.VerifiedAddresses[a.Via+":"+value] = a.VerifiedAt
+		d.VerifiedAddresses[a.Via+":"+schema.NormalizeAddress(a.Via, a.Value)] = a.VerifiedAt
 	}
 	return d
 }

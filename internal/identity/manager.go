@@ -387,7 +387,7 @@ type ListOptions struct {
 func (m *Manager) List(ctx context.Context, o ListOptions) ([]*Identity, bool, error) {
 	p := listParams{After: o.After, Limit: o.PageSize + 1, IDs: o.IDs}
 	if o.Identifier != "" {
-		p.Identifier = NormalizeIdentifier(o.Identifier)
+		p.Identifier = schema.NormalizeIdentifier(o.Identifier)
 	}
 	ids, err := listIdentities(ctx, m.store.Read(), p)
 	if err != nil {
@@ -403,12 +403,6 @@ func (m *Manager) List(ctx context.Context, o ListOptions) ([]*Identity, bool, e
 // Count answers how many identities exist.
 func (m *Manager) Count(ctx context.Context) (int, error) {
 	return countIdentities(ctx, m.store.Read())
-}
-
-// NormalizeIdentifier is how identifiers are stored and looked up: trimmed
-// and lower-cased, so that emails match whatever their case.
-func NormalizeIdentifier(s string) string {
-	return strings.ToLower(strings.TrimSpace(s))
 }
 
 func mapWriteError(err error) error {
