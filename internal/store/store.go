@@ -53,10 +53,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	switch {
 	case dsn == "memory" || strings.HasPrefix(dsn, "sqlite:") || strings.HasPrefix(dsn, "file:"):
 		return openSQLite(ctx, dsn)
+	case strings.HasPrefix(dsn, "sqlite3:"):
+		return openSQLite(ctx, "sqlite:"+strings.TrimPrefix(dsn, "sqlite3:"))
 	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
 		return openPostgres(ctx, dsn)
-	case strings.HasPrefix(dsn, "cockroach://"):
-		return openPostgres(ctx, "postgres://"+strings.TrimPrefix(dsn, "cockroach://"))
+	case strings.HasPrefix(dsn, "cockroach://") || strings.HasPrefix(dsn, "cockroachdb://") || strings.HasPrefix(dsn, "crdb://"):
+		// CockroachDB speaks the PostgreSQL wire protocol.
+		return openPostgres(ctx, "postgres://"+dsn[strings.Index(dsn, "://")+3:])
 	default:
 		return nil, fmt.Errorf("dsn: unsupported database (use sqlite://, postgres:// or memory)")
 	}

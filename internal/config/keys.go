@@ -1,0 +1,245 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"math"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// keySpec describes one supported config key. Supporting a new key is one
+// entry in the keys table plus the Config field it fills.
+type keySpec struct {
+	path string
+	// secret keeps the value out of error messages.
+	secret     bool
+	setDefault func(*Config)
+	fromYAML   func(c *Config, v any, d *decodeCtx) error
+	fromEnv    func(c *Config, s string, d *decodeCtx) error
+}
+
+// field binds a key to the Config field at, decoded with cd; def is applied
+// when the key is set neither in a file nor in the environment.
+func field[T any](path string, cd codec[T], def T, at func(*Config) *T) keySpec {
+	return keySpec{
+		path:       path,
+		setDefault: func(c *Config) { *at(c) = def },
+		fromYAML: func(c *Config, v any, d *decodeCtx) error {
+			t, err := cd.fromYAML(v, d)
+			if err == nil {
+				*at(c) = t
+			}
+			return err
+		},
+		fromEnv: func(c *Config, s string, d *decodeCtx) error {
+			t, err := cd.fromEnv(s, d)
+			if err == nil {
+				*at(c) = t
+			}
+			return err
+		},
+	}
+}
+
+// ignored accepts a key without using it (e.g. "version").
+func ignored(path string) keySpec {
+	var sink any
+	return field(path, anything, nil, func(*Config) *any { return &sink })
+}
+
+func (k keySpec) sensitive() keySpec {
+	k.secret = true
+	return k
+}
+
+// envName is the environment variable Kratos reads for the key:
+// serve.public.base_url -> SERVE_PUBLIC_BASE_URL.
+func (k keySpec) envName() string {
+	return strings.ToUpper(strings.ReplaceAll(k.path, ".", "_"))
+}
+
+var keys = []keySpec{
+	ignored("version"),
+	field("dsn", text, "", func(c *Config) *string { return &c.DSN }).sensitive(),
+	field("dev", boolean, false, func(c *Config) *bool { return &c.Dev }),
+
+	field("serve.public.host", text, "", func(c *Config) *string { return &c.Serve.Public.Host }),
+	field("serve.public.port", integer[int](1, 65535), 4433, func(c *Config) *int { return &c.Serve.Public.Port }),
+	field("serve.public.base_url", baseURL, nil, func(c *Config) **url.URL { return &c.Serve.Public.BaseURL }),
+	field("serve.admin.host", text, "", func(c *Config) *string { return &c.Serve.Admin.Host }),
+	field("serve.admin.port", integer[int](1, 65535), 4434, func(c *Config) *int { return &c.Serve.Admin.Port }),
+	field("serve.admin.base_url", baseURL, nil, func(c *Config) **url.URL { return &c.Serve.Admin.BaseURL }),
+
+	field("identity.default_schema_id", text, "default", func(c *Config) *string { return &c.Identity.DefaultSchemaID }),
+	field("identity.schemas", schemaList, nil, func(c *Config) *[]SchemaRef { return &c.Identity.Schemas }),
+
+	field("secrets.default", signingSecrets, nil, func(c *Config) *[]string { return &c.Secrets.Default }).sensitive(),
+	field("secrets.cookie", signingSecrets, nil, func(c *Config) *[]string { return &c.Secrets.Cookie }).sensitive(),
+	field("secrets.cipher", cipherSecrets, nil, func(c *Config) *[]string { return &c.Secrets.Cipher }).sensitive(),
+
+	// Kratos's schema says "warning"; logrus (and so Kratos) also takes "warn".
+	field("log.level", enum("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"), "info", func(c *Config) *string { return &c.Log.Level }),
+	field("log.format", enum("text", "json"), "text", func(c *Config) *string { return &c.Log.Format }),
+	field("log.leak_sensitive_values", boolean, false, func(c *Config) *bool { return &c.Log.LeakSensitiveValues }),
+
+	field("hashers.algorithm", enum("bcrypt", "argon2"), "bcrypt", func(c *Config) *string { return &c.Hashers.Algorithm }),
+	field("hashers.bcrypt.cost", integer[int](4, 31), 12, func(c *Config) *int { return &c.Hashers.Bcrypt.Cost }),
+	field("hashers.argon2.memory", kibibytes, 128<<10, func(c *Config) *uint32 { return &c.Hashers.Argon2.Memory }),
+	field("hashers.argon2.iterations", integer[uint32](1, math.MaxUint32), 1, func(c *Config) *uint32 { return &c.Hashers.Argon2.Iterations }),
+	field("hashers.argon2.parallelism", integer[uint8](1, math.MaxUint8), defaultParallelism(), func(c *Config) *uint8 { return &c.Hashers.Argon2.Parallelism }),
+	field("hashers.argon2.salt_length", integer[uint32](16, 1024), 16, func(c *Config) *uint32 { return &c.Hashers.Argon2.SaltLength }),
+	field("hashers.argon2.key_length", integer[uint32](16, 1024), 32, func(c *Config) *uint32 { return &c.Hashers.Argon2.KeyLength }),
+	field("hashers.argon2.expected_duration", duration, 500*time.Millisecond, func(c *Config) *time.Duration { return &c.Hashers.Argon2.ExpectedDuration }),
+	field("hashers.argon2.expected_deviation", duration, 500*time.Millisecond, func(c *Config) *time.Duration { return &c.Hashers.Argon2.ExpectedDeviation }),
+	field("hashers.argon2.dedicated_memory", byteSize, 1<<30, func(c *Config) *uint64 { return &c.Hashers.Argon2.DedicatedMemory }),
+}
+
+// keyIndex maps a dotted path to its spec; objectPaths holds every proper
+// prefix of a supported key (e.g. "serve", "serve.public"), which must be
+// objects if present.
+var keyIndex, objectPaths = func() (map[string]*keySpec, map[string]bool) {
+	idx := make(map[string]*keySpec, len(keys))
+	objs := map[string]bool{}
+	for i := range keys {
+		k := &keys[i]
+		if _, dup := idx[k.path]; dup {
+			panic("config: duplicate key " + k.path)
+		}
+		idx[k.path] = k
+		for p := k.path; strings.Contains(p, "."); {
+			p = p[:strings.LastIndex(p, ".")]
+			objs[p] = true
+		}
+	}
+	for p := range objs {
+		if idx[p] != nil {
+			panic("config: key " + p + " is both a value and an object")
+		}
+	}
+	return idx, objs
+}()
+
+func defaultParallelism() uint8 {
+	return uint8(min(2*runtime.NumCPU(), math.MaxUint8))
+}
+
+// signingSecrets follows Kratos's schema for secrets.default and
+// secrets.cookie: at least 16 characters each, no duplicates.
+var signingSecrets = then(stringList, func(ss []string, d *decodeCtx) ([]string, error) {
+	seen := make(map[string]bool, len(ss))
+	for i, s := range ss {
+		if n := utf8.RuneCountInString(s); n < 16 {
+			return nil, d.errorf("secret %d is %d characters long; at least 16 are required", i, n)
+		}
+		if seen[s] {
+			return nil, d.errorf("secret %d is a duplicate of an earlier one", i)
+		}
+		seen[s] = true
+	}
+	return ss, nil
+})
+
+// cipherSecrets are used as 32-byte keys, so Kratos requires exactly 32.
+var cipherSecrets = then(stringList, func(ss []string, d *decodeCtx) ([]string, error) {
+	for i, s := range ss {
+		if len(s) != 32 {
+			return nil, d.errorf("secret %d is %d bytes long; cipher secrets must be exactly 32", i, len(s))
+		}
+	}
+	return ss, nil
+})
+
+var schemaList = objectList(func(i int, m map[string]any, d *decodeCtx) (SchemaRef, error) {
+	var ref SchemaRef
+	for _, f := range sortedKeys(m) {
+		switch f {
+		case "id", "url":
+		default:
+			d.warn(unsupportedWarning(d.path + "." + f))
+		}
+	}
+	id, ok := m["id"].(string)
+	if !ok || id == "" {
+		return ref, d.errorf("item %d: \"id\" must be a non-empty string", i)
+	}
+	raw, ok := m["url"].(string)
+	if !ok || raw == "" {
+		return ref, d.errorf("item %d (id %q): \"url\" must be a non-empty string", i, id)
+	}
+	u, err := resolveSchemaURL(raw, d.dir)
+	if err != nil {
+		return ref, d.errorf("item %d (id %q): %v", i, id, err)
+	}
+	return SchemaRef{ID: id, URL: u}, nil
+})
+
+// resolveSchemaURL checks a schema location and makes relative file:// URLs
+// absolute. Kratos writes relative files as file://./x.json or file://x.json
+// (the "host" is really the first path segment), so file URLs are taken
+// apart by hand rather than with url.Parse.
+func resolveSchemaURL(raw, dir string) (string, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return "", errors.New("url " + quoteShort(raw) + " has no scheme (use file://, base64://, http:// or https://)")
+	}
+	switch strings.ToLower(scheme) {
+	case "file":
+		p, _, _ := strings.Cut(rest, "?")
+		if p == "" {
+			return "", errors.New("file url " + quoteShort(raw) + " has no path")
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		return "file://" + filepath.ToSlash(filepath.Clean(p)), nil
+	case "base64":
+		if _, err := decodeBase64(rest); err != nil {
+			return "", errors.New("base64 url does not hold valid base64")
+		}
+		return "base64://" + rest, nil
+	case "http", "https":
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return "", errors.New("url " + quoteShort(raw) + " is not a valid http(s) URL")
+		}
+		return raw, nil
+	default:
+		return "", errors.New("url scheme " + quoteShort(scheme) + " is not supported (use file://, base64://, http:// or https://)")
+	}
+}
+
+// decodeBase64 accepts the standard and URL alphabets, padded or not, as
+// people produce both with common tools.
+func decodeBase64(s string) ([]byte, error) {
+	var err error
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		var b []byte
+		if b, err = enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, err
+}
+
+func quoteShort(s string) string {
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return strconv.Quote(s)
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
