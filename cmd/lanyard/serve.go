@@ -121,13 +121,19 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 	}
 
 	publicURL, adminURL := cfg.Serve.Public.BaseURL, cfg.Serve.Admin.BaseURL
+	ids := identity.NewManager(db, schemas, h, publicURL.String())
+	publicRoutes, err := selfService(cfg, db, ids, schemas, h, len(opts.Files) == 0)
+	if err != nil {
+		return err
+	}
 	deps := api.Deps{
 		Version:       buildVersion(),
 		PublicBaseURL: publicURL,
 		AdminBaseURL:  adminURL,
-		Identities:    identity.NewManager(db, schemas, h, publicURL.String()),
+		Identities:    ids,
 		Schemas:       schemas,
 		Ready:         db.Ping,
+		PublicRoutes:  publicRoutes,
 	}
 
 	// Listen before announcing anything, so that a port in use is an

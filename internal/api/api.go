@@ -26,6 +26,13 @@ type Deps struct {
 	Schemas       *schema.Registry
 	// Ready reports whether the server can serve (database reachable).
 	Ready func(ctx context.Context) error
+	// PublicRoutes are the self-service and session endpoints.
+	PublicRoutes []Routes
+}
+
+// Routes is a set of endpoints that registers itself on a mux.
+type Routes interface {
+	Register(mux *http.ServeMux)
 }
 
 // Public builds the handler of the public listener.
@@ -35,6 +42,9 @@ func Public(d Deps) http.Handler {
 	schemas := &schemaHandler{registry: d.Schemas}
 	mux.HandleFunc("GET /schemas", schemas.list)
 	mux.HandleFunc("GET /schemas/{id}", schemas.get)
+	for _, r := range d.PublicRoutes {
+		r.Register(mux)
+	}
 
 	// Admin paths belong to the other listener.
 	toAdmin := redirectTo(d.AdminBaseURL)

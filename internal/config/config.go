@@ -26,6 +26,10 @@ type Config struct {
 	Log      Log
 	Hashers  Hashers
 
+	Selfservice Selfservice
+	Session     Session
+	Cookies     Cookies
+
 	// DataDir holds the embedded database and generated development
 	// secrets when they are not configured. Default: ./.lanyard
 	DataDir string
@@ -113,4 +117,77 @@ type Argon2 struct {
 	ExpectedDuration  time.Duration
 	ExpectedDeviation time.Duration
 	DedicatedMemory   uint64 // bytes
+}
+
+// Selfservice holds the self-service flow settings (selfservice.*).
+type Selfservice struct {
+	DefaultBrowserReturnURL string
+	AllowedReturnURLs       []string
+	Flows                   Flows
+	Methods                 Methods
+}
+
+type Flows struct {
+	Login        LoginFlow
+	Registration RegistrationFlow
+	Error        struct{ UIURL string }
+	Logout       struct{ AfterReturnURL string }
+}
+
+type LoginFlow struct {
+	UIURL          string
+	Lifespan       time.Duration
+	AfterReturnURL string
+}
+
+type RegistrationFlow struct {
+	Enabled        bool
+	UIURL          string
+	Lifespan       time.Duration
+	LegacyOneStep  bool
+	AfterReturnURL string
+	// AfterHooks are the hooks run after registration with any method;
+	// AfterPasswordHooks those after a password registration (they replace
+	// AfterHooks for that method, as in Kratos). Nil means not configured.
+	AfterHooks         []Hook
+	AfterPasswordHooks []Hook
+}
+
+// Hook is one entry of a hooks list, e.g. {hook: session}.
+type Hook struct {
+	Name   string
+	Config map[string]any
+}
+
+type Methods struct {
+	Password PasswordMethod
+	Profile  struct{ Enabled bool }
+}
+
+type PasswordMethod struct {
+	Enabled                   bool
+	HaveIBeenPwnedEnabled     bool
+	MinPasswordLength         int
+	IdentifierSimilarityCheck bool
+}
+
+// Session holds session.* settings.
+type Session struct {
+	Lifespan time.Duration
+	Cookie   SessionCookie
+}
+
+type SessionCookie struct {
+	Name       string
+	Domain     string
+	Path       string
+	SameSite   string // Lax, Strict or None; "" means cookies.same_site
+	Persistent bool
+}
+
+// Cookies holds cookies.* settings, the defaults of every cookie.
+type Cookies struct {
+	Domain   string
+	Path     string
+	SameSite string
 }

@@ -98,6 +98,36 @@ var keys = []keySpec{
 	field("hashers.argon2.key_length", integer[uint32](16, 1024), 32, func(c *Config) *uint32 { return &c.Hashers.Argon2.KeyLength }),
 	field("hashers.argon2.expected_duration", duration, 500*time.Millisecond, func(c *Config) *time.Duration { return &c.Hashers.Argon2.ExpectedDuration }),
 	field("hashers.argon2.expected_deviation", duration, 500*time.Millisecond, func(c *Config) *time.Duration { return &c.Hashers.Argon2.ExpectedDeviation }),
+	field("selfservice.default_browser_return_url", urlText, "", func(c *Config) *string { return &c.Selfservice.DefaultBrowserReturnURL }),
+	field("selfservice.allowed_return_urls", urlList, nil, func(c *Config) *[]string { return &c.Selfservice.AllowedReturnURLs }),
+	field("selfservice.flows.login.ui_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Login.UIURL }),
+	field("selfservice.flows.login.lifespan", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Flows.Login.Lifespan }),
+	field("selfservice.flows.login.after.default_browser_return_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Login.AfterReturnURL }),
+	field("selfservice.flows.registration.enabled", boolean, true, func(c *Config) *bool { return &c.Selfservice.Flows.Registration.Enabled }),
+	field("selfservice.flows.registration.ui_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Registration.UIURL }),
+	field("selfservice.flows.registration.lifespan", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Flows.Registration.Lifespan }),
+	field("selfservice.flows.registration.enable_legacy_one_step", boolean, false, func(c *Config) *bool { return &c.Selfservice.Flows.Registration.LegacyOneStep }),
+	field("selfservice.flows.registration.after.default_browser_return_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Registration.AfterReturnURL }),
+	field("selfservice.flows.registration.after.hooks", hookList, nil, func(c *Config) *[]Hook { return &c.Selfservice.Flows.Registration.AfterHooks }),
+	field("selfservice.flows.registration.after.password.hooks", hookList, nil, func(c *Config) *[]Hook { return &c.Selfservice.Flows.Registration.AfterPasswordHooks }),
+	field("selfservice.flows.error.ui_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Error.UIURL }),
+	field("selfservice.flows.logout.after.default_browser_return_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Logout.AfterReturnURL }),
+	field("selfservice.methods.password.enabled", boolean, true, func(c *Config) *bool { return &c.Selfservice.Methods.Password.Enabled }),
+	field("selfservice.methods.password.config.haveibeenpwned_enabled", boolean, true, func(c *Config) *bool { return &c.Selfservice.Methods.Password.HaveIBeenPwnedEnabled }),
+	field("selfservice.methods.password.config.min_password_length", integer[int](6, 1024), 8, func(c *Config) *int { return &c.Selfservice.Methods.Password.MinPasswordLength }),
+	field("selfservice.methods.password.config.identifier_similarity_check_enabled", boolean, true, func(c *Config) *bool { return &c.Selfservice.Methods.Password.IdentifierSimilarityCheck }),
+	field("selfservice.methods.profile.enabled", boolean, true, func(c *Config) *bool { return &c.Selfservice.Methods.Profile.Enabled }),
+
+	field("session.lifespan", duration, 24*time.Hour, func(c *Config) *time.Duration { return &c.Session.Lifespan }),
+	field("session.cookie.name", text, "ory_kratos_session", func(c *Config) *string { return &c.Session.Cookie.Name }),
+	field("session.cookie.domain", text, "", func(c *Config) *string { return &c.Session.Cookie.Domain }),
+	field("session.cookie.path", text, "", func(c *Config) *string { return &c.Session.Cookie.Path }),
+	field("session.cookie.same_site", enum("Lax", "Strict", "None"), "", func(c *Config) *string { return &c.Session.Cookie.SameSite }),
+	field("session.cookie.persistent", boolean, true, func(c *Config) *bool { return &c.Session.Cookie.Persistent }),
+	field("cookies.domain", text, "", func(c *Config) *string { return &c.Cookies.Domain }),
+	field("cookies.path", text, "/", func(c *Config) *string { return &c.Cookies.Path }),
+	field("cookies.same_site", enum("Lax", "Strict", "None"), "Lax", func(c *Config) *string { return &c.Cookies.SameSite }),
+
 	field("hashers.argon2.dedicated_memory", byteSize, 1<<30, func(c *Config) *uint64 { return &c.Hashers.Argon2.DedicatedMemory }),
 }
 
@@ -243,3 +273,26 @@ func sortedKeys(m map[string]any) []string {
 	sort.Strings(out)
 	return out
 }
+
+// urlText is an absolute http(s) URL kept as text.
+var urlText = then(httpURL, func(u *url.URL, _ *decodeCtx) (string, error) { return u.String(), nil })
+
+// urlList is a list of absolute http(s) URLs.
+var urlList = then(stringList, func(ss []string, d *decodeCtx) ([]string, error) {
+	for _, s := range ss {
+		if _, err := httpURL.fromEnv(s, d); err != nil {
+			return nil, err
+		}
+	}
+	return ss, nil
+})
+
+// hookList is a hooks list: [{hook: session}, {hook: web_hook, config: {...}}].
+var hookList = objectList(func(i int, m map[string]any, d *decodeCtx) (Hook, error) {
+	name, ok := m["hook"].(string)
+	if !ok || name == "" {
+		return Hook{}, d.errorf("item %d: \"hook\" must name a hook", i)
+	}
+	cfg, _ := m["config"].(map[string]any)
+	return Hook{Name: name, Config: cfg}, nil
+})

@@ -316,8 +316,6 @@ selfservice:
 		`config key "courier" is not supported by Lanyard yet and is ignored`,
 		`config key "identity.schemas.extra" is not supported by Lanyard yet and is ignored`,
 		`config key "log.redaction_text" is not supported by Lanyard yet and is ignored`,
-		`config key "selfservice.allowed_return_urls" is not supported by Lanyard yet and is ignored`,
-		`config key "selfservice.flows.registration.after.password.hooks" is not supported by Lanyard yet and is ignored`,
 		`config key "selfservice.methods.totp.enabled" is not supported by Lanyard yet and is ignored`,
 		`config key "serve.public.cors.enabled" is not supported by Lanyard yet and is ignored`,
 	}

@@ -235,13 +235,42 @@ func nullIfEmpty(raw json.RawMessage) json.RawMessage {
 
 // Create stores a new identity.
 func (m *Manager) Create(ctx context.Context, d Draft) (*Identity, error) {
+	p, err := m.Prepare(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	var i *Identity
+	err = m.store.Write(ctx, func(q *store.Q) (err error) {
+		i, err = p.Insert(ctx, q)
+		return err
+	})
+	return i, err
+}
+
+// Prepared is a validated draft with its password hashed, ready to insert
+// inside a caller's transaction (registration adds a session to it).
+type Prepared struct{ p *prepared }
+
+// Prepare validates d and hashes its password, outside any transaction.
+func (m *Manager) Prepare(ctx context.Context, d Draft) (*Prepared, error) {
 	p, err := m.prepare(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	i := p.build(uuid.New(), nil, store.Now())
-	err = m.store.Write(ctx, func(q *store.Q) error { return insertIdentity(ctx, q, i) })
-	return i, mapWriteError(err)
+	return &Prepared{p: p}, nil
+}
+
+// Extracted is what the schema picked out of the draft's traits.
+func (p *Prepared) Extracted() *schema.Extracted { return p.p.extracted }
+
+// Insert stores the identity in q's transaction. A taken identifier is
+// ErrConflict.
+func (p *Prepared) Insert(ctx context.Context, q *store.Q) (*Identity, error) {
+	i := p.p.build(uuid.New(), nil, store.Now())
+	if err := insertIdentity(ctx, q, i); err != nil {
+		return nil, mapWriteError(err)
+	}
+	return i, nil
 }
 
 // CreateMany stores several identities in one transaction; each one succeeds
@@ -439,4 +468,28 @@ func parallel(n int, fn func(k int)) {
 	for w := 0; w < workers; w++ {
 		<-done
 	}
+}
+
+// FindByIdentifier finds the identity whose credential of type typ has the
+// (normalised) identifier; ErrNotFound when none does.
+func (m *Manager) FindByIdentifier(ctx context.Context, typ, identifier string) (*Identity, error) {
+	var id uuid.UUID
+	err := m.store.Read().QueryRow(ctx, `SELECT identity_id FROM identity_credential_identifiers WHERE type = $1 AND identifier = $2`,
+		typ, schema.NormalizeIdentifier(identifier)).Scan(&id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.Get(ctx, id)
+}
+
+// SetCredentialConfig replaces the config of one credential, as when a
+// password hash is upgraded after a login.
+func (m *Manager) SetCredentialConfig(ctx context.Context, credentialID uuid.UUID, config json.RawMessage) error {
+	return m.store.Write(ctx, func(q *store.Q) error {
+		_, err := q.Exec(ctx, `UPDATE identity_credentials SET config = $2, updated_at = $3 WHERE id = $1`, credentialID, string(config), store.Now())
+		return err
+	})
 }

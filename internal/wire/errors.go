@@ -106,11 +106,17 @@ func From(err error) *Error {
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := From(err)
 	if e.Code >= 500 {
-		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		LogServerError(r, err)
 	}
 	WriteJSON(w, e.Code, struct {
 		Error *Error `json:"error"`
 	}{e})
+}
+
+// LogServerError logs a server-side failure with its cause (never the
+// query string, which can carry tokens).
+func LogServerError(r *http.Request, err error) {
+	slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 }
 
 // WriteJSON answers with v as JSON.

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/lanyard-id/lanyard/internal/api"
+	"github.com/lanyard-id/lanyard/internal/config"
+	"github.com/lanyard-id/lanyard/internal/flow"
+	"github.com/lanyard-id/lanyard/internal/flow/login"
+	"github.com/lanyard-id/lanyard/internal/flow/registration"
+	"github.com/lanyard-id/lanyard/internal/hasher"
+	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/session"
+	"github.com/lanyard-id/lanyard/internal/store"
+	"github.com/lanyard-id/lanyard/internal/strategy/password"
+)
+
+// selfService wires sessions and the self-service flows from the config.
+// zeroConfig (no config file at all) turns on the session hook after
+// registration so that `serve --dev` signs new users in.
+func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, schemas *schema.Registry, h *hasher.Hasher, zeroConfig bool) ([]api.Routes, error) {
+	ss := cfg.Selfservice
+	public := cfg.Serve.Public.BaseURL.String()
+	secure := !cfg.Dev
+
+	sessionSameSite := cfg.Session.Cookie.SameSite
+	if sessionSameSite == "" {
+		sessionSameSite = cfg.Cookies.SameSite
+	}
+	sessionPath := cfg.Session.Cookie.Path
+	if sessionPath == "" {
+		sessionPath = cfg.Cookies.Path
+	}
+	sessionDomain := cfg.Session.Cookie.Domain
+	if sessionDomain == "" {
+		sessionDomain = cfg.Cookies.Domain
+	}
+	sessions, err := session.NewManager(db, ids, session.Config{
+		Lifespan: cfg.Session.Lifespan,
+		Secrets:  cfg.Secrets.Cookie,
+		Cookie: session.CookieConfig{
+			Name: cfg.Session.Cookie.Name, Domain: sessionDomain, Path: sessionPath,
+			SameSite: sameSite(sessionSameSite), Persistent: cfg.Session.Cookie.Persistent, Secure: secure,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	kit := &flow.Kit{
+		Config: flow.Config{
+			PublicURL: public,
+			UIURL: map[flow.Kind]string{
+				flow.Login:        ss.Flows.Login.UIURL,
+				flow.Registration: ss.Flows.Registration.UIURL,
+			},
+			ErrorUIURL: ss.Flows.Error.UIURL,
+			Lifespan: map[flow.Kind]time.Duration{
+				flow.Login:        ss.Flows.Login.Lifespan,
+				flow.Registration: ss.Flows.Registration.Lifespan,
+			},
+			DefaultReturnTo: ss.DefaultBrowserReturnURL,
+			AfterReturnTo: map[flow.Kind]string{
+				flow.Login:        ss.Flows.Login.AfterReturnURL,
+				flow.Registration: ss.Flows.Registration.AfterReturnURL,
+			},
+			AfterLogout:       ss.Flows.Logout.AfterReturnURL,
+			AllowedReturnURLs: ss.AllowedReturnURLs,
+		},
+		Store: db,
+		CSRF:  flow.NewCSRF(public, secure, cfg.Cookies.Domain, cfg.Cookies.Path, sameSite(cfg.Cookies.SameSite)),
+	}
+
+	pwCfg := ss.Methods.Password
+	if pwCfg.HaveIBeenPwnedEnabled {
+		slog.Warn("selfservice.methods.password.config.haveibeenpwned_enabled: the breached-password check is not implemented yet; passwords are checked for length and similarity only")
+	}
+	pw := password.New(ids, h, password.Policy{MinLength: pwCfg.MinPasswordLength, IdentifierSimilarity: pwCfg.IdentifierSimilarityCheck})
+
+	hooks := ss.Flows.Registration.AfterPasswordHooks
+	if hooks == nil {
+		hooks = ss.Flows.Registration.AfterHooks
+	}
+	issueSession := zeroConfig && hooks == nil
+	for _, hook := range hooks {
+		switch hook.Name {
+		case "session":
+			issueSession = true
+		default:
+			slog.Warn("registration hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
+		}
+	}
+
+	routes := []api.Routes{
+		session.NewPublicHandler(sessions, kit, public),
+		routeFunc(func(mux *http.ServeMux) { mux.HandleFunc("GET /self-service/errors", kit.ServeError) }),
+	}
+	if pwCfg.Enabled {
+		routes = append(routes,
+			login.NewHandler(kit, sessions, schemas, pw),
+			registration.NewHandler(kit, sessions, schemas, pw, registration.Options{
+				Enabled: ss.Flows.Registration.Enabled, OneStep: ss.Flows.Registration.LegacyOneStep, IssueSession: issueSession,
+			}),
+		)
+	}
+	return routes, nil
+}
+
+type routeFunc func(*http.ServeMux)
+
+func (f routeFunc) Register(mux *http.ServeMux) { f(mux) }
+
+func sameSite(s string) http.SameSite {
+	switch s {
+	case "Strict":
+		return http.SameSiteStrictMode
+	case "None":
+		return http.SameSiteNoneMode
+	}
+	return http.SameSiteLaxMode
+}

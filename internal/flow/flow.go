@@ -1,0 +1,248 @@
+// Package flow is what every self-service flow shares: the stored flow and
+// its UI form, CSRF protection, return_to checks, the answers for browsers
+// and for apps, and the stored errors browsers are sent to.
+package flow
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lanyard-id/lanyard/internal/store"
+	"github.com/lanyard-id/lanyard/internal/text"
+	"github.com/lanyard-id/lanyard/internal/wire"
+)
+
+// Kinds of flows.
+type Kind string
+
+const (
+	Login        Kind = "login"
+	Registration Kind = "registration"
+	Settings     Kind = "settings"
+	Recovery     Kind = "recovery"
+	Verification Kind = "verification"
+)
+
+// Types of flows: for browsers (cookies, CSRF, redirects) or for native
+// apps (tokens, JSON only).
+const (
+	TypeBrowser = "browser"
+	TypeAPI     = "api"
+)
+
+// States used by login and registration.
+const (
+	StateChooseMethod    = "choose_method"
+	StatePassedChallenge = "passed_challenge"
+)
+
+// Flow is one attempt at a self-service action.
+type Flow struct {
+	ID         uuid.UUID
+	Kind       Kind
+	Type       string
+	State      string
+	Active     string
+	RequestURL string
+	ReturnTo   string
+	IssuedAt   time.Time
+	ExpiresAt  time.Time
+	UI         *Container
+	// CSRFHash binds a browser flow to the browser's CSRF cookie.
+	CSRFHash     string
+	Refresh      bool
+	RequestedAAL string
+	IdentityID   *uuid.UUID
+	// Internal holds what strategies remember between submissions, such
+	// as the traits of the first step of two-step registration. Never shown.
+	Internal  map[string]json.RawMessage
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// New starts a flow of kind and type that expires after lifespan.
+func New(kind Kind, typ string, r *http.Request, publicBase string, lifespan time.Duration) *Flow {
+	now := store.Now()
+	f := &Flow{
+		ID: uuid.New(), Kind: kind, Type: typ, State: StateChooseMethod,
+		RequestURL: requestURL(r, publicBase), IssuedAt: now, ExpiresAt: now.Add(lifespan),
+		Internal: map[string]json.RawMessage{}, CreatedAt: now, UpdatedAt: now,
+	}
+	f.UI = &Container{Action: publicBase + "self-service/" + string(kind) + "?flow=" + f.ID.String(), Method: "POST", Nodes: []*Node{}}
+	return f
+}
+
+// requestURL reconstructs the URL the flow was started at, on the public
+// base URL (the server may sit behind a proxy).
+func requestURL(r *http.Request, publicBase string) string {
+	u := publicBase + trimSlash(r.URL.Path)
+	if r.URL.RawQuery != "" {
+		u += "?" + r.URL.RawQuery
+	}
+	return u
+}
+
+func trimSlash(p string) string {
+	for len(p) > 0 && p[0] == '/' {
+		p = p[1:]
+	}
+	return p
+}
+
+// Expired reports whether the flow can no longer be used.
+func (f *Flow) Expired() bool { return time.Now().After(f.ExpiresAt) }
+
+// AddCSRF adds the csrf_token node: the masked token for browser flows, an
+// empty one for API flows (as Kratos renders them).
+func (f *Flow) AddCSRF(token []byte) {
+	value := ""
+	if f.Type == TypeBrowser && token != nil {
+		value = Mask(token)
+		f.CSRFHash = TokenHash(token)
+	}
+	n := Input(GroupDefault, "csrf_token", "hidden", value, nil).Required()
+	n.Attributes.Value = value // rendered even when empty
+	f.UI.Nodes = append([]*Node{n}, f.UI.Nodes...)
+}
+
+// RefreshCSRF re-masks the csrf_token node for the browser's current token
+// so that every render differs, and rebinds the flow to it.
+func (f *Flow) RefreshCSRF(token []byte) {
+	if f.Type != TypeBrowser || token == nil {
+		return
+	}
+	f.UI.SetValue("csrf_token", Mask(token))
+	f.CSRFHash = TokenHash(token)
+}
+
+// Errors flows answer with.
+var (
+	ErrFlowNotFound = wire.NotFound.WithReason("The flow could not be found. It may have expired or never existed.")
+)
+
+// ErrExpired is Kratos's self_service_flow_expired, pointing at a new flow.
+func ErrExpired(f *Flow, newFlowID uuid.UUID) *wire.Error {
+	ago := time.Since(f.ExpiresAt).Round(time.Second)
+	return wire.Gone.WithID("self_service_flow_expired").
+		WithReason("The self-service flow expired %s ago, initialize a new one.", ago).
+		WithDetail("use_flow_id", newFlowID.String()).
+		WithDetail("expired_at", f.ExpiresAt).
+		WithDetail("since", ago.Nanoseconds())
+}
+
+// Save stores a new flow.
+func Save(ctx context.Context, q *store.Q, f *Flow) error {
+	ui, internal, err := encode(f)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `INSERT INTO selfservice_flows (id, kind, type, state, active, request_url, return_to, issued_at, expires_at, ui, csrf_hash, refresh, requested_aal, identity_id, internal, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		f.ID, string(f.Kind), f.Type, f.State, f.Active, f.RequestURL, f.ReturnTo, f.IssuedAt, f.ExpiresAt, ui, f.CSRFHash,
+		f.Refresh, f.RequestedAAL, f.IdentityID, internal, f.CreatedAt, f.UpdatedAt)
+	return err
+}
+
+// Update writes a changed flow back.
+func Update(ctx context.Context, q *store.Q, f *Flow) error {
+	ui, internal, err := encode(f)
+	if err != nil {
+		return err
+	}
+	f.UpdatedAt = store.Now()
+	_, err = q.Exec(ctx, `UPDATE selfservice_flows SET state = $2, active = $3, ui = $4, csrf_hash = $5, internal = $6, identity_id = $7, updated_at = $8 WHERE id = $1`,
+		f.ID, f.State, f.Active, ui, f.CSRFHash, internal, f.IdentityID, f.UpdatedAt)
+	return err
+}
+
+func encode(f *Flow) (string, string, error) {
+	ui, err := json.Marshal(f.UI)
+	if err != nil {
+		return "", "", err
+	}
+	internal, err := json.Marshal(f.Internal)
+	if err != nil {
+		return "", "", err
+	}
+	return string(ui), string(internal), nil
+}
+
+// Get loads a flow of kind; a missing one (or one of another kind) is
+// ErrFlowNotFound.
+func Get(ctx context.Context, q *store.Q, kind Kind, id uuid.UUID) (*Flow, error) {
+	var (
+		f                   Flow
+		k                   string
+		ui, internal        string
+		identityID          *uuid.UUID
+		issued, exp, c, u   store.Time
+		active, ret, reqAAL sql.NullString
+	)
+	err := q.QueryRow(ctx, `SELECT id, kind, type, state, active, request_url, return_to, issued_at, expires_at, ui, csrf_hash, refresh, requested_aal, identity_id, internal, created_at, updated_at
+FROM selfservice_flows WHERE id = $1`, id).Scan(&f.ID, &k, &f.Type, &f.State, &active, &f.RequestURL, &ret, &issued, &exp, &ui, &f.CSRFHash,
+		&f.Refresh, &reqAAL, &identityID, &internal, &c, &u)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && Kind(k) != kind) {
+		return nil, ErrFlowNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.Kind, f.Active, f.ReturnTo, f.RequestedAAL, f.IdentityID = Kind(k), active.String, ret.String, reqAAL.String, identityID
+	f.IssuedAt, f.ExpiresAt, f.CreatedAt, f.UpdatedAt = issued.Time, exp.Time, c.Time, u.Time
+	if err := json.Unmarshal([]byte(ui), &f.UI); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(internal), &f.Internal); err != nil {
+		return nil, err
+	}
+	if f.Internal == nil {
+		f.Internal = map[string]json.RawMessage{}
+	}
+	return &f, nil
+}
+
+// View is the JSON shape of login and registration flows (the SDK's
+// LoginFlow and RegistrationFlow).
+type View struct {
+	ID             string     `json:"id"`
+	OrganizationID *string    `json:"organization_id"`
+	Type           string     `json:"type"`
+	ExpiresAt      time.Time  `json:"expires_at"`
+	IssuedAt       time.Time  `json:"issued_at"`
+	RequestURL     string     `json:"request_url"`
+	ReturnTo       string     `json:"return_to,omitempty"`
+	Active         string     `json:"active,omitempty"`
+	UI             *Container `json:"ui"`
+	CreatedAt      *time.Time `json:"created_at,omitempty"`
+	UpdatedAt      *time.Time `json:"updated_at,omitempty"`
+	Refresh        *bool      `json:"refresh,omitempty"`
+	RequestedAAL   string     `json:"requested_aal,omitempty"`
+	State          string     `json:"state"`
+}
+
+// View renders the flow for the API.
+func (f *Flow) View() View {
+	v := View{
+		ID: f.ID.String(), Type: f.Type, ExpiresAt: f.ExpiresAt, IssuedAt: f.IssuedAt,
+		RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, Active: f.Active, UI: f.UI, State: f.State,
+	}
+	if f.Kind == Login {
+		refresh := f.Refresh
+		created, updated := f.CreatedAt, f.UpdatedAt
+		v.Refresh, v.CreatedAt, v.UpdatedAt = &refresh, &created, &updated
+		v.RequestedAAL = f.RequestedAAL
+		if v.RequestedAAL == "" {
+			v.RequestedAAL = "aal1"
+		}
+	}
+	return v
+}
+
+// Messages of the flow container, for handlers that add one.
+func (f *Flow) AddMessage(field string, m *text.Message) { f.UI.AddMessage(field, m) }

@@ -1,0 +1,206 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/lanyard-id/lanyard/internal/store"
+	"github.com/lanyard-id/lanyard/internal/text"
+	"github.com/lanyard-id/lanyard/internal/wire"
+)
+
+// Start creates a flow of kind for a request to the browser or api init
+// endpoint, checking return_to. The caller adds the method nodes and saves
+// it with Save.
+func (k *Kit) Start(w http.ResponseWriter, r *http.Request, kind Kind, typ string) (*Flow, error) {
+	returnTo, err := k.CheckReturnTo(r.URL.Query().Get("return_to"))
+	if err != nil {
+		return nil, err
+	}
+	f := New(kind, typ, r, k.PublicURL, k.LifespanOf(kind))
+	f.ReturnTo = returnTo
+	var token []byte
+	if typ == TypeBrowser {
+		token = k.CSRF.Ensure(w, r)
+	}
+	f.AddCSRF(token)
+	return f, nil
+}
+
+// Save stores a new flow.
+func (k *Kit) Save(ctx context.Context, f *Flow) error {
+	return k.Store.Write(ctx, func(q *store.Q) error { return Save(ctx, q, f) })
+}
+
+// Update writes a flow back.
+func (k *Kit) Update(ctx context.Context, f *Flow) error {
+	return k.Store.Write(ctx, func(q *store.Q) error { return Update(ctx, q, f) })
+}
+
+// RespondCreated answers a new flow: JSON for apps and AJAX, a redirect to
+// the UI for browsers.
+func (k *Kit) RespondCreated(w http.ResponseWriter, r *http.Request, f *Flow) {
+	if f.Type == TypeAPI || wire.WantsJSON(r) {
+		wire.WriteJSON(w, http.StatusOK, f.View())
+		return
+	}
+	k.RedirectToUI(w, r, f)
+}
+
+// Fail answers an error: JSON for apps and AJAX, a redirect to the error
+// UI for browsers.
+func (k *Kit) Fail(w http.ResponseWriter, r *http.Request, err error) {
+	if wire.WantsJSON(r) || strings.HasSuffix(r.URL.Path, "/api") {
+		wire.WriteError(w, r, err)
+		return
+	}
+	k.BrowserError(w, r, err)
+}
+
+// Fetch answers GET /self-service/<kind>/flows?id=: browsers may read
+// only the flows bound to their CSRF cookie.
+func (k *Kit) Fetch(w http.ResponseWriter, r *http.Request, kind Kind) {
+	id, err := uuid.Parse(r.URL.Query().Get("id"))
+	if err != nil {
+		wire.WriteError(w, r, ErrFlowNotFound)
+		return
+	}
+	f, err := Get(r.Context(), k.Store.Read(), kind, id)
+	if err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	if f.Type == TypeBrowser && !k.CSRF.MatchesFlow(r, f.CSRFHash) {
+		wire.WriteError(w, r, ErrCSRF(r, "The flow was started by another browser, or its anti-CSRF cookie is missing."))
+		return
+	}
+	if f.Expired() {
+		e := wire.Gone.WithID("self_service_flow_expired").
+			WithReason("The %s flow expired; start a new one.", kind).
+			WithDetail("redirect_to", k.PublicURL+"self-service/"+string(kind)+"/"+f.Type).
+			WithDetail("expired_at", f.ExpiresAt)
+		wire.WriteError(w, r, e)
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, f.View())
+}
+
+// Submission is a flow being submitted to, with its decoded payload.
+type Submission struct {
+	Flow    *Flow
+	Payload Payload
+}
+
+// errAnswered means the response was already written.
+var errAnswered = errors.New("flow: response already written")
+
+// IsAnswered reports whether Receive or Reject already wrote the response.
+func IsAnswered(err error) bool { return errors.Is(err, errAnswered) }
+
+// Receive loads the flow a submission names and checks it: it exists, has
+// not expired (else a new flow is started and offered), and the request is
+// what its type allows (CSRF for browsers, no cookies for apps). decode
+// reads the body. Any failure is answered here and reported as an error
+// for which IsAnswered holds.
+func (k *Kit) Receive(w http.ResponseWriter, r *http.Request, kind Kind, decode func() (Payload, error), restart func(old *Flow) (*Flow, error)) (*Submission, error) {
+	id, err := uuid.Parse(r.URL.Query().Get("flow"))
+	if err != nil {
+		wire.WriteError(w, r, wire.BadRequest.WithReason("The flow query parameter is missing or malformed."))
+		return nil, errAnswered
+	}
+	f, err := Get(r.Context(), k.Store.Read(), kind, id)
+	if err != nil {
+		k.Fail(w, r, err)
+		return nil, errAnswered
+	}
+	p, err := decode()
+	if err != nil {
+		k.Fail(w, r, err)
+		return nil, errAnswered
+	}
+	if f.Type == TypeBrowser {
+		if err := k.CSRF.Verify(r, p.String("csrf_token")); err != nil {
+			k.Fail(w, r, err)
+			return nil, errAnswered
+		}
+	} else if reason := apiRequestProblem(r); reason != "" {
+		f.UI.ResetMessages()
+		f.UI.AddMessage("", text.ValidationGeneric(reason))
+		wire.WriteJSON(w, http.StatusBadRequest, f.View())
+		return nil, errAnswered
+	}
+	if f.Expired() {
+		nf, err := restart(f)
+		if err != nil {
+			k.Fail(w, r, err)
+			return nil, errAnswered
+		}
+		if f.Type == TypeBrowser && !wire.WantsJSON(r) {
+			k.RedirectToUI(w, r, nf)
+		} else {
+			wire.WriteError(w, r, ErrExpired(f, nf.ID))
+		}
+		return nil, errAnswered
+	}
+	if f.State == StatePassedChallenge {
+		k.Fail(w, r, wire.BadRequest.WithReason("This flow was completed already; start a new one."))
+		return nil, errAnswered
+	}
+	return &Submission{Flow: f, Payload: p}, nil
+}
+
+// apiRequestProblem refuses native-app submissions that carry browser
+// state: a Cookie or Origin header means a browser is talking to an API
+// flow, which would bypass CSRF protection.
+func apiRequestProblem(r *http.Request) string {
+	if r.Header.Get("Origin") != "" {
+		return "API flows must not be submitted by browsers: the request carries an Origin header. Use the browser flow instead."
+	}
+	for _, c := range r.Cookies() {
+		n := c.Name
+		if strings.HasPrefix(n, "__cf") || strings.HasPrefix(n, "_cf") || strings.HasPrefix(n, "cf_") {
+			continue // set by Cloudflare in front of native apps
+		}
+		return "API flows must not be submitted with cookies: the request carries a Cookie header. Use the browser flow instead."
+	}
+	return ""
+}
+
+// Reject shows the flow again with the submission's mistakes: 400 with the
+// flow for apps and AJAX, back to the UI for browsers.
+func (k *Kit) Reject(w http.ResponseWriter, r *http.Request, f *Flow, fe FormError) {
+	fe.Apply(f)
+	if f.Type == TypeBrowser {
+		f.RefreshCSRF(k.CSRF.cookieToken(r))
+	}
+	if err := k.Update(r.Context(), f); err != nil {
+		k.Fail(w, r, err)
+		return
+	}
+	if f.Type == TypeAPI || wire.WantsJSON(r) {
+		wire.WriteJSON(w, http.StatusBadRequest, f.View())
+		return
+	}
+	k.RedirectToUI(w, r, f)
+}
+
+// ErrSessionAlreadyAvailable is Kratos's session_already_available.
+var ErrSessionAlreadyAvailable = wire.BadRequest.WithID("session_already_available").
+	WithReason("A valid session was detected and thus this flow is not available. Sign out first, or refresh the session with refresh=true.")
+
+// AlreadySignedIn answers a flow request made with a valid session: an
+// error for apps and AJAX, a redirect to the return address for browsers.
+func (k *Kit) AlreadySignedIn(w http.ResponseWriter, r *http.Request, typ string, returnTo string) {
+	if typ == TypeAPI || wire.WantsJSON(r) {
+		wire.WriteError(w, r, ErrSessionAlreadyAvailable)
+		return
+	}
+	if returnTo == "" {
+		returnTo = k.defaultReturnTo()
+	}
+	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}

@@ -1,0 +1,192 @@
+// Package login is the login flow: starting it for browsers and apps,
+// reading it, and completing it with a method, which issues a session.
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/lanyard-id/lanyard/internal/flow"
+	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/session"
+	"github.com/lanyard-id/lanyard/internal/store"
+	"github.com/lanyard-id/lanyard/internal/text"
+	"github.com/lanyard-id/lanyard/internal/wire"
+)
+
+// Strategy is a login method.
+type Strategy interface {
+	ID() string
+	// LoginNodes adds the method's inputs; refresh is the identity being
+	// re-authenticated, if any.
+	LoginNodes(f *flow.Flow, sch *schema.Schema, refresh *identity.Identity)
+	// Login authenticates a submission; a flow.FormError is shown to the user.
+	Login(ctx context.Context, p flow.Payload) (*identity.Identity, error)
+}
+
+// Handler serves the login endpoints.
+type Handler struct {
+	kit        *flow.Kit
+	sessions   *session.Manager
+	schemas    *schema.Registry
+	strategies []Strategy
+}
+
+// NewHandler wires the login flow.
+func NewHandler(kit *flow.Kit, sessions *session.Manager, schemas *schema.Registry, strategies ...Strategy) *Handler {
+	return &Handler{kit: kit, sessions: sessions, schemas: schemas, strategies: strategies}
+}
+
+// Register adds the routes.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /self-service/login/browser", func(w http.ResponseWriter, r *http.Request) { h.create(w, r, flow.TypeBrowser) })
+	mux.HandleFunc("GET /self-service/login/api", func(w http.ResponseWriter, r *http.Request) { h.create(w, r, flow.TypeAPI) })
+	mux.HandleFunc("GET /self-service/login/flows", func(w http.ResponseWriter, r *http.Request) { h.kit.Fetch(w, r, flow.Login) })
+	mux.HandleFunc("POST /self-service/login", h.submit)
+}
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
+	refresh := r.URL.Query().Get("refresh") == "true"
+	if aal := r.URL.Query().Get("aal"); aal != "" && aal != session.AAL1 {
+		h.kit.Fail(w, r, wire.BadRequest.WithReason("Only aal1 logins are available."))
+		return
+	}
+	current, _ := h.sessions.FromRequest(r.Context(), r)
+	if current != nil && !refresh {
+		returnTo, err := h.kit.CheckReturnTo(r.URL.Query().Get("return_to"))
+		if err != nil {
+			h.kit.Fail(w, r, err)
+			return
+		}
+		h.kit.AlreadySignedIn(w, r, typ, returnTo)
+		return
+	}
+	f, err := h.newFlow(w, r, typ, refresh, current)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	h.kit.RespondCreated(w, r, f)
+}
+
+// newFlow builds and stores a login flow.
+func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, refresh bool, current *session.Session) (*flow.Flow, error) {
+	f, err := h.kit.Start(w, r, flow.Login, typ)
+	if err != nil {
+		return nil, err
+	}
+	f.Refresh = refresh
+	f.RequestedAAL = session.AAL1
+	var re *identity.Identity
+	sch := h.schemas.Default()
+	if refresh && current != nil {
+		re = current.Identity
+		if s, ok := h.schemas.Get(re.SchemaID); ok {
+			sch = s
+		}
+		f.UI.Messages = append(f.UI.Messages, text.LoginReauth())
+	}
+	for _, s := range h.strategies {
+		s.LoginNodes(f, sch, re)
+	}
+	return f, h.kit.Save(r.Context(), f)
+}
+
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
+	sub, err := h.kit.Receive(w, r, flow.Login,
+		func() (flow.Payload, error) { return flow.DecodePayload(w, r, nil) },
+		func(old *flow.Flow) (*flow.Flow, error) {
+			nf, err := h.newFlow(w, r, old.Type, old.Refresh, nil)
+			if err == nil {
+				nf.ReturnTo = old.ReturnTo
+				nf.UI.Messages = append(nf.UI.Messages, text.LoginExpired(""))
+				err = h.kit.Update(r.Context(), nf)
+			}
+			return nf, err
+		})
+	if err != nil {
+		return
+	}
+	f, p := sub.Flow, sub.Payload
+	current, _ := h.sessions.FromRequest(r.Context(), r)
+	if current != nil && !f.Refresh {
+		h.kit.AlreadySignedIn(w, r, f.Type, h.kit.ReturnTo(f))
+		return
+	}
+
+	method := p.String("method")
+	var strategy Strategy
+	for _, s := range h.strategies {
+		if s.ID() == method {
+			strategy = s
+		}
+	}
+	f.UI.ResetMessages()
+	if strategy == nil {
+		h.kit.Reject(w, r, f, flow.FormMessage(text.NoLoginStrategy()))
+		return
+	}
+	f.Active = strategy.ID()
+	f.UI.SetValue("identifier", p.String("identifier"))
+	i, err := strategy.Login(r.Context(), p)
+	var fe flow.FormError
+	if errors.As(err, &fe) {
+		h.kit.Reject(w, r, f, fe)
+		return
+	}
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	if f.Refresh && current != nil && current.IdentityID != i.ID {
+		// Re-authenticating as somebody else is a new sign-in.
+		current = nil
+	}
+
+	var s *session.Session
+	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		if current != nil {
+			s = current
+			if err := h.sessions.Reauthenticate(r.Context(), q, s, strategy.ID()); err != nil {
+				return err
+			}
+		} else {
+			var err error
+			if s, err = h.sessions.Issue(r.Context(), q, i, strategy.ID(), r); err != nil {
+				return err
+			}
+		}
+		f.State = flow.StatePassedChallenge
+		return flow.Update(r.Context(), q, f)
+	})
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	h.succeed(w, r, f, s, current != nil)
+}
+
+// succeed answers a completed login: the session token for apps, the
+// session cookie for browsers.
+func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, s *session.Session, refreshed bool) {
+	if f.Type == flow.TypeAPI {
+		out := map[string]any{"session": h.sessions.View(s, false)}
+		if s.Token != "" {
+			out["session_token"] = s.Token
+			out["continue_with"] = []map[string]string{{"action": "set_ory_session_token", "ory_session_token": s.Token}}
+		}
+		wire.WriteJSON(w, http.StatusOK, out)
+		return
+	}
+	if !refreshed {
+		h.sessions.SetCookie(w, s)
+		h.kit.CSRF.Rotate(w) // a new identity in this browser gets a new CSRF token
+	}
+	if wire.WantsJSON(r) {
+		wire.WriteJSON(w, http.StatusOK, map[string]any{"session": h.sessions.View(s, false), "continue_with": []any{}})
+		return
+	}
+	http.Redirect(w, r, h.kit.ReturnTo(f), http.StatusSeeOther)
+}

@@ -1,0 +1,367 @@
+// Package session issues, finds and revokes sessions: the tokens native
+// apps hold, the cookie browsers hold, and whoami, the hottest path of the
+// product.
+package session
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/store"
+	"github.com/lanyard-id/lanyard/internal/wire"
+)
+
+// Assurance levels.
+const (
+	AAL1 = "aal1"
+	AAL2 = "aal2"
+)
+
+// Session is a signed-in identity on one device.
+type Session struct {
+	ID              uuid.UUID
+	IdentityID      uuid.UUID
+	Identity        *identity.Identity
+	Active          bool
+	AAL             string
+	Methods         []Method
+	IssuedAt        time.Time
+	AuthenticatedAt time.Time
+	ExpiresAt       time.Time
+	Devices         []Device
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+
+	// Token is set only on a session just issued: it is stored hashed.
+	Token string
+}
+
+// Method is one completed authentication step.
+type Method struct {
+	Method      string    `json:"method"`
+	AAL         string    `json:"aal"`
+	CompletedAt time.Time `json:"completed_at"`
+}
+
+// Device is where a session was used from.
+type Device struct {
+	ID        uuid.UUID `json:"id"`
+	IPAddress *string   `json:"ip_address,omitempty"`
+	UserAgent *string   `json:"user_agent,omitempty"`
+	Location  *string   `json:"location,omitempty"`
+}
+
+// IsValid reports whether the session may be used now.
+func (s *Session) IsValid(now time.Time) bool {
+	return s.Active && now.Before(s.ExpiresAt) && (s.Identity == nil || s.Identity.State == identity.StateActive)
+}
+
+// Config holds the session settings.
+type Config struct {
+	Lifespan time.Duration
+	Cookie   CookieConfig
+	// Secrets key the cookie encryption and the logout tokens; the first
+	// one is used for new values, all are accepted (rotation).
+	Secrets []string
+}
+
+// CookieConfig shapes the session cookie.
+type CookieConfig struct {
+	Name       string
+	Domain     string
+	Path       string
+	SameSite   http.SameSite
+	Persistent bool
+	Secure     bool
+}
+
+// Manager issues and finds sessions.
+type Manager struct {
+	store   *store.Store
+	ids     *identity.Manager
+	cfg     Config
+	cookies *cookieCodec
+	// schemaURL renders identities embedded in sessions.
+	schemaURL func(string) string
+}
+
+// NewManager wires a session Manager.
+func NewManager(s *store.Store, ids *identity.Manager, cfg Config) (*Manager, error) {
+	if cfg.Cookie.Name == "" {
+		cfg.Cookie.Name = "ory_kratos_session"
+	}
+	if cfg.Cookie.Path == "" {
+		cfg.Cookie.Path = "/"
+	}
+	if cfg.Lifespan <= 0 {
+		cfg.Lifespan = 24 * time.Hour
+	}
+	codec, err := newCookieCodec(cfg.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{store: s, ids: ids, cfg: cfg, cookies: codec, schemaURL: ids.SchemaURL}, nil
+}
+
+// CookieName is the session cookie's name.
+func (m *Manager) CookieName() string { return m.cfg.Cookie.Name }
+
+// ErrNoSession is the 401 whoami answers; Kratos deliberately gives it no id.
+var ErrNoSession = wire.Unauthorized.WithReason("No valid session credentials found in the request.")
+
+// ErrSessionInactive is Kratos's session_inactive, for endpoints that need a session.
+var ErrSessionInactive = wire.Unauthorized.WithID("session_inactive").WithReason("No active session was found in this request.")
+
+const tokenAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+// randomToken returns prefix + n characters from a 62-letter alphabet
+// (32 characters carry 190 bits of entropy).
+func randomToken(prefix string, n int) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	buf := make([]byte, n*2)
+	for b.Len() < len(prefix)+n {
+		_, _ = rand.Read(buf)
+		for _, c := range buf {
+			if c >= 248 { // 248 = 4*62: reject to keep the choice uniform
+				continue
+			}
+			b.WriteByte(tokenAlphabet[int(c)%62])
+			if b.Len() == len(prefix)+n {
+				break
+			}
+		}
+	}
+	return b.String()
+}
+
+// hashToken is how tokens are stored and looked up. The tokens are random
+// with 190 bits of entropy, so a fast hash suffices: a slow one would only
+// slow down whoami.
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// logoutToken derives a session's logout token from its session token, so
+// that it need not be stored in the clear yet can be shown again.
+func (m *Manager) logoutToken(sessionToken string) string {
+	mac := hmac.New(sha256.New, []byte(m.cfg.Secrets[0]))
+	mac.Write([]byte("logout-token:" + sessionToken))
+	sum := mac.Sum(nil)
+	var b strings.Builder
+	b.WriteString("ory_lo_")
+	for _, c := range sum {
+		b.WriteByte(tokenAlphabet[int(c)%62])
+	}
+	return b.String()[:7+32]
+}
+
+// Issue creates a session for identity i, authenticated now by method.
+// It runs inside the caller's transaction.
+func (m *Manager) Issue(ctx context.Context, q *store.Q, i *identity.Identity, method string, r *http.Request) (*Session, error) {
+	now := store.Now()
+	s := &Session{
+		ID: uuid.New(), IdentityID: i.ID, Identity: i, Active: true, AAL: AAL1,
+		Methods:  []Method{{Method: method, AAL: AAL1, CompletedAt: now}},
+		IssuedAt: now, AuthenticatedAt: now, ExpiresAt: now.Add(m.cfg.Lifespan),
+		CreatedAt: now, UpdatedAt: now,
+		Token: randomToken("ory_st_", 32),
+	}
+	s.Devices = []Device{deviceOf(r)}
+	methods, _ := json.Marshal(s.Methods)
+	if _, err := q.Exec(ctx, `INSERT INTO sessions (id, identity_id, token_hash, logout_token_hash, active, aal, authentication_methods, issued_at, authenticated_at, expires_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		s.ID, s.IdentityID, hashToken(s.Token), hashToken(m.logoutToken(s.Token)), true, s.AAL, string(methods),
+		s.IssuedAt, s.AuthenticatedAt, s.ExpiresAt, s.CreatedAt, s.UpdatedAt); err != nil {
+		return nil, err
+	}
+	d := s.Devices[0]
+	if _, err := q.Exec(ctx, `INSERT INTO session_devices (id, session_id, ip_address, user_agent, location, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		d.ID, s.ID, d.IPAddress, d.UserAgent, d.Location, now, now); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reauthenticate records a fresh authentication (refresh=true logins) on
+// an existing session.
+func (m *Manager) Reauthenticate(ctx context.Context, q *store.Q, s *Session, method string) error {
+	now := store.Now()
+	s.AuthenticatedAt, s.UpdatedAt = now, now
+	s.Methods = append(s.Methods, Method{Method: method, AAL: AAL1, CompletedAt: now})
+	methods, _ := json.Marshal(s.Methods)
+	_, err := q.Exec(ctx, `UPDATE sessions SET authenticated_at = $2, authentication_methods = $3, updated_at = $4 WHERE id = $1`,
+		s.ID, now, string(methods), now)
+	return err
+}
+
+func deviceOf(r *http.Request) Device {
+	d := Device{ID: uuid.New()}
+	if r == nil {
+		return d
+	}
+	if ua := r.UserAgent(); ua != "" {
+		if len(ua) > 512 {
+			ua = ua[:512]
+		}
+		d.UserAgent = &ua
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		d.IPAddress = &host
+	}
+	return d
+}
+
+// TokenFrom extracts the session token of a request: the X-Session-Token
+// header, an Authorization bearer token, or the session cookie.
+func (m *Manager) TokenFrom(r *http.Request) string {
+	if t := r.Header.Get("X-Session-Token"); t != "" {
+		return t
+	}
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	if c, err := r.Cookie(m.cfg.Cookie.Name); err == nil {
+		if t, ok := m.cookies.decode(c.Value); ok {
+			return t
+		}
+	}
+	return ""
+}
+
+// FromRequest finds the valid session of a request, or ErrNoSession.
+func (m *Manager) FromRequest(ctx context.Context, r *http.Request) (*Session, error) {
+	token := m.TokenFrom(r)
+	if token == "" {
+		return nil, ErrNoSession
+	}
+	return m.ByToken(ctx, token)
+}
+
+// ByToken finds the valid session holding token, or ErrNoSession.
+func (m *Manager) ByToken(ctx context.Context, token string) (*Session, error) {
+	s, err := m.byHash(ctx, m.store.Read(), "token_hash", hashToken(token))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// byHash loads a valid session by one of its token hashes, with its identity.
+func (m *Manager) byHash(ctx context.Context, q *store.Q, column, hash string) (*Session, error) {
+	var (
+		s                         Session
+		methods                   string
+		issued, authed, exp, c, u store.Time
+	)
+	err := q.QueryRow(ctx, `SELECT id, identity_id, active, aal, authentication_methods, issued_at, authenticated_at, expires_at, created_at, updated_at
+FROM sessions WHERE `+column+` = $1`, hash).Scan(&s.ID, &s.IdentityID, &s.Active, &s.AAL, &methods, &issued, &authed, &exp, &c, &u)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.IssuedAt, s.AuthenticatedAt, s.ExpiresAt, s.CreatedAt, s.UpdatedAt = issued.Time, authed.Time, exp.Time, c.Time, u.Time
+	_ = json.Unmarshal([]byte(methods), &s.Methods)
+	if !s.Active || !time.Now().Before(s.ExpiresAt) {
+		return nil, ErrNoSession
+	}
+	i, err := m.ids.Get(ctx, s.IdentityID)
+	if err != nil {
+		return nil, ErrNoSession
+	}
+	s.Identity = i
+	if i.State != identity.StateActive {
+		return nil, ErrNoSession
+	}
+	if s.Devices, err = m.devices(ctx, q, s.ID); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func (m *Manager) devices(ctx context.Context, q *store.Q, sessionID uuid.UUID) ([]Device, error) {
+	rows, err := q.Query(ctx, `SELECT id, ip_address, user_agent, location FROM session_devices WHERE session_id = $1 ORDER BY created_at`, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		var d Device
+		if err := rows.Scan(&d.ID, &d.IPAddress, &d.UserAgent, &d.Location); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Revoke ends a session.
+func (m *Manager) Revoke(ctx context.Context, q *store.Q, id uuid.UUID) error {
+	_, err := q.Exec(ctx, `UPDATE sessions SET active = $2, updated_at = $3 WHERE id = $1`, id, false, store.Now())
+	return err
+}
+
+// RevokeByLogoutToken ends the session a logout token belongs to.
+func (m *Manager) RevokeByLogoutToken(ctx context.Context, token string) (*Session, error) {
+	var s *Session
+	err := m.store.Write(ctx, func(q *store.Q) error {
+		var err error
+		if s, err = m.byHash(ctx, q, "logout_token_hash", hashToken(token)); err != nil {
+			return err
+		}
+		return m.Revoke(ctx, q, s.ID)
+	})
+	return s, err
+}
+
+// RevokeByToken ends the session holding a session token.
+func (m *Manager) RevokeByToken(ctx context.Context, token string) error {
+	return m.store.Write(ctx, func(q *store.Q) error {
+		s, err := m.byHash(ctx, q, "token_hash", hashToken(token))
+		if err != nil {
+			return err
+		}
+		return m.Revoke(ctx, q, s.ID)
+	})
+}
+
+// LogoutToken answers the logout token of the session holding token.
+func (m *Manager) LogoutToken(token string) string { return m.logoutToken(token) }
+
+// SetCookie sets the session cookie for s on a browser response.
+func (m *Manager) SetCookie(w http.ResponseWriter, s *Session) {
+	c := &http.Cookie{
+		Name: m.cfg.Cookie.Name, Value: m.cookies.encode(s.Token, s.ExpiresAt),
+		Path: m.cfg.Cookie.Path, Domain: m.cfg.Cookie.Domain,
+		HttpOnly: true, Secure: m.cfg.Cookie.Secure, SameSite: m.cfg.Cookie.SameSite,
+	}
+	if m.cfg.Cookie.Persistent {
+		c.Expires = s.ExpiresAt
+		c.MaxAge = int(time.Until(s.ExpiresAt).Seconds())
+	}
+	http.SetCookie(w, c)
+}
+
+// ClearCookie removes the session cookie.
+func (m *Manager) ClearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: m.cfg.Cookie.Name, Value: "", Path: m.cfg.Cookie.Path, Domain: m.cfg.Cookie.Domain,
+		MaxAge: -1, Expires: time.Unix(0, 0), HttpOnly: true, Secure: m.cfg.Cookie.Secure, SameSite: m.cfg.Cookie.SameSite,
+	})
+}

@@ -1,0 +1,231 @@
+// Package password is the password method: its form inputs, sign-in by
+// identifier and password, and sign-up with a password under the policy.
+package password
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/lanyard-id/lanyard/internal/flow"
+	"github.com/lanyard-id/lanyard/internal/hasher"
+	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/text"
+)
+
+// ID is the method name in submissions and node groups.
+const ID = "password"
+
+// Policy is what a new password must satisfy.
+type Policy struct {
+	MinLength            int
+	IdentifierSimilarity bool
+}
+
+// Strategy signs identities in and up with passwords.
+type Strategy struct {
+	ids    *identity.Manager
+	hasher *hasher.Hasher
+	policy Policy
+}
+
+// New wires the strategy.
+func New(ids *identity.Manager, h *hasher.Hasher, p Policy) *Strategy {
+	if p.MinLength <= 0 {
+		p.MinLength = 8
+	}
+	return &Strategy{ids: ids, hasher: h, policy: p}
+}
+
+// ID names the method.
+func (s *Strategy) ID() string { return ID }
+
+// LoginNodes adds the identifier, password and submit inputs. When
+// refreshing, the identifier is fixed to the signed-in identity's.
+func (s *Strategy) LoginNodes(f *flow.Flow, sch *schema.Schema, refresh *identity.Identity) {
+	if f.UI.Find("identifier") == nil {
+		n := flow.Input(flow.GroupDefault, "identifier", "text", nil, identifierLabel(sch)).Required().Autocomplete("username")
+		if refresh != nil {
+			if c := refresh.Credentials[identity.CredentialsPassword]; c != nil && len(c.Identifiers) > 0 {
+				n.Attributes.Type, n.Attributes.Value = "hidden", c.Identifiers[0]
+			}
+		}
+		f.UI.Add(n)
+	}
+	f.UI.Add(
+		flow.Input(ID, "password", "password", nil, text.LabelPassword()).Required().Autocomplete("current-password"),
+		flow.Submit(ID, "method", ID, text.LoginWithPassword()),
+	)
+}
+
+// identifierLabel is the schema title of the password identifier when
+// there is exactly one, else the generic "ID".
+func identifierLabel(sch *schema.Schema) *text.Message {
+	var found *schema.Field
+	for _, fd := range sch.Fields() {
+		if fd.Extension.PasswordIdentifier {
+			if found != nil {
+				return text.LabelID()
+			}
+			fd := fd
+			found = &fd
+		}
+	}
+	if found == nil || found.Title == "" {
+		return text.LabelID()
+	}
+	return text.LabelGenerated(found.Title, "identifier")
+}
+
+// Login checks identifier and password. Unknown identifiers cost a hash
+// comparison too, so that timing does not tell which accounts exist.
+func (s *Strategy) Login(ctx context.Context, p flow.Payload) (*identity.Identity, error) {
+	identifier := p.String("identifier")
+	if identifier == "" {
+		identifier = p.String("password_identifier") // the pre-v0.10 field name
+	}
+	password := p.String("password")
+	var missing flow.FormError
+	if identifier == "" {
+		missing = append(missing, flow.FieldError{Field: "identifier", Message: text.ValidationRequired("identifier")})
+	}
+	if password == "" {
+		missing = append(missing, flow.FieldError{Field: "password", Message: text.ValidationRequired("password")})
+	}
+	if missing != nil {
+		return nil, missing
+	}
+
+	i, err := s.ids.FindByIdentifier(ctx, identity.CredentialsPassword, identifier)
+	if err != nil && !errors.Is(err, identity.ErrNotFound) {
+		return nil, err
+	}
+	var hash string
+	var cred *identity.Credential
+	if i != nil {
+		cred = i.Credentials[identity.CredentialsPassword]
+		if cred != nil {
+			var cfg identity.PasswordConfig
+			_ = json.Unmarshal(cred.Config, &cfg)
+			hash = cfg.HashedPassword
+		}
+	}
+	if hash == "" {
+		_ = hasher.Compare(ctx, []byte(password), s.hasher.Dummy())
+		return nil, flow.FormMessage(text.InvalidCredentials())
+	}
+	if err := hasher.Compare(ctx, []byte(password), []byte(hash)); err != nil {
+		if !errors.Is(err, hasher.ErrMismatch) {
+			slog.WarnContext(ctx, "stored password hash could not be checked", "identity", i.ID, "error", err)
+		}
+		return nil, flow.FormMessage(text.InvalidCredentials())
+	}
+	if i.State != identity.StateActive {
+		return nil, flow.FormMessage(text.InvalidCredentials())
+	}
+	if s.hasher.NeedsRehash([]byte(hash)) {
+		s.upgrade(ctx, cred, password)
+	}
+	return i, nil
+}
+
+// upgrade re-hashes an imported or outdated hash with the configured
+// hasher; a failure only delays the upgrade to the next login.
+func (s *Strategy) upgrade(ctx context.Context, cred *identity.Credential, password string) {
+	h, err := s.hasher.Hash(ctx, []byte(password))
+	if err == nil {
+		cfg, _ := json.Marshal(identity.PasswordConfig{HashedPassword: string(h)})
+		err = s.ids.SetCredentialConfig(ctx, cred.ID, cfg)
+	}
+	if err != nil {
+		slog.WarnContext(ctx, "could not upgrade a password hash", "credential", cred.ID, "error", err)
+	}
+}
+
+// RegistrationNodes adds the password input and submit button.
+func (s *Strategy) RegistrationNodes(f *flow.Flow) {
+	f.UI.Add(
+		flow.Input(ID, "password", "password", nil, text.LabelPassword()).Required().Autocomplete("new-password"),
+		flow.Submit(ID, "method", ID, text.RegistrationSignUp()),
+	)
+}
+
+// Register validates the traits and the password and prepares the new
+// identity (hashing the password); the caller inserts it.
+func (s *Strategy) Register(ctx context.Context, sch *schema.Schema, traits map[string]any, password string) (*identity.Prepared, error) {
+	extracted, err := sch.Validate(traits)
+	var verr *schema.ValidationError
+	if errors.As(err, &verr) {
+		return nil, flow.FromSchema(verr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if password == "" {
+		return nil, flow.FormError{{Field: "password", Message: text.ValidationRequired("password")}}
+	}
+	if m := s.check(password, extracted.Identifiers[ID]); m != nil {
+		return nil, flow.FormError{{Field: "password", Message: m}}
+	}
+	raw, err := json.Marshal(traits)
+	if err != nil {
+		return nil, err
+	}
+	return s.ids.Prepare(ctx, identity.Draft{SchemaID: sch.ID, Traits: raw, Password: &password})
+}
+
+// check applies the password policy; nil means the password is fine.
+func (s *Strategy) check(password string, identifiers []string) *text.Message {
+	n := utf8.RuneCountInString(password)
+	if n < s.policy.MinLength {
+		return text.PasswordTooShort(s.policy.MinLength, n)
+	}
+	if max := s.hasher.MaxPasswordBytes(); len(password) > max {
+		return text.PasswordTooLong(max, len(password))
+	}
+	if s.policy.IdentifierSimilarity {
+		for _, id := range identifiers {
+			if tooSimilar(id, password) {
+				return text.PasswordTooSimilar()
+			}
+		}
+	}
+	return nil
+}
+
+// tooSimilar reports whether password and identifier share a run of
+// characters that makes up half of either (case-insensitively), e.g.
+// "alice@example.org" and "Example.org1".
+func tooSimilar(identifier, password string) bool {
+	a, b := strings.ToLower(identifier), strings.ToLower(password)
+	if a == "" {
+		return false
+	}
+	l := longestCommonSubstring(a, b)
+	return l >= 4 && (2*l >= len(b) || 2*l >= len(a)) || a == b
+}
+
+func longestCommonSubstring(a, b string) int {
+	if len(a) > 1024 || len(b) > 1024 {
+		return 0 // bounded work; such inputs fail other checks first
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	best := 0
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			if a[i-1] == b[j-1] {
+				cur[j] = prev[j-1] + 1
+				best = max(best, cur[j])
+			} else {
+				cur[j] = 0
+			}
+		}
+		prev, cur = cur, prev
+	}
+	return best
+}

@@ -1,0 +1,122 @@
+// Package text holds the messages shown in flows. Each carries Kratos's
+// numeric id, so UIs that translate by id keep working; the English texts
+// are Lanyard's own.
+package text
+
+import "fmt"
+
+// Message is the SDK's UiText.
+type Message struct {
+	ID      int            `json:"id"`
+	Text    string         `json:"text"`
+	Type    string         `json:"type"`
+	Context map[string]any `json:"context,omitempty"`
+}
+
+// Message types.
+const (
+	Info    = "info"
+	Error   = "error"
+	Success = "success"
+)
+
+func info(id int, text string) *Message { return &Message{ID: id, Text: text, Type: Info} }
+func errMsg(id int, text string) *Message {
+	return &Message{ID: id, Text: text, Type: Error}
+}
+
+// Labels and buttons.
+func LoginTitle() *Message { return info(1010001, "Sign in") }
+func LoginReauth() *Message {
+	return info(1010003, "Please confirm this action by verifying that it is you.")
+}
+func LoginWithPassword() *Message    { return info(1010022, "Sign in with password") }
+func RegistrationSignUp() *Message   { return info(1040001, "Sign up") }
+func RegistrationContinue() *Message { return info(1040003, "Continue") }
+func RegistrationBack() *Message     { return info(1040008, "Back") }
+func RegistrationChooseCred() *Message {
+	return info(1040009, "Please choose a credential to authenticate yourself with.")
+}
+func LabelPassword() *Message { return info(1070001, "Password") }
+func LabelID() *Message       { return info(1070004, "ID") }
+func LabelSave() *Message     { return info(1070003, "Save") }
+func LabelSubmit() *Message   { return info(1070005, "Submit") }
+func LabelContinue() *Message { return info(1070009, "Continue") }
+func LabelEmail() *Message    { return info(1070007, "Email") }
+
+// LabelGenerated is a label taken from the identity schema's title.
+func LabelGenerated(title, name string) *Message {
+	m := info(1070002, title)
+	m.Context = map[string]any{"title": title, "name": name}
+	return m
+}
+
+// Validation errors.
+func ValidationGeneric(reason string) *Message {
+	m := errMsg(4000001, reason)
+	m.Context = map[string]any{"reason": reason}
+	return m
+}
+
+func ValidationRequired(property string) *Message {
+	m := errMsg(4000002, fmt.Sprintf("Property %s is missing.", property))
+	m.Context = map[string]any{"property": property}
+	return m
+}
+
+func InvalidCredentials() *Message {
+	return errMsg(4000006, "The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number.")
+}
+
+func DuplicateIdentifier() *Message {
+	return errMsg(4000007, "An account with the same identifier (email, phone, username, ...) exists already.")
+}
+
+func NoIdentifierInSchema() *Message {
+	return errMsg(4000009, "Could not find any login identifiers. Did you forget to set them? This could also be caused by a server misconfiguration.")
+}
+
+func AddressNotVerified() *Message {
+	return errMsg(4000010, "Account not active yet. Did you forget to verify your email address?")
+}
+
+func PasswordPolicy(reason string) *Message {
+	m := errMsg(4000005, "The password can not be used because "+reason+".")
+	m.Context = map[string]any{"reason": reason}
+	return m
+}
+
+func PasswordTooSimilar() *Message {
+	return errMsg(4000031, "The password can not be used because it is too similar to the identifier.")
+}
+
+func PasswordTooShort(min, actual int) *Message {
+	m := errMsg(4000032, fmt.Sprintf("The password must be at least %d characters long, but got %d.", min, actual))
+	m.Context = map[string]any{"min_length": min, "actual_length": actual}
+	return m
+}
+
+func PasswordTooLong(max, actual int) *Message {
+	m := errMsg(4000033, fmt.Sprintf("The password must be at most %d characters long, but got %d.", max, actual))
+	m.Context = map[string]any{"max_length": max, "actual_length": actual}
+	return m
+}
+
+// Flow errors.
+func LoginExpired(ago string) *Message {
+	m := errMsg(4010001, "The login flow expired "+ago+" ago, please try again.")
+	m.Context = map[string]any{"expired_at_unix": nil}
+	return m
+}
+
+func NoLoginStrategy() *Message {
+	return errMsg(4010002, "Could not find a strategy to log you in with. Did you fill out the form correctly?")
+}
+
+func NoRegistrationStrategy() *Message {
+	return errMsg(4010003, "Could not find a strategy to sign you up with. Did you fill out the form correctly?")
+}
+
+func RegistrationExpired(ago string) *Message {
+	return errMsg(4040001, "The registration flow expired "+ago+" ago, please try again.")
+}
