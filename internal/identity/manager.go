@@ -21,6 +21,7 @@ import (
 // Manager creates, changes and reads identities, keeping traits, addresses
 // and credential identifiers consistent with the identity schema.
 type Manager struct {
+	cache     versionCache
 	store     *store.Store
 	schemas   *schema.Registry
 	hasher    *hasher.Hasher
@@ -492,4 +493,21 @@ func (m *Manager) SetCredentialConfig(ctx context.Context, credentialID uuid.UUI
 		_, err := q.Exec(ctx, `UPDATE identity_credentials SET config = $2, updated_at = $3 WHERE id = $1`, credentialID, string(config), store.Now())
 		return err
 	})
+}
+
+// GetVersion answers the identity as it was at version updatedAt, from a
+// cache when it holds that version. The identity returned may be shared:
+// callers must not change it. Every change to an identity, its addresses
+// or its traits moves updated_at, which is what keeps the cache honest
+// across processes.
+func (m *Manager) GetVersion(ctx context.Context, id uuid.UUID, updatedAt time.Time) (*Identity, error) {
+	if i := m.cache.get(id); i != nil && i.UpdatedAt.Equal(updatedAt) {
+		return i, nil
+	}
+	i, err := m.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	m.cache.put(i)
+	return i, nil
 }

@@ -182,15 +182,11 @@ func (m *Manager) Issue(ctx context.Context, q *store.Q, i *identity.Identity, m
 	}
 	s.Devices = []Device{deviceOf(r)}
 	methods, _ := json.Marshal(s.Methods)
-	if _, err := q.Exec(ctx, `INSERT INTO sessions (id, identity_id, token_hash, logout_token_hash, active, aal, authentication_methods, issued_at, authenticated_at, expires_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		s.ID, s.IdentityID, hashToken(s.Token), hashToken(m.logoutToken(s.Token)), true, s.AAL, string(methods),
+	devices, _ := json.Marshal(s.Devices)
+	if _, err := q.Exec(ctx, `INSERT INTO sessions (id, identity_id, token_hash, logout_token_hash, active, aal, authentication_methods, devices, issued_at, authenticated_at, expires_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		s.ID, s.IdentityID, hashToken(s.Token), hashToken(m.logoutToken(s.Token)), true, s.AAL, string(methods), string(devices),
 		s.IssuedAt, s.AuthenticatedAt, s.ExpiresAt, s.CreatedAt, s.UpdatedAt); err != nil {
-		return nil, err
-	}
-	d := s.Devices[0]
-	if _, err := q.Exec(ctx, `INSERT INTO session_devices (id, session_id, ip_address, user_agent, location, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		d.ID, s.ID, d.IPAddress, d.UserAgent, d.Location, now, now); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -260,55 +256,45 @@ func (m *Manager) ByToken(ctx context.Context, token string) (*Session, error) {
 	return s, nil
 }
 
-// byHash loads a valid session by one of its token hashes, with its identity.
+// byHash loads a valid session by one of its token hashes, with its
+// identity. This is whoami's path: one indexed read joins the identity's
+// state and version; the identity itself comes from a cache validated by
+// that version, so a warm whoami costs one query.
 func (m *Manager) byHash(ctx context.Context, q *store.Q, column, hash string) (*Session, error) {
 	var (
 		s                         Session
-		methods                   string
+		methods, devices, state   string
 		issued, authed, exp, c, u store.Time
+		identityVersion           store.Time
 	)
-	err := q.QueryRow(ctx, `SELECT id, identity_id, active, aal, authentication_methods, issued_at, authenticated_at, expires_at, created_at, updated_at
-FROM sessions WHERE `+column+` = $1`, hash).Scan(&s.ID, &s.IdentityID, &s.Active, &s.AAL, &methods, &issued, &authed, &exp, &c, &u)
+	err := q.QueryRow(ctx, `SELECT s.id, s.identity_id, s.active, s.aal, s.authentication_methods, s.devices, s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, i.state, i.updated_at
+FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.`+column+` = $1`, hash).Scan(
+		&s.ID, &s.IdentityID, &s.Active, &s.AAL, &methods, &devices, &issued, &authed, &exp, &c, &u, &state, &identityVersion)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNoSession
 	}
 	if err != nil {
 		return nil, err
 	}
-	s.IssuedAt, s.AuthenticatedAt, s.ExpiresAt, s.CreatedAt, s.UpdatedAt = issued.Time, authed.Time, exp.Time, c.Time, u.Time
-	_ = json.Unmarshal([]byte(methods), &s.Methods)
-	if !s.Active || !time.Now().Before(s.ExpiresAt) {
+	if !s.Active || !time.Now().Before(exp.Time) || state != identity.StateActive {
 		return nil, ErrNoSession
 	}
-	i, err := m.ids.Get(ctx, s.IdentityID)
-	if err != nil {
+	s.IssuedAt, s.AuthenticatedAt, s.ExpiresAt, s.CreatedAt, s.UpdatedAt = issued.Time, authed.Time, exp.Time, c.Time, u.Time
+	if err := json.Unmarshal([]byte(methods), &s.Methods); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(devices), &s.Devices); err != nil {
+		return nil, err
+	}
+	i, err := m.ids.GetVersion(ctx, s.IdentityID, identityVersion.Time)
+	if errors.Is(err, identity.ErrNotFound) {
 		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
 	}
 	s.Identity = i
-	if i.State != identity.StateActive {
-		return nil, ErrNoSession
-	}
-	if s.Devices, err = m.devices(ctx, q, s.ID); err != nil {
-		return nil, err
-	}
 	return &s, nil
-}
-
-func (m *Manager) devices(ctx context.Context, q *store.Q, sessionID uuid.UUID) ([]Device, error) {
-	rows, err := q.Query(ctx, `SELECT id, ip_address, user_agent, location FROM session_devices WHERE session_id = $1 ORDER BY created_at`, sessionID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Device
-	for rows.Next() {
-		var d Device
-		if err := rows.Scan(&d.ID, &d.IPAddress, &d.UserAgent, &d.Location); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
 }
 
 // Revoke ends a session.

@@ -38,6 +38,8 @@ CREATE TABLE sessions (
     active                 BOOLEAN NOT NULL,
     aal                    TEXT NOT NULL,
     authentication_methods JSONB NOT NULL,
+    -- Devices live in the row so that whoami reads one row.
+    devices                JSONB NOT NULL,
     issued_at              TIMESTAMPTZ NOT NULL,
     authenticated_at       TIMESTAMPTZ NOT NULL,
     expires_at             TIMESTAMPTZ NOT NULL,
@@ -45,14 +47,3 @@ CREATE TABLE sessions (
     updated_at             TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX sessions_identity_idx ON sessions (identity_id, created_at);
-
-CREATE TABLE session_devices (
-    id         UUID PRIMARY KEY,
-    session_id UUID NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
-    ip_address TEXT,
-    user_agent TEXT,
-    location   TEXT,
-    created_at TIMESTAMPTZ NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL
-);
-CREATE INDEX session_devices_session_idx ON session_devices (session_id);
