@@ -134,6 +134,7 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 		Schemas:       schemas,
 		Ready:         db.Ping,
 		PublicRoutes:  publicRoutes,
+		PublicCORS:    cfg.Serve.Public.CORS,
 	}
 
 	// Listen before announcing anything, so that a port in use is an

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lanyard-id/lanyard/internal/config"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/wire"
@@ -28,6 +29,8 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// PublicRoutes are the self-service and session endpoints.
 	PublicRoutes []Routes
+	// PublicCORS configures cross-origin access to the public API.
+	PublicCORS config.CORS
 }
 
 // Routes is a set of endpoints that registers itself on a mux.
@@ -51,7 +54,7 @@ func Public(d Deps) http.Handler {
 	for _, p := range []string{"/admin/", "/identities", "/identities/", "/courier/", "/recovery/"} {
 		mux.Handle(p, toAdmin)
 	}
-	return chain(mux, "public")
+	return cors(d.PublicCORS, chain(mux, "public"))
 }
 
 // Admin builds the handler of the admin listener. Every admin route answers

@@ -51,6 +51,7 @@ type Serve struct {
 type Listener struct {
 	Host string
 	Port int
+	CORS CORS
 	// BaseURL always ends with a slash.
 	BaseURL *url.URL
 }
@@ -190,4 +191,15 @@ type Cookies struct {
 	Domain   string
 	Path     string
 	SameSite string
+}
+
+// CORS is serve.<listener>.cors.
+type CORS struct {
+	Enabled          bool
+	AllowedOrigins   []string
+	AllowedMethods   []string
+	AllowedHeaders   []string
+	ExposedHeaders   []string
+	AllowCredentials bool
+	MaxAge           int
 }

@@ -317,7 +317,6 @@ selfservice:
 		`config key "identity.schemas.extra" is not supported by Lanyard yet and is ignored`,
 		`config key "log.redaction_text" is not supported by Lanyard yet and is ignored`,
 		`config key "selfservice.methods.totp.enabled" is not supported by Lanyard yet and is ignored`,
-		`config key "serve.public.cors.enabled" is not supported by Lanyard yet and is ignored`,
 	}
 	if !slices.Equal(w, want) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(w, "\n"), strings.Join(want, "\n"))
@@ -528,7 +527,7 @@ func TestKratosExampleLoadsInDevMode(t *testing.T) {
 	if c.PublicURL("/self-service/login/browser") != "http://127.0.0.1:4433/self-service/login/browser" {
 		t.Errorf("public url %s", c.PublicURL("/self-service/login/browser"))
 	}
-	for _, prefix := range []string{"selfservice.", "courier.", "ciphers.", "serve.public.cors."} {
+	for _, prefix := range []string{"selfservice.", "courier.", "ciphers."} {
 		found := false
 		for _, x := range w {
 			if strings.HasPrefix(x, `config key "`+prefix) {
