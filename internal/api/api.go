@@ -126,12 +126,13 @@ func chain(mux *http.ServeMux, listener string) http.Handler {
 				"status", rec.status, "duration", time.Since(start))
 		}()
 		rec.Header().Set("Cache-Control", "private, no-cache, no-store, must-revalidate")
-		h, pattern := mux.Handler(r)
-		if pattern == "" {
+		if h, pattern := mux.Handler(r); pattern == "" {
 			notFoundOrNotAllowed(rec, r, h)
 			return
 		}
-		h.ServeHTTP(rec, r)
+		// Through the mux, not the handler found above: only ServeHTTP
+		// fills in the path values ({id}) of the request.
+		mux.ServeHTTP(rec, r)
 	})
 }
 

@@ -435,6 +435,9 @@ func (m *Manager) Count(ctx context.Context) (int, error) {
 	return countIdentities(ctx, m.store.Read())
 }
 
+// IsConflict reports whether err says an identifier or address is taken.
+func IsConflict(err error) bool { return store.IsUniqueViolation(err) }
+
 func mapWriteError(err error) error {
 	if err == nil {
 		return nil

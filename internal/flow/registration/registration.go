@@ -211,7 +211,7 @@ func (h *Handler) withPassword(w http.ResponseWriter, r *http.Request, f *flow.F
 		f.State = flow.StatePassedChallenge
 		return flow.Update(r.Context(), q, f)
 	})
-	if errors.Is(err, identity.ErrConflict) {
+	if identity.IsConflict(err) {
 		h.showAgain(f, traits)
 		h.kit.Reject(w, r, f, flow.FormMessage(text.DuplicateIdentifier()))
 		return
