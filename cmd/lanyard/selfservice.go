@@ -21,7 +21,7 @@ import (
 // selfService wires sessions and the self-service flows from the config.
 // zeroConfig (no config file at all) turns on the session hook after
 // registration so that `serve --dev` signs new users in.
-func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, schemas *schema.Registry, h *hasher.Hasher, zeroConfig bool) ([]api.Routes, error) {
+func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, schemas *schema.Registry, h *hasher.Hasher, zeroConfig bool) ([]api.Routes, []api.PrefixedRoutes, error) {
 	ss := cfg.Selfservice
 	public := cfg.Serve.Public.BaseURL.String()
 	secure := !cfg.Dev
@@ -47,7 +47,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	kit := &flow.Kit{
@@ -96,6 +96,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 
 	routes := []api.Routes{
 		session.NewPublicHandler(sessions, kit, public),
+		session.NewMySessionsHandler(sessions, public),
 		routeFunc(func(mux *http.ServeMux) { mux.HandleFunc("GET /self-service/errors", kit.ServeError) }),
 	}
 	if pwCfg.Enabled {
@@ -106,7 +107,10 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 			}),
 		)
 	}
-	return routes, nil
+	admin := []api.PrefixedRoutes{
+		session.NewAdminHandler(sessions, ids, cfg.Serve.Admin.BaseURL.String(), cfg.Session.EarliestPossibleExtend),
+	}
+	return routes, admin, nil
 }
 
 type routeFunc func(*http.ServeMux)

@@ -122,7 +122,7 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 
 	publicURL, adminURL := cfg.Serve.Public.BaseURL, cfg.Serve.Admin.BaseURL
 	ids := identity.NewManager(db, schemas, h, publicURL.String())
-	publicRoutes, err := selfService(cfg, db, ids, schemas, h, len(opts.Files) == 0)
+	publicRoutes, adminRoutes, err := selfService(cfg, db, ids, schemas, h, len(opts.Files) == 0)
 	if err != nil {
 		return err
 	}
@@ -134,6 +134,7 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 		Schemas:       schemas,
 		Ready:         db.Ping,
 		PublicRoutes:  publicRoutes,
+		AdminRoutes:   adminRoutes,
 		PublicCORS:    cfg.Serve.Public.CORS,
 	}
 

@@ -29,6 +29,9 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// PublicRoutes are the self-service and session endpoints.
 	PublicRoutes []Routes
+	// AdminRoutes are further admin endpoints, registered under both
+	// prefixes.
+	AdminRoutes []PrefixedRoutes
 	// PublicCORS configures cross-origin access to the public API.
 	PublicCORS config.CORS
 }
@@ -36,6 +39,11 @@ type Deps struct {
 // Routes is a set of endpoints that registers itself on a mux.
 type Routes interface {
 	Register(mux *http.ServeMux)
+}
+
+// PrefixedRoutes registers itself under a path prefix ("" or "/admin").
+type PrefixedRoutes interface {
+	Register(mux *http.ServeMux, prefix string)
 }
 
 // Public builds the handler of the public listener.
@@ -65,6 +73,9 @@ func Admin(d Deps) http.Handler {
 	for _, prefix := range []string{"", "/admin"} {
 		registerHealth(mux, prefix, d)
 		ids.Register(mux, prefix)
+		for _, r := range d.AdminRoutes {
+			r.Register(mux, prefix)
+		}
 		mux.HandleFunc("GET "+prefix+"/version", func(w http.ResponseWriter, r *http.Request) {
 			wire.WriteJSON(w, http.StatusOK, map[string]string{"version": d.Version})
 		})
@@ -72,8 +83,15 @@ func Admin(d Deps) http.Handler {
 
 	// Public paths belong to the other listener.
 	toPublic := redirectTo(d.PublicBaseURL)
-	for _, p := range []string{"/self-service/", "/schemas", "/schemas/", "/sessions/whoami", "/sessions/token-exchange", "/.well-known/"} {
+	for _, p := range []string{"/self-service/", "/schemas", "/schemas/", "/.well-known/"} {
 		mux.Handle(p, toPublic)
+	}
+	// Per method: admin's own GET/DELETE /sessions/{id} would clash with a
+	// method-less pattern.
+	for _, p := range []string{"/sessions/whoami", "/sessions/token-exchange"} {
+		for _, m := range wire.Methods {
+			mux.Handle(m+" "+p, toPublic)
+		}
 	}
 	return chain(mux, "admin")
 }

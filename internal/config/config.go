@@ -175,7 +175,9 @@ type PasswordMethod struct {
 // Session holds session.* settings.
 type Session struct {
 	Lifespan time.Duration
-	Cookie   SessionCookie
+	// EarliestPossibleExtend: 0 means a session may be extended any time.
+	EarliestPossibleExtend time.Duration
+	Cookie                 SessionCookie
 }
 
 type SessionCookie struct {

@@ -127,6 +127,7 @@ var keys = []keySpec{
 	field("selfservice.methods.profile.enabled", boolean, true, func(c *Config) *bool { return &c.Selfservice.Methods.Profile.Enabled }),
 
 	field("session.lifespan", duration, 24*time.Hour, func(c *Config) *time.Duration { return &c.Session.Lifespan }),
+	field("session.earliest_possible_extend", duration, 0, func(c *Config) *time.Duration { return &c.Session.EarliestPossibleExtend }),
 	field("session.cookie.name", text, "ory_kratos_session", func(c *Config) *string { return &c.Session.Cookie.Name }),
 	field("session.cookie.domain", text, "", func(c *Config) *string { return &c.Session.Cookie.Domain }),
 	field("session.cookie.path", text, "", func(c *Config) *string { return &c.Session.Cookie.Path }),

@@ -31,8 +31,11 @@ func NewPublicHandler(m *Manager, redirect Redirector, publicBaseURL string) *Pu
 
 // Register adds the routes.
 func (h *PublicHandler) Register(mux *http.ServeMux) {
-	// whoami answers every method, as Kratos's does.
-	mux.HandleFunc("/sessions/whoami", h.whoami)
+	// whoami answers every method, as Kratos's does. Each is registered on
+	// its own so the path does not clash with DELETE /sessions/{id}.
+	for _, m := range wire.Methods {
+		mux.HandleFunc(m+" /sessions/whoami", h.whoami)
+	}
 	mux.HandleFunc("GET /self-service/logout/browser", h.createBrowserLogout)
 	mux.HandleFunc("GET /self-service/logout", h.updateLogout)
 	mux.HandleFunc("DELETE /self-service/logout/api", h.nativeLogout)

@@ -6,6 +6,12 @@ import (
 	"strings"
 )
 
+// Methods lists every HTTP method, for endpoints that answer them all.
+var Methods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace,
+}
+
 // WantsJSON reports whether the caller wants JSON answers rather than
 // redirects: it accepts application/json, or sent a JSON body.
 func WantsJSON(r *http.Request) bool {
