@@ -10,6 +10,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/flow/login"
 	"github.com/lanyard-id/lanyard/internal/flow/registration"
+	"github.com/lanyard-id/lanyard/internal/flow/settings"
 	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/schema"
@@ -56,16 +57,19 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 			UIURL: map[flow.Kind]string{
 				flow.Login:        ss.Flows.Login.UIURL,
 				flow.Registration: ss.Flows.Registration.UIURL,
+				flow.Settings:     ss.Flows.Settings.UIURL,
 			},
 			ErrorUIURL: ss.Flows.Error.UIURL,
 			Lifespan: map[flow.Kind]time.Duration{
 				flow.Login:        ss.Flows.Login.Lifespan,
 				flow.Registration: ss.Flows.Registration.Lifespan,
+				flow.Settings:     ss.Flows.Settings.Lifespan,
 			},
 			DefaultReturnTo: ss.DefaultBrowserReturnURL,
 			AfterReturnTo: map[flow.Kind]string{
 				flow.Login:        ss.Flows.Login.AfterReturnURL,
 				flow.Registration: ss.Flows.Registration.AfterReturnURL,
+				flow.Settings:     ss.Flows.Settings.AfterReturnURL,
 			},
 			AfterLogout:       ss.Flows.Logout.AfterReturnURL,
 			AllowedReturnURLs: ss.AllowedReturnURLs,
@@ -94,7 +98,30 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		}
 	}
 
+	settingsHooks := ss.Flows.Settings.AfterPasswordHooks
+	if settingsHooks == nil {
+		settingsHooks = ss.Flows.Settings.AfterHooks
+	}
+	revokeOthers := false
+	for _, hook := range settingsHooks {
+		switch hook.Name {
+		case "revoke_active_sessions":
+			revokeOthers = true
+		default:
+			slog.Warn("settings hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
+		}
+	}
+	for _, hook := range ss.Flows.Settings.AfterProfileHooks {
+		slog.Warn("settings hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
+	}
+
 	routes := []api.Routes{
+		settings.NewHandler(kit, sessions, ids, schemas, pw, settings.Options{
+			PrivilegedMaxAge:                 ss.Flows.Settings.PrivilegedSessionMaxAge,
+			RevokeOtherSessionsAfterPassword: revokeOthers,
+			ProfileEnabled:                   ss.Methods.Profile.Enabled,
+			PasswordEnabled:                  pwCfg.Enabled,
+		}),
 		session.NewPublicHandler(sessions, kit, public),
 		session.NewMySessionsHandler(sessions, public),
 		routeFunc(func(mux *http.ServeMux) { mux.HandleFunc("GET /self-service/errors", kit.ServeError) }),

@@ -131,6 +131,7 @@ type Selfservice struct {
 type Flows struct {
 	Login        LoginFlow
 	Registration RegistrationFlow
+	Settings     SettingsFlow
 	Error        struct{ UIURL string }
 	Logout       struct{ AfterReturnURL string }
 }
@@ -204,4 +205,14 @@ type CORS struct {
 	ExposedHeaders   []string
 	AllowCredentials bool
 	MaxAge           int
+}
+
+type SettingsFlow struct {
+	UIURL                   string
+	Lifespan                time.Duration
+	PrivilegedSessionMaxAge time.Duration
+	AfterReturnURL          string
+	AfterHooks              []Hook
+	AfterPasswordHooks      []Hook
+	AfterProfileHooks       []Hook
 }

@@ -54,6 +54,9 @@ func (c *CSRF) cookieToken(r *http.Request) []byte {
 	return raw
 }
 
+// Token answers the request's CSRF token, or nil when it has none.
+func (c *CSRF) Token(r *http.Request) []byte { return c.cookieToken(r) }
+
 // Ensure returns the request's CSRF token, creating one and setting the
 // cookie when the request has none.
 func (c *CSRF) Ensure(w http.ResponseWriter, r *http.Request) []byte {

@@ -76,7 +76,9 @@ func (k *Kit) CheckReturnTo(requested string) (string, error) {
 		return "", ErrReturnToForbidden
 	}
 	allowed := append([]string{}, k.AllowedReturnURLs...)
-	allowed = append(allowed, k.DefaultReturnTo)
+	// Lanyard's own public URL is always a safe place to come back to
+	// (e.g. the settings flow sending a browser through login and back).
+	allowed = append(allowed, k.DefaultReturnTo, k.PublicURL)
 	for _, a := range allowed {
 		au, err := url.Parse(a)
 		if err != nil || a == "" {

@@ -514,3 +514,35 @@ func (m *Manager) GetVersion(ctx context.Context, id uuid.UUID, updatedAt time.T
 	m.cache.put(i)
 	return i, nil
 }
+
+// PasswordIdentifiers answers the password identifiers i's traits yield.
+func (m *Manager) PasswordIdentifiers(i *Identity) []string {
+	sch, ok := m.schemas.Get(i.SchemaID)
+	if !ok {
+		return nil
+	}
+	var traits any
+	if json.Unmarshal(i.Traits, &traits) != nil {
+		return nil
+	}
+	x, err := sch.Validate(traits)
+	if err != nil {
+		return nil
+	}
+	return x.Identifiers[CredentialsPassword]
+}
+
+// Change rewrites identity id with the draft derive makes from its current
+// state, in one transaction (see change). Settings use it for traits and
+// passwords.
+func (m *Manager) Change(ctx context.Context, id uuid.UUID, derive func(*Identity) (Draft, error)) (*Identity, error) {
+	return m.change(ctx, id, derive)
+}
+
+// DraftOf is the draft that rewrites i unchanged.
+func DraftOf(i *Identity) Draft {
+	return Draft{
+		SchemaID: i.SchemaID, State: i.State, Traits: i.Traits,
+		MetadataPublic: i.MetadataPublic, MetadataAdmin: i.MetadataAdmin, ExternalID: i.ExternalID,
+	}
+}

@@ -303,6 +303,13 @@ func (m *Manager) Revoke(ctx context.Context, q *store.Q, id uuid.UUID) error {
 	return err
 }
 
+// RevokeOthers ends every other active session of s's identity.
+func (m *Manager) RevokeOthers(ctx context.Context, q *store.Q, s *Session) error {
+	_, err := q.Exec(ctx, `UPDATE sessions SET active = $1, updated_at = $2 WHERE identity_id = $3 AND id <> $4 AND active = TRUE`,
+		false, store.Now(), s.IdentityID, s.ID)
+	return err
+}
+
 // RevokeByLogoutToken ends the session a logout token belongs to.
 func (m *Manager) RevokeByLogoutToken(ctx context.Context, token string) (*Session, error) {
 	var s *Session

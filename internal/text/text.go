@@ -120,3 +120,16 @@ func NoRegistrationStrategy() *Message {
 func RegistrationExpired(ago string) *Message {
 	return errMsg(4040001, "The registration flow expired "+ago+" ago, please try again.")
 }
+
+// Settings.
+func SettingsSaved() *Message {
+	return &Message{ID: 1050001, Text: "Your changes have been saved.", Type: Success}
+}
+
+func SettingsExpired(ago string) *Message {
+	return errMsg(4050001, "The settings flow expired "+ago+" ago, please try again.")
+}
+
+func NoSettingsStrategy() *Message {
+	return errMsg(4010004, "Could not find a strategy to update your settings. Did you fill out the form correctly?")
+}

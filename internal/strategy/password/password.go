@@ -229,3 +229,30 @@ func longestCommonSubstring(a, b string) int {
 	}
 	return best
 }
+
+// SettingsNodes adds the new-password input and its save button.
+func (s *Strategy) SettingsNodes(f *flow.Flow) {
+	f.UI.Add(
+		flow.Input(ID, "password", "password", nil, text.LabelPassword()).Required().Autocomplete("new-password"),
+		flow.Submit(ID, "method", ID, text.LabelSave()),
+	)
+}
+
+// CheckNew applies the password policy to a new password for identity i.
+func (s *Strategy) CheckNew(i *identity.Identity, password string) error {
+	if password == "" {
+		return flow.FormError{{Field: "password", Message: text.ValidationRequired("password")}}
+	}
+	var identifiers []string
+	if c := i.Credentials[identity.CredentialsPassword]; c != nil {
+		identifiers = c.Identifiers
+	}
+	if len(identifiers) == 0 {
+		// An identity without a password yet: its identifiers come from its traits.
+		identifiers = s.ids.PasswordIdentifiers(i)
+	}
+	if m := s.check(password, identifiers); m != nil {
+		return flow.FormError{{Field: "password", Message: m}}
+	}
+	return nil
+}
