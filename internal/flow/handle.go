@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -135,6 +136,11 @@ func (k *Kit) Receive(w http.ResponseWriter, r *http.Request, kind Kind, decode 
 	}
 	if f.Expired() {
 		nf, err := restart(f)
+		if err == nil {
+			nf.ReturnTo = f.ReturnTo
+			nf.UI.Messages = append(nf.UI.Messages, expiredMessage(kind, time.Since(f.ExpiresAt)))
+			err = k.Update(r.Context(), nf)
+		}
 		if err != nil {
 			k.Fail(w, r, err)
 			return nil, errAnswered
@@ -151,6 +157,20 @@ func (k *Kit) Receive(w http.ResponseWriter, r *http.Request, kind Kind, decode 
 		return nil, errAnswered
 	}
 	return &Submission{Flow: f, Payload: p}, nil
+}
+
+// expiredMessage tells the user why they see a new flow.
+func expiredMessage(kind Kind, ago time.Duration) *text.Message {
+	a := ago.Round(time.Second).String()
+	switch kind {
+	case Login:
+		return text.LoginExpired(a)
+	case Registration:
+		return text.RegistrationExpired(a)
+	case Settings:
+		return text.SettingsExpired(a)
+	}
+	return text.ValidationGeneric("The flow expired " + a + " ago, please try again.")
 }
 
 // apiRequestProblem refuses native-app submissions that carry browser

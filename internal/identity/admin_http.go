@@ -2,11 +2,8 @@ package identity
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,13 +14,11 @@ import (
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
 
-// Pagination limits of the list endpoint, as in Kratos.
+// Limits of the admin identity API, as in Kratos.
 const (
-	defaultPageSize = 250
-	maxPageSize     = 1000
-	maxListIDs      = 500
-	maxBatch        = 2000
-	batchBodyLimit  = 32 << 20
+	maxListIDs     = 500
+	maxBatch       = 2000
+	batchBodyLimit = 32 << 20
 )
 
 // AdminHandler serves the identity part of the admin API.
@@ -235,55 +230,14 @@ func (h *AdminHandler) delete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// pageToken is the opaque keyset cursor: the last id of the previous page.
-type pageToken struct {
-	K string `json:"k"`
-}
-
-func encodePageToken(id uuid.UUID) string {
-	raw, _ := json.Marshal(pageToken{K: id.String()})
-	return base64.RawURLEncoding.EncodeToString(raw)
-}
-
-func decodePageToken(s string) (*uuid.UUID, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, err
-	}
-	var t pageToken
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return nil, err
-	}
-	id, err := uuid.Parse(t.K)
-	if err != nil {
-		return nil, err
-	}
-	return &id, nil
-}
-
 func (h *AdminHandler) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	opts := ListOptions{PageSize: defaultPageSize, Identifier: q.Get("credentials_identifier")}
-	size := q.Get("page_size")
-	if size == "" {
-		size = q.Get("per_page")
+	page, err := wire.ParsePage(r)
+	if err != nil {
+		wire.WriteError(w, r, err)
+		return
 	}
-	if size != "" {
-		n, err := strconv.Atoi(size)
-		if err != nil || n < 1 {
-			wire.WriteError(w, r, wire.BadRequest.WithReason("page_size must be a positive whole number."))
-			return
-		}
-		opts.PageSize = min(n, maxPageSize)
-	}
-	if tok := q.Get("page_token"); tok != "" {
-		after, err := decodePageToken(tok)
-		if err != nil {
-			wire.WriteError(w, r, wire.BadRequest.WithReason("page_token is malformed."))
-			return
-		}
-		opts.After = after
-	}
+	opts := ListOptions{PageSize: page.Size, After: page.After, Identifier: q.Get("credentials_identifier")}
 	if ids := q["ids"]; len(ids) > 0 {
 		if len(ids) > maxListIDs {
 			wire.WriteError(w, r, wire.BadRequest.WithReason("At most %d ids can be listed at once.", maxListIDs))
@@ -311,31 +265,12 @@ func (h *AdminHandler) list(w http.ResponseWriter, r *http.Request) {
 	for _, i := range ids {
 		out = append(out, h.view(i, include))
 	}
-	h.linkHeader(w, r, opts.PageSize, more, ids)
+	var next *uuid.UUID
+	if more && len(ids) > 0 {
+		next = &ids[len(ids)-1].ID
+	}
+	wire.SetLinkHeader(w, r, h.adminURL, opts.PageSize, next)
 	wire.WriteJSON(w, http.StatusOK, out)
-}
-
-// linkHeader sets the Link header of keyset pagination: rel="first" always,
-// rel="next" while more pages follow.
-func (h *AdminHandler) linkHeader(w http.ResponseWriter, r *http.Request, pageSize int, more bool, page []*Identity) {
-	link := func(token string) string {
-		q := url.Values{}
-		for k, v := range r.URL.Query() {
-			if k != "page_token" && k != "page_size" && k != "per_page" && k != "page" {
-				q[k] = v
-			}
-		}
-		q.Set("page_size", strconv.Itoa(pageSize))
-		if token != "" {
-			q.Set("page_token", token)
-		}
-		return h.adminURL + r.URL.Path + "?" + q.Encode()
-	}
-	parts := []string{"<" + link("") + `>; rel="first"`}
-	if more && len(page) > 0 {
-		parts = append(parts, "<"+link(encodePageToken(page[len(page)-1].ID))+`>; rel="next"`)
-	}
-	w.Header().Set("Link", strings.Join(parts, ","))
 }
 
 type batchBody struct {

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,12 +14,6 @@ import (
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/wire"
-)
-
-// Paging of session lists, as in Kratos.
-const (
-	defaultPageSize = 250
-	maxPageSize     = 1000
 )
 
 // listQuery selects sessions for the list endpoints.
@@ -155,51 +148,13 @@ func (m *Manager) revokeWhere(ctx context.Context, cond string, args ...any) (in
 	return int(n), err
 }
 
-type pageToken struct {
-	K string `json:"k"`
-}
-
-func parsePaging(r *http.Request) (size int, after *uuid.UUID, err error) {
-	size = defaultPageSize
-	if v := r.URL.Query().Get("page_size"); v != "" {
-		n, convErr := strconv.Atoi(v)
-		if convErr != nil || n < 1 {
-			return 0, nil, wire.BadRequest.WithReason("page_size must be a positive whole number.")
-		}
-		size = min(n, maxPageSize)
-	}
-	if tok := r.URL.Query().Get("page_token"); tok != "" {
-		raw, decErr := base64.RawURLEncoding.DecodeString(tok)
-		var t pageToken
-		if decErr != nil || json.Unmarshal(raw, &t) != nil {
-			return 0, nil, wire.BadRequest.WithReason("page_token is malformed.")
-		}
-		id, parseErr := uuid.Parse(t.K)
-		if parseErr != nil {
-			return 0, nil, wire.BadRequest.WithReason("page_token is malformed.")
-		}
-		after = &id
-	}
-	return size, after, nil
-}
-
 // writePage answers a page with the Link header of keyset pagination.
 func (m *Manager) writePage(w http.ResponseWriter, r *http.Request, base string, size int, more bool, page []*Session, admin bool) {
-	link := func(token string) string {
-		q := r.URL.Query()
-		q.Del("page_token")
-		q.Set("page_size", strconv.Itoa(size))
-		if token != "" {
-			q.Set("page_token", token)
-		}
-		return strings.TrimSuffix(base, "/") + r.URL.Path + "?" + q.Encode()
-	}
-	parts := []string{"<" + link("") + `>; rel="first"`}
+	var next *uuid.UUID
 	if more && len(page) > 0 {
-		raw, _ := json.Marshal(pageToken{K: page[len(page)-1].ID.String()})
-		parts = append(parts, "<"+link(base64.RawURLEncoding.EncodeToString(raw))+`>; rel="next"`)
+		next = &page[len(page)-1].ID
 	}
-	w.Header().Set("Link", strings.Join(parts, ","))
+	wire.SetLinkHeader(w, r, base, size, next)
 	out := make([]View, 0, len(page))
 	for _, s := range page {
 		out = append(out, m.View(s, admin))
@@ -240,13 +195,13 @@ func (h *MySessionsHandler) list(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	size, after, err := parsePaging(r)
+	pg, err := wire.ParsePage(r)
 	if err != nil {
 		wire.WriteError(w, r, err)
 		return
 	}
 	active := true
-	page, more, err := h.m.list(r.Context(), listQuery{identityID: &s.IdentityID, exceptID: &s.ID, active: &active, after: after, limit: size})
+	page, more, err := h.m.list(r.Context(), listQuery{identityID: &s.IdentityID, exceptID: &s.ID, active: &active, after: pg.After, limit: pg.Size})
 	if err == nil {
 		err = h.m.expand(r.Context(), page, true)
 	}
@@ -254,7 +209,7 @@ func (h *MySessionsHandler) list(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, r, err)
 		return
 	}
-	h.m.writePage(w, r, h.publicURL, size, more, page, false)
+	h.m.writePage(w, r, h.publicURL, pg.Size, more, page, false)
 }
 
 func (h *MySessionsHandler) revokeOthers(w http.ResponseWriter, r *http.Request) {
@@ -344,7 +299,7 @@ func (h *AdminHandler) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *AdminHandler) listWith(w http.ResponseWriter, r *http.Request, lq listQuery) {
-	size, after, err := parsePaging(r)
+	pg, err := wire.ParsePage(r)
 	if err != nil {
 		wire.WriteError(w, r, err)
 		return
@@ -354,7 +309,7 @@ func (h *AdminHandler) listWith(w http.ResponseWriter, r *http.Request, lq listQ
 		wire.WriteError(w, r, err)
 		return
 	}
-	lq.active, lq.after, lq.limit = active, after, size
+	lq.active, lq.after, lq.limit = active, pg.After, pg.Size
 	page, more, err := h.m.list(r.Context(), lq)
 	if err == nil {
 		err = h.m.expand(r.Context(), page, expandIdentity(r))
@@ -363,7 +318,7 @@ func (h *AdminHandler) listWith(w http.ResponseWriter, r *http.Request, lq listQ
 		wire.WriteError(w, r, err)
 		return
 	}
-	h.m.writePage(w, r, h.adminURL, size, more, page, true)
+	h.m.writePage(w, r, h.adminURL, pg.Size, more, page, true)
 }
 
 func (h *AdminHandler) sessionFromPath(w http.ResponseWriter, r *http.Request) *Session {

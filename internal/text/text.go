@@ -104,9 +104,7 @@ func PasswordTooLong(max, actual int) *Message {
 
 // Flow errors.
 func LoginExpired(ago string) *Message {
-	m := errMsg(4010001, "The login flow expired "+ago+" ago, please try again.")
-	m.Context = map[string]any{"expired_at_unix": nil}
-	return m
+	return errMsg(4010001, "The login flow expired "+ago+" ago, please try again.")
 }
 
 func NoLoginStrategy() *Message {

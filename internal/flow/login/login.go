@@ -97,15 +97,7 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, re
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	sub, err := h.kit.Receive(w, r, flow.Login,
 		func() (flow.Payload, error) { return flow.DecodePayload(w, r, nil) },
-		func(old *flow.Flow) (*flow.Flow, error) {
-			nf, err := h.newFlow(w, r, old.Type, old.Refresh, nil)
-			if err == nil {
-				nf.ReturnTo = old.ReturnTo
-				nf.UI.Messages = append(nf.UI.Messages, text.LoginExpired(""))
-				err = h.kit.Update(r.Context(), nf)
-			}
-			return nf, err
-		})
+		func(old *flow.Flow) (*flow.Flow, error) { return h.newFlow(w, r, old.Type, old.Refresh, nil) })
 	if err != nil {
 		return
 	}

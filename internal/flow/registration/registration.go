@@ -120,15 +120,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	sch := h.schemas.Default()
 	sub, err := h.kit.Receive(w, r, flow.Registration,
 		func() (flow.Payload, error) { return flow.DecodePayload(w, r, sch.Fields()) },
-		func(old *flow.Flow) (*flow.Flow, error) {
-			nf, err := h.newFlow(w, r, old.Type)
-			if err == nil {
-				nf.ReturnTo = old.ReturnTo
-				nf.UI.Messages = append(nf.UI.Messages, text.RegistrationExpired(""))
-				err = h.kit.Update(r.Context(), nf)
-			}
-			return nf, err
-		})
+		func(old *flow.Flow) (*flow.Flow, error) { return h.newFlow(w, r, old.Type) })
 	if err != nil {
 		return
 	}

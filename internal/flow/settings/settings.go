@@ -219,13 +219,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return nil, session.ErrSessionInactive
 			}
-			nf, err := h.newFlow(w, r, old.Type, s.Identity)
-			if err == nil {
-				nf.ReturnTo = old.ReturnTo
-				nf.UI.Messages = append(nf.UI.Messages, text.SettingsExpired(""))
-				err = h.kit.Update(r.Context(), nf)
-			}
-			return nf, err
+			return h.newFlow(w, r, old.Type, s.Identity)
 		})
 	if err != nil {
 		return
