@@ -169,6 +169,10 @@ func expiredMessage(kind Kind, ago time.Duration) *text.Message {
 		return text.RegistrationExpired(a)
 	case Settings:
 		return text.SettingsExpired(a)
+	case Recovery:
+		return text.RecoveryExpired(a)
+	case Verification:
+		return text.VerificationExpired(a)
 	}
 	return text.ValidationGeneric("The flow expired " + a + " ago, please try again.")
 }
@@ -193,6 +197,12 @@ func apiRequestProblem(r *http.Request) string {
 // Reject shows the flow again with the submission's mistakes: 400 with the
 // flow for apps and AJAX, back to the UI for browsers.
 func (k *Kit) Reject(w http.ResponseWriter, r *http.Request, f *Flow, fe FormError) {
+	k.RejectAs(w, r, f, fe, func() any { return f.View() })
+}
+
+// RejectAs is Reject for flows whose JSON carries more than the flow (the
+// settings flow shows its identity).
+func (k *Kit) RejectAs(w http.ResponseWriter, r *http.Request, f *Flow, fe FormError, view func() any) {
 	fe.Apply(f)
 	if f.Type == TypeBrowser {
 		f.RefreshCSRF(k.CSRF.cookieToken(r))
@@ -202,7 +212,7 @@ func (k *Kit) Reject(w http.ResponseWriter, r *http.Request, f *Flow, fe FormErr
 		return
 	}
 	if f.Type == TypeAPI || wire.WantsJSON(r) {
-		wire.WriteJSON(w, http.StatusBadRequest, f.View())
+		wire.WriteJSON(w, http.StatusBadRequest, view())
 		return
 	}
 	k.RedirectToUI(w, r, f)

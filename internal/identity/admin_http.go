@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -207,6 +208,16 @@ func (h *AdminHandler) applyPatch(current *Identity, patch jsonpatch.Patch) (Dra
 	if patched.ID != current.ID.String() {
 		return Draft{}, wire.BadRequest.WithReason("The identity's id cannot be changed.")
 	}
+	// As in Kratos, credentials change through PUT or the self-service
+	// flows, never through a patch.
+	var credsBefore, credsAfter struct {
+		Credentials any `json:"credentials"`
+	}
+	_ = json.Unmarshal(doc, &credsBefore)
+	_ = json.Unmarshal(out, &credsAfter)
+	if !reflect.DeepEqual(credsBefore.Credentials, credsAfter.Credentials) {
+		return Draft{}, wire.BadRequest.WithReason("The credentials of an identity cannot be changed with a JSON Patch; use PUT /admin/identities/{id}.")
+	}
 	var before struct {
 		StateChangedAt json.RawMessage `json:"state_changed_at"`
 		CreatedAt      json.RawMessage `json:"created_at"`
@@ -215,6 +226,7 @@ func (h *AdminHandler) applyPatch(current *Identity, patch jsonpatch.Patch) (Dra
 	if !bytes.Equal(before.CreatedAt, patched.CreatedAt) || !bytes.Equal(before.StateChangedAt, patched.StateChangedAt) {
 		return Draft{}, wire.BadRequest.WithReason("created_at and state_changed_at cannot be changed.")
 	}
+	patched.Credentials = nil
 	return patched.draft(), nil
 }
 

@@ -77,9 +77,9 @@ func (h *PublicHandler) createBrowserLogout(w http.ResponseWriter, r *http.Reque
 	})
 }
 
-// updateLogout follows a logout URL: the logout token in it is what proves
-// the request came from the session's owner (it is unguessable), so no
-// CSRF cookie is needed.
+// updateLogout follows a logout URL. The unguessable logout token proves
+// the request came from the session's owner, so no CSRF cookie is needed;
+// the session itself must come along, so a leaked URL logs nobody out.
 func (h *PublicHandler) updateLogout(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	target, err := h.redirect.LogoutReturnTo(r, r.URL.Query().Get("return_to"))
@@ -91,10 +91,13 @@ func (h *PublicHandler) updateLogout(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, wire.BadRequest.WithReason("Please include a token in the URL query."))
 		return
 	}
-	if _, err := h.m.RevokeByLogoutToken(r.Context(), token); err != nil {
-		if err == ErrNoSession {
-			err = wire.Unauthorized.WithReason("The logout token is invalid or was used already.")
-		}
+	sessionToken := h.m.TokenFrom(r)
+	s, err := h.m.ByToken(r.Context(), sessionToken)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.m.RevokeByLogoutToken(r.Context(), s, sessionToken, token); err != nil {
 		h.fail(w, r, err)
 		return
 	}

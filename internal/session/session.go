@@ -5,9 +5,9 @@ package session
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -156,17 +156,17 @@ func hashToken(token string) string {
 }
 
 // logoutToken derives a session's logout token from its session token, so
-// that it need not be stored in the clear yet can be shown again.
+// that it need not be stored in the clear yet can be shown again. The
+// session token carries 190 bits of entropy, so a plain hash of it is as
+// unguessable, and unlike an HMAC it survives rotating the secrets.
 func (m *Manager) logoutToken(sessionToken string) string {
-	mac := hmac.New(sha256.New, []byte(m.cfg.Secrets[0]))
-	mac.Write([]byte("logout-token:" + sessionToken))
-	sum := mac.Sum(nil)
+	sum := sha256.Sum256([]byte("logout-token:" + sessionToken))
 	var b strings.Builder
 	b.WriteString("ory_lo_")
 	for _, c := range sum {
 		b.WriteByte(tokenAlphabet[int(c)%62])
 	}
-	return b.String()[:7+32]
+	return b.String()
 }
 
 // Issue creates a session for identity i, authenticated now by method.
@@ -310,18 +310,19 @@ func (m *Manager) RevokeOthers(ctx context.Context, q *store.Q, s *Session) erro
 	return err
 }
 
-// RevokeByLogoutToken ends the session a logout token belongs to.
-func (m *Manager) RevokeByLogoutToken(ctx context.Context, token string) (*Session, error) {
-	var s *Session
-	err := m.store.Write(ctx, func(q *store.Q) error {
-		var err error
-		if s, err = m.byHash(ctx, q, "logout_token_hash", hashToken(token)); err != nil {
-			return err
-		}
-		return m.Revoke(ctx, q, s.ID)
-	})
-	return s, err
+// RevokeByLogoutToken ends the session s, found by sessionToken, after
+// checking that token is its logout token: a logout URL only works together with the session it was
+// made for, as Kratos's does.
+func (m *Manager) RevokeByLogoutToken(ctx context.Context, s *Session, sessionToken, token string) error {
+	if subtle.ConstantTimeCompare([]byte(m.logoutToken(sessionToken)), []byte(token)) != 1 {
+		return ErrLogoutTokenMismatch
+	}
+	return m.store.Write(ctx, func(q *store.Q) error { return m.Revoke(ctx, q, s.ID) })
 }
+
+// ErrLogoutTokenMismatch answers a logout token that belongs to another
+// session than the request's.
+var ErrLogoutTokenMismatch = wire.Forbidden.WithReason("Unable to log out because the logout token in the URL query does not match the session cookie.")
 
 // RevokeByToken ends the session holding a session token.
 func (m *Manager) RevokeByToken(ctx context.Context, token string) error {

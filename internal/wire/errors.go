@@ -108,10 +108,19 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Code >= 500 {
 		LogServerError(r, err)
 	}
-	WriteJSON(w, e.Code, struct {
-		Error *Error `json:"error"`
-	}{e})
+	// Some details also travel at the top level, where the SDK's
+	// ErrorBrowserLocationChangeRequired and SelfServiceFlowExpiredError
+	// models read them.
+	body := map[string]any{"error": e}
+	for _, key := range topLevelDetails {
+		if v, ok := e.Details[key]; ok {
+			body[key] = v
+		}
+	}
+	WriteJSON(w, e.Code, body)
 }
+
+var topLevelDetails = []string{"redirect_browser_to", "use_flow_id", "expired_at", "since"}
 
 // LogServerError logs a server-side failure with its cause (never the
 // query string, which can carry tokens).
