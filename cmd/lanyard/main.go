@@ -44,7 +44,7 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringSliceVarP(&g.configFiles, "config", "c", nil, "config file in Kratos format (repeatable; later files override earlier ones)")
-	root.AddCommand(serveCommand(g), migrateCommand(g), versionCommand())
+	root.AddCommand(serveCommand(g), migrateCommand(g), courierCommand(g), versionCommand())
 	return root
 }
 

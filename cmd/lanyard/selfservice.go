@@ -7,12 +7,16 @@ import (
 
 	"github.com/lanyard-id/lanyard/internal/api"
 	"github.com/lanyard-id/lanyard/internal/config"
+	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/flow/login"
+	"github.com/lanyard-id/lanyard/internal/flow/recovery"
 	"github.com/lanyard-id/lanyard/internal/flow/registration"
 	"github.com/lanyard-id/lanyard/internal/flow/settings"
+	"github.com/lanyard-id/lanyard/internal/flow/verification"
 	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/onetime"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/session"
 	"github.com/lanyard-id/lanyard/internal/store"
@@ -22,7 +26,7 @@ import (
 // selfService wires sessions and the self-service flows from the config.
 // zeroConfig (no config file at all) turns on the session hook after
 // registration so that `serve --dev` signs new users in.
-func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, schemas *schema.Registry, h *hasher.Hasher, zeroConfig bool) ([]api.Routes, []api.PrefixedRoutes, error) {
+func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, schemas *schema.Registry, h *hasher.Hasher, mail *courier.Courier, zeroConfig bool) ([]api.Routes, []api.PrefixedRoutes, error) {
 	ss := cfg.Selfservice
 	public := cfg.Serve.Public.BaseURL.String()
 	secure := !cfg.Dev
@@ -58,18 +62,24 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 				flow.Login:        ss.Flows.Login.UIURL,
 				flow.Registration: ss.Flows.Registration.UIURL,
 				flow.Settings:     ss.Flows.Settings.UIURL,
+				flow.Recovery:     ss.Flows.Recovery.UIURL,
+				flow.Verification: ss.Flows.Verification.UIURL,
 			},
 			ErrorUIURL: ss.Flows.Error.UIURL,
 			Lifespan: map[flow.Kind]time.Duration{
 				flow.Login:        ss.Flows.Login.Lifespan,
 				flow.Registration: ss.Flows.Registration.Lifespan,
 				flow.Settings:     ss.Flows.Settings.Lifespan,
+				flow.Recovery:     ss.Flows.Recovery.Lifespan,
+				flow.Verification: ss.Flows.Verification.Lifespan,
 			},
 			DefaultReturnTo: ss.DefaultBrowserReturnURL,
 			AfterReturnTo: map[flow.Kind]string{
 				flow.Login:        ss.Flows.Login.AfterReturnURL,
 				flow.Registration: ss.Flows.Registration.AfterReturnURL,
 				flow.Settings:     ss.Flows.Settings.AfterReturnURL,
+				flow.Recovery:     ss.Flows.Recovery.AfterReturnURL,
+				flow.Verification: ss.Flows.Verification.AfterReturnURL,
 			},
 			AfterLogout:       ss.Flows.Logout.AfterReturnURL,
 			AllowedReturnURLs: ss.AllowedReturnURLs,
@@ -89,10 +99,13 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		hooks = ss.Flows.Registration.AfterHooks
 	}
 	issueSession := zeroConfig && hooks == nil
+	showVerificationUI := false
 	for _, hook := range hooks {
 		switch hook.Name {
 		case "session":
 			issueSession = true
+		case "show_verification_ui":
+			showVerificationUI = true
 		default:
 			slog.Warn("registration hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
 		}
@@ -115,29 +128,74 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		slog.Warn("settings hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
 	}
 
+	loginHooks := ss.Flows.Login.AfterPasswordHooks
+	if loginHooks == nil {
+		loginHooks = ss.Flows.Login.AfterHooks
+	}
+	requireVerified := false
+	for _, hook := range loginHooks {
+		switch hook.Name {
+		case "require_verified_address":
+			requireVerified = true
+		case "revoke_active_sessions":
+			slog.Warn("login hook revoke_active_sessions is not supported by Lanyard yet and is skipped")
+		default:
+			slog.Warn("login hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
+		}
+	}
+
+	codes := onetime.New(cfg.Secrets.Cookie[0])
+	rec, ver := ss.Flows.Recovery, ss.Flows.Verification
+	verifier := verification.NewHandler(kit, ids, codes, mail.Mailer(), verification.Options{
+		Enabled: ver.Enabled, Method: ver.Use, NotifyUnknownRecipients: ver.NotifyUnknownRecipients,
+		CodeLifespan: ss.Methods.Code.Lifespan, LinkLifespan: ss.Methods.Link.Lifespan,
+	})
+
+	settingsHandler := settings.NewHandler(kit, sessions, ids, schemas, pw, settings.Options{
+		PrivilegedMaxAge:                 ss.Flows.Settings.PrivilegedSessionMaxAge,
+		RevokeOtherSessionsAfterPassword: revokeOthers,
+		ProfileEnabled:                   ss.Methods.Profile.Enabled,
+		PasswordEnabled:                  pwCfg.Enabled,
+	})
+	recoverer := recovery.NewHandler(kit, sessions, ids, codes, mail.Mailer(), settingsHandler, recovery.Options{
+		Enabled: rec.Enabled, Method: rec.Use, NotifyUnknownRecipients: rec.NotifyUnknownRecipients,
+		CodeLifespan: ss.Methods.Code.Lifespan, LinkLifespan: ss.Methods.Link.Lifespan,
+		ContinueWith:     cfg.FeatureFlags.UseContinueWithTransitions,
+		PrivilegedMaxAge: ss.Flows.Settings.PrivilegedSessionMaxAge,
+	})
+
 	routes := []api.Routes{
-		settings.NewHandler(kit, sessions, ids, schemas, pw, settings.Options{
-			PrivilegedMaxAge:                 ss.Flows.Settings.PrivilegedSessionMaxAge,
-			RevokeOtherSessionsAfterPassword: revokeOthers,
-			ProfileEnabled:                   ss.Methods.Profile.Enabled,
-			PasswordEnabled:                  pwCfg.Enabled,
-		}),
+		settingsHandler,
+		recoverer,
+		verifier,
 		session.NewPublicHandler(sessions, kit, public),
 		session.NewMySessionsHandler(sessions, public),
 		routeFunc(func(mux *http.ServeMux) { mux.HandleFunc("GET /self-service/errors", kit.ServeError) }),
 	}
 	if pwCfg.Enabled {
 		routes = append(routes,
-			login.NewHandler(kit, sessions, schemas, pw),
+			login.NewHandler(kit, sessions, schemas, login.Options{RequireVerifiedAddress: requireVerified}, pw),
 			registration.NewHandler(kit, sessions, schemas, pw, registration.Options{
 				Enabled: ss.Flows.Registration.Enabled, OneStep: ss.Flows.Registration.LegacyOneStep, IssueSession: issueSession,
+				Verification: verifierIfEnabled(verifier), ShowVerificationUI: showVerificationUI,
 			}),
 		)
 	}
 	admin := []api.PrefixedRoutes{
 		session.NewAdminHandler(sessions, ids, cfg.Serve.Admin.BaseURL.String(), cfg.Session.EarliestPossibleExtend),
+		recoverer.Admin(),
+		mail.Admin(cfg.Serve.Admin.BaseURL.String()),
 	}
 	return routes, admin, nil
+}
+
+// verifierIfEnabled keeps registration from sending verification messages
+// when the verification flow is off, as Kratos does.
+func verifierIfEnabled(v *verification.Handler) registration.Verifier {
+	if !v.Enabled() {
+		return nil
+	}
+	return v
 }
 
 type routeFunc func(*http.ServeMux)

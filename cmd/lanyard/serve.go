@@ -18,6 +18,7 @@ import (
 
 	"github.com/lanyard-id/lanyard/internal/api"
 	"github.com/lanyard-id/lanyard/internal/config"
+	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/schema"
@@ -90,22 +91,11 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 		return err
 	}
 
-	db, err := store.Open(ctx, cfg.DSN)
+	db, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if cfg.Dev || cfg.DSN == "memory" {
-		if applied, err := db.Migrate(ctx); err != nil {
-			return fmt.Errorf("migrating the database: %w", err)
-		} else if len(applied) > 0 {
-			slog.Info("migrated the database", "applied", strings.Join(applied, ", "))
-		}
-	} else if pending, err := db.Pending(ctx); err != nil {
-		return fmt.Errorf("checking migrations: %w", err)
-	} else if pending {
-		return errors.New("the database needs migrations: run `lanyard migrate sql -e --yes` first (or serve with --dev)")
-	}
 
 	sources := make([]schema.Source, 0, len(cfg.Identity.Schemas))
 	for _, s := range cfg.Identity.Schemas {
@@ -122,7 +112,11 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 
 	publicURL, adminURL := cfg.Serve.Public.BaseURL, cfg.Serve.Admin.BaseURL
 	ids := identity.NewManager(db, schemas, h, publicURL.String())
-	publicRoutes, adminRoutes, err := selfService(cfg, db, ids, schemas, h, len(opts.Files) == 0)
+	mail, err := courier.New(cfg.Courier, cfg.Dev, db)
+	if err != nil {
+		return err
+	}
+	publicRoutes, adminRoutes, err := selfService(cfg, db, ids, schemas, h, mail, len(opts.Files) == 0)
 	if err != nil {
 		return err
 	}
@@ -158,7 +152,20 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 		go func() { errc <- servers[k].Serve(ln) }()
 	}
 
-	printBanner(out, cfg, db)
+	workerDone := make(chan struct{})
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	if cfg.WatchCourier {
+		go func() {
+			defer close(workerDone)
+			if err := mail.Run(workerCtx); err != nil && !errors.Is(err, context.Canceled) {
+				slog.Error("the courier worker stopped", "error", err)
+			}
+		}()
+	} else {
+		close(workerDone)
+	}
+
+	printBanner(out, cfg, db, mail)
 	slog.Info("lanyard is ready", "version", buildVersion(), "public", publicLn.Addr().String(), "admin", adminLn.Addr().String(), "database", db.String())
 
 	select {
@@ -175,6 +182,10 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 	for _, s := range servers {
 		shutdownErr = errors.Join(shutdownErr, s.Shutdown(shutdownCtx))
 	}
+	// The worker stops after the listeners, so messages queued by the
+	// last requests are still picked up by a sender in flight.
+	stopWorker()
+	<-workerDone
 	if shutdownErr != nil {
 		return fmt.Errorf("shutting down: %w", shutdownErr)
 	}
@@ -194,7 +205,38 @@ func newServer(h http.Handler) *http.Server {
 	}
 }
 
-func printBanner(out io.Writer, cfg *config.Config, db *store.Store) {
+// openMigrated opens the configured database. In dev mode (and for the
+// throwaway "memory" database) it applies migrations; otherwise it refuses
+// a database that needs them, as Kratos does.
+func openMigrated(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	db, err := store.Open(ctx, cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Dev || cfg.DSN == "memory" {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("migrating the database: %w", err)
+		}
+		if len(applied) > 0 {
+			slog.Info("migrated the database", "applied", strings.Join(applied, ", "))
+		}
+		return db, nil
+	}
+	pending, err := db.Pending(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("checking migrations: %w", err)
+	}
+	if pending {
+		db.Close()
+		return nil, errors.New("the database needs migrations: run `lanyard migrate sql -e --yes` first (or serve with --dev)")
+	}
+	return db, nil
+}
+
+func printBanner(out io.Writer, cfg *config.Config, db *store.Store, mail *courier.Courier) {
 	mode := ""
 	if cfg.Dev {
 		mode = " (development mode: plain-HTTP cookies, generated secrets)"
@@ -203,6 +245,7 @@ func printBanner(out io.Writer, cfg *config.Config, db *store.Store) {
 	fmt.Fprintf(out, "  Public API:  %s\n", cfg.PublicURL(""))
 	fmt.Fprintf(out, "  Admin API:   %s\n", cfg.AdminURL(""))
 	fmt.Fprintf(out, "  Database:    %s\n", db)
+	fmt.Fprintf(out, "  Courier:     %s\n", mail.Describe(cfg.WatchCourier))
 	fmt.Fprintf(out, "  Try:         curl %s\n", cfg.AdminURL("admin/identities"))
 	fmt.Fprintf(out, "               curl %s\n", cfg.PublicURL("schemas"))
 	fmt.Fprintln(out, "Stop with Ctrl-C.")

@@ -27,8 +27,11 @@ type Config struct {
 	Hashers  Hashers
 
 	Selfservice Selfservice
-	Session     Session
-	Cookies     Cookies
+	// FeatureFlags holds feature_flags.*.
+	FeatureFlags FeatureFlags
+	Session      Session
+	Cookies      Cookies
+	Courier      Courier
 
 	// DataDir holds the embedded database and generated development
 	// secrets when they are not configured. Default: ./.lanyard
@@ -132,14 +135,18 @@ type Flows struct {
 	Login        LoginFlow
 	Registration RegistrationFlow
 	Settings     SettingsFlow
+	Recovery     AddressFlow
+	Verification AddressFlow
 	Error        struct{ UIURL string }
 	Logout       struct{ AfterReturnURL string }
 }
 
 type LoginFlow struct {
-	UIURL          string
-	Lifespan       time.Duration
-	AfterReturnURL string
+	UIURL              string
+	Lifespan           time.Duration
+	AfterReturnURL     string
+	AfterHooks         []Hook
+	AfterPasswordHooks []Hook
 }
 
 type RegistrationFlow struct {
@@ -163,6 +170,8 @@ type Hook struct {
 
 type Methods struct {
 	Password PasswordMethod
+	Code     CodeMethod
+	Link     LinkMethod
 	Profile  struct{ Enabled bool }
 }
 
@@ -216,3 +225,90 @@ type SettingsFlow struct {
 	AfterPasswordHooks      []Hook
 	AfterProfileHooks       []Hook
 }
+
+// Courier holds courier.* settings: how queued emails and SMS messages are
+// delivered.
+type Courier struct {
+	SMTP CourierSMTP
+	// DeliveryStrategy is how emails leave: "smtp" (default) or "http".
+	DeliveryStrategy string
+	// HTTP is courier.http.request_config, used when DeliveryStrategy is
+	// "http"; nil when not configured.
+	HTTP *HTTPRequest
+	// Channels are the extra delivery channels; an SMS goes to the one
+	// with id "sms".
+	Channels []CourierChannel
+	// MessageRetries is how often a failed message is retried before it
+	// is abandoned.
+	MessageRetries int
+	// TemplateOverridePath is an absolute directory laid out like Kratos's
+	// (recovery_code/valid/email.subject.gotmpl, ...), or "".
+	TemplateOverridePath string
+	// Templates maps a template part such as
+	// "recovery_code.valid.email.subject", "...email.body.html",
+	// "...email.body.plaintext" or "...sms.body.plaintext" to its location:
+	// an absolute file:// URL, base64:// or http(s)://.
+	Templates map[string]string
+	Worker    CourierWorker
+}
+
+// CourierSMTP is courier.smtp.
+type CourierSMTP struct {
+	// ConnectionURI is smtp:// or smtps:// with credentials; "" when unset.
+	ConnectionURI  string
+	ClientCertPath string
+	ClientKeyPath  string
+	FromAddress    string
+	FromName       string
+	LocalName      string
+	Headers        map[string]string
+}
+
+// String keeps the connection URI, which may hold a password, out of logs.
+func (s CourierSMTP) String() string {
+	return fmt.Sprintf("{ConnectionURI:%t FromAddress:%s FromName:%s LocalName:%s Headers:%d}", s.ConnectionURI != "", s.FromAddress, s.FromName, s.LocalName, len(s.Headers))
+}
+
+// GoString does the same for %#v.
+func (s CourierSMTP) GoString() string { return "config.CourierSMTP" + s.String() }
+
+// CourierWorker is courier.worker.
+type CourierWorker struct {
+	PullCount int
+	PullWait  time.Duration
+}
+
+// CourierChannel is one item of courier.channels.
+type CourierChannel struct {
+	ID      string
+	Type    string // "http"
+	Request HTTPRequest
+}
+
+// HTTPRequest is a Kratos request_config: where and how to send an HTTP
+// request.
+type HTTPRequest struct {
+	URL     string
+	Method  string
+	Headers map[string]string
+	// Body locates a Jsonnet template (absolute file://, base64:// or
+	// http(s)://) that builds the request body; "" means the default body.
+	Body string
+	Auth HTTPAuth
+}
+
+// HTTPAuth is request_config.auth.
+type HTTPAuth struct {
+	Type     string // "", "basic_auth" or "api_key"
+	User     string // basic_auth
+	Password string // basic_auth
+	Name     string // api_key
+	Value    string // api_key
+	In       string // api_key: "header" or "cookie"
+}
+
+// String keeps credentials out of logs.
+func (a HTTPAuth) String() string { return "{Type:" + a.Type + " (credentials hidden)}" }
+
+// GoString does the same for %#v.
+func (a HTTPAuth) GoString() string { return "config.HTTPAuth" + a.String() }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,7 +66,9 @@ func (k keySpec) envName() string {
 	return strings.ToUpper(strings.ReplaceAll(k.path, ".", "_"))
 }
 
-var keys = []keySpec{
+var keys = slices.Concat(flowKeys, coreKeys)
+
+var coreKeys = []keySpec{
 	ignored("version"),
 	field("dsn", text, "", func(c *Config) *string { return &c.DSN }).sensitive(),
 	field("dev", boolean, false, func(c *Config) *bool { return &c.Dev }),
@@ -147,6 +150,22 @@ var keys = []keySpec{
 	field("cookies.same_site", enum("Lax", "Strict", "None"), "Lax", func(c *Config) *string { return &c.Cookies.SameSite }),
 
 	field("hashers.argon2.dedicated_memory", byteSize, 1<<30, func(c *Config) *uint64 { return &c.Hashers.Argon2.DedicatedMemory }),
+
+	field("courier.smtp.connection_uri", smtpURI, "", func(c *Config) *string { return &c.Courier.SMTP.ConnectionURI }).sensitive(),
+	field("courier.smtp.client_cert_path", localPath, "", func(c *Config) *string { return &c.Courier.SMTP.ClientCertPath }),
+	field("courier.smtp.client_key_path", localPath, "", func(c *Config) *string { return &c.Courier.SMTP.ClientKeyPath }),
+	field("courier.smtp.from_address", emailAddress, "no-reply@ory.kratos.sh", func(c *Config) *string { return &c.Courier.SMTP.FromAddress }),
+	field("courier.smtp.from_name", text, "", func(c *Config) *string { return &c.Courier.SMTP.FromName }),
+	field("courier.smtp.local_name", text, "localhost", func(c *Config) *string { return &c.Courier.SMTP.LocalName }),
+	field("courier.smtp.headers", stringMap, nil, func(c *Config) *map[string]string { return &c.Courier.SMTP.Headers }),
+	field("courier.delivery_strategy", enum("smtp", "http"), "smtp", func(c *Config) *string { return &c.Courier.DeliveryStrategy }),
+	field("courier.http.request_config", httpRequestConfig, nil, func(c *Config) **HTTPRequest { return &c.Courier.HTTP }).sensitive(),
+	field("courier.channels", courierChannels, nil, func(c *Config) *[]CourierChannel { return &c.Courier.Channels }).sensitive(),
+	field("courier.message_retries", integer[int](0, 1000), 5, func(c *Config) *int { return &c.Courier.MessageRetries }),
+	field("courier.template_override_path", localPath, "", func(c *Config) *string { return &c.Courier.TemplateOverridePath }),
+	field("courier.templates", courierTemplates, nil, func(c *Config) *map[string]string { return &c.Courier.Templates }),
+	field("courier.worker.pull_count", integer[int](1, 1000), 10, func(c *Config) *int { return &c.Courier.Worker.PullCount }),
+	field("courier.worker.pull_wait", duration, time.Second, func(c *Config) *time.Duration { return &c.Courier.Worker.PullWait }),
 }
 
 // keyIndex maps a dotted path to its spec; objectPaths holds every proper

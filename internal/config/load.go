@@ -206,6 +206,9 @@ func merge(dst, src map[string]any, prefix, dir string, origin map[string]string
 				dst[k] = dm
 			}
 			merge(dm, sm, p, dir, origin)
+			// Object-valued keys (e.g. courier.http.request_config)
+			// resolve their relative paths against this file too.
+			origin[p] = dir
 			continue
 		}
 		dst[k] = sv

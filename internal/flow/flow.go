@@ -36,9 +36,10 @@ const (
 	TypeAPI     = "api"
 )
 
-// States used by login and registration.
+// States used by login, registration, recovery and verification.
 const (
 	StateChooseMethod    = "choose_method"
+	StateSentEmail       = "sent_email"
 	StatePassedChallenge = "passed_challenge"
 )
 
@@ -64,6 +65,9 @@ type Flow struct {
 	Internal  map[string]json.RawMessage
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// ContinueWith tells the client what to do next; it is part of one
+	// answer and not stored.
+	ContinueWith []any
 }
 
 // New starts a flow of kind and type that expires after lifespan.
@@ -136,6 +140,19 @@ func ErrExpired(f *Flow, newFlowID uuid.UUID) *wire.Error {
 		WithDetail("since", ago.Nanoseconds())
 }
 
+// ErrLocationChange is Kratos's browser_location_change_required: the
+// client must send the browser to target.
+func ErrLocationChange(target string) *wire.Error {
+	return wire.Unprocessable.WithID("browser_location_change_required").
+		WithReason("In order to complete this flow please redirect the browser to: %s", target).
+		WithDetail("redirect_browser_to", target)
+}
+
+// SetSessionToken is the continue_with item handing a native app its token.
+func SetSessionToken(token string) map[string]any {
+	return map[string]any{"action": "set_ory_session_token", "ory_session_token": token}
+}
+
 // Save stores a new flow.
 func Save(ctx context.Context, q *store.Q, f *Flow) error {
 	ui, internal, err := encode(f)
@@ -156,8 +173,8 @@ func Update(ctx context.Context, q *store.Q, f *Flow) error {
 		return err
 	}
 	f.UpdatedAt = store.Now()
-	_, err = q.Exec(ctx, `UPDATE selfservice_flows SET state = $2, active = $3, ui = $4, csrf_hash = $5, internal = $6, identity_id = $7, updated_at = $8 WHERE id = $1`,
-		f.ID, f.State, f.Active, ui, f.CSRFHash, internal, f.IdentityID, f.UpdatedAt)
+	_, err = q.Exec(ctx, `UPDATE selfservice_flows SET state = $2, active = $3, ui = $4, csrf_hash = $5, internal = $6, identity_id = $7, return_to = $9, updated_at = $8 WHERE id = $1`,
+		f.ID, f.State, f.Active, ui, f.CSRFHash, internal, f.IdentityID, f.UpdatedAt, f.ReturnTo)
 	return err
 }
 
@@ -224,6 +241,7 @@ type View struct {
 	Refresh        *bool      `json:"refresh,omitempty"`
 	RequestedAAL   string     `json:"requested_aal,omitempty"`
 	State          string     `json:"state"`
+	ContinueWith   []any      `json:"continue_with,omitempty"`
 }
 
 // View renders the flow for the API.
@@ -231,6 +249,7 @@ func (f *Flow) View() View {
 	v := View{
 		ID: f.ID.String(), Type: f.Type, ExpiresAt: f.ExpiresAt, IssuedAt: f.IssuedAt,
 		RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, Active: f.Active, UI: f.UI, State: f.State,
+		ContinueWith: f.ContinueWith,
 	}
 	if f.Kind == Login {
 		refresh := f.Refresh

@@ -133,9 +133,14 @@ func (k *Kit) LogoutReturnTo(_ *http.Request, requested string) (string, error) 
 	return k.defaultReturnTo(), nil
 }
 
+// FlowUIURL is where a browser shows flow f.
+func (k *Kit) FlowUIURL(f *Flow) string {
+	return appendQuery(k.UIURLOf(f.Kind), "flow", f.ID.String())
+}
+
 // RedirectToUI sends a browser to the flow's UI.
 func (k *Kit) RedirectToUI(w http.ResponseWriter, r *http.Request, f *Flow) {
-	http.Redirect(w, r, appendQuery(k.UIURLOf(f.Kind), "flow", f.ID.String()), http.StatusSeeOther)
+	http.Redirect(w, r, k.FlowUIURL(f), http.StatusSeeOther)
 }
 
 func appendQuery(u, key, value string) string {

@@ -546,3 +546,43 @@ func DraftOf(i *Identity) Draft {
 		MetadataPublic: i.MetadataPublic, MetadataAdmin: i.MetadataAdmin, ExternalID: i.ExternalID,
 	}
 }
+
+// FindByAddress finds the identity owning a recovery address (recovery
+// true) or a verifiable address; ErrNotFound when none does.
+func (m *Manager) FindByAddress(ctx context.Context, recovery bool, via, value string) (*Identity, error) {
+	table := "identity_verifiable_addresses"
+	if recovery {
+		table = "identity_recovery_addresses"
+	}
+	var id uuid.UUID
+	err := m.store.Read().QueryRow(ctx, `SELECT identity_id FROM `+table+` WHERE via = $1 AND value = $2`,
+		via, schema.NormalizeAddress(via, value)).Scan(&id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.Get(ctx, id)
+}
+
+// SetAddressStatus records progress on a verifiable address: "sent" when a
+// code went out (only from pending), "completed" when it was verified. It
+// moves the identity's updated_at so cached copies are refreshed.
+func (m *Manager) SetAddressStatus(ctx context.Context, q *store.Q, identityID uuid.UUID, via, value, status string) error {
+	now := store.Now()
+	var err error
+	switch status {
+	case AddressStatusCompleted:
+		_, err = q.Exec(ctx, `UPDATE identity_verifiable_addresses SET verified = $4, verified_at = $5, status = $6, updated_at = $5
+WHERE identity_id = $1 AND via = $2 AND value = $3`, identityID, via, value, true, now, status)
+	default:
+		_, err = q.Exec(ctx, `UPDATE identity_verifiable_addresses SET status = $4, updated_at = $5
+WHERE identity_id = $1 AND via = $2 AND value = $3 AND status = $6`, identityID, via, value, status, now, AddressStatusPending)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `UPDATE identities SET updated_at = $2 WHERE id = $1`, identityID, now)
+	return err
+}

@@ -131,3 +131,72 @@ func SettingsExpired(ago string) *Message {
 func NoSettingsStrategy() *Message {
 	return errMsg(4010004, "Could not find a strategy to update your settings. Did you fill out the form correctly?")
 }
+
+// Recovery and verification.
+func LabelRecoveryCode() *Message     { return info(1070010, "Recovery code") }
+func LabelVerificationCode() *Message { return info(1070011, "Verification code") }
+func LabelResendCode() *Message       { return info(1070008, "Resend code") }
+
+func RecoverySuccessful(until string) *Message {
+	m := &Message{ID: 1060001, Text: "You recovered your account. Change your password or add another way to sign in before " + until + ".", Type: Success}
+	m.Context = map[string]any{"privileged_session_expires_at": until}
+	return m
+}
+
+func RecoveryLinkSent() *Message {
+	return info(1060002, "If that address belongs to an account, we sent it a link to recover the account.")
+}
+
+func RecoveryCodeSent() *Message {
+	return info(1060003, "If that address belongs to an account, we sent it a code to recover the account. Enter the code below.")
+}
+
+func RecoveryCodeInvalid() *Message {
+	return errMsg(4060006, "The recovery code is invalid or was used already. Please try again.")
+}
+
+func RecoveryLinkInvalid() *Message {
+	return errMsg(4060004, "The recovery link is invalid or was used already. Please request a new one.")
+}
+
+func RecoveryExpired(ago string) *Message {
+	return errMsg(4060005, "The recovery flow expired "+ago+" ago, please try again.")
+}
+
+func NoRecoveryStrategy() *Message {
+	return errMsg(4010005, "Could not find a strategy to recover your account with. Did you fill out the form correctly?")
+}
+
+func VerificationLinkSent() *Message {
+	return info(1080001, "If that address belongs to an account, we sent it a link to verify it.")
+}
+
+func VerificationSuccessful() *Message {
+	return &Message{ID: 1080002, Text: "You verified your address.", Type: Success}
+}
+
+func VerificationCodeSent() *Message {
+	return info(1080003, "If that address belongs to an account, we sent it a verification code. Enter the code below.")
+}
+
+func VerificationLinkInvalid() *Message {
+	return errMsg(4070001, "The verification link is invalid or was used already. Please request a new one.")
+}
+
+func VerificationExpired(ago string) *Message {
+	return errMsg(4070005, "The verification flow expired "+ago+" ago, please try again.")
+}
+
+func VerificationCodeInvalid() *Message {
+	return errMsg(4070006, "The verification code is invalid or was used already. Please try again.")
+}
+
+func NoVerificationStrategy() *Message {
+	return errMsg(4010006, "Could not find a strategy to verify your address with. Did you fill out the form correctly?")
+}
+
+func InvalidEmail(value string) *Message {
+	m := errMsg(4000040, fmt.Sprintf("%q is not a valid email address.", value))
+	m.Context = map[string]any{"value": value}
+	return m
+}

@@ -31,12 +31,19 @@ type Handler struct {
 	kit        *flow.Kit
 	sessions   *session.Manager
 	schemas    *schema.Registry
+	opts       Options
 	strategies []Strategy
 }
 
+// Options are the login settings.
+type Options struct {
+	// RequireVerifiedAddress is the require_verified_address hook.
+	RequireVerifiedAddress bool
+}
+
 // NewHandler wires the login flow.
-func NewHandler(kit *flow.Kit, sessions *session.Manager, schemas *schema.Registry, strategies ...Strategy) *Handler {
-	return &Handler{kit: kit, sessions: sessions, schemas: schemas, strategies: strategies}
+func NewHandler(kit *flow.Kit, sessions *session.Manager, schemas *schema.Registry, opts Options, strategies ...Strategy) *Handler {
+	return &Handler{kit: kit, sessions: sessions, schemas: schemas, opts: opts, strategies: strategies}
 }
 
 // Register adds the routes.
@@ -132,6 +139,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.kit.Fail(w, r, err)
 		return
 	}
+	if h.opts.RequireVerifiedAddress && !hasVerifiedAddress(i) {
+		h.kit.Reject(w, r, f, flow.FormMessage(text.AddressNotVerified()))
+		return
+	}
 	if f.Refresh && current != nil && current.IdentityID != i.ID {
 		// Re-authenticating as somebody else is a new sign-in.
 		current = nil
@@ -167,7 +178,7 @@ func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, 
 		out := map[string]any{"session": h.sessions.View(s, false)}
 		if s.Token != "" {
 			out["session_token"] = s.Token
-			out["continue_with"] = []map[string]string{{"action": "set_ory_session_token", "ory_session_token": s.Token}}
+			out["continue_with"] = []any{flow.SetSessionToken(s.Token)}
 		}
 		wire.WriteJSON(w, http.StatusOK, out)
 		return
@@ -181,4 +192,15 @@ func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, 
 		return
 	}
 	http.Redirect(w, r, h.kit.ReturnTo(f), http.StatusSeeOther)
+}
+
+// hasVerifiedAddress is the require_verified_address check: at least one
+// of the identity's verifiable addresses has been verified.
+func hasVerifiedAddress(i *identity.Identity) bool {
+	for _, a := range i.VerifiableAddresses {
+		if a.Verified {
+			return true
+		}
+	}
+	return false
 }

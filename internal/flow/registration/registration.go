@@ -4,6 +4,7 @@
 package registration
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -26,6 +27,17 @@ type Options struct {
 	// IssueSession is true when the session hook runs after a password
 	// registration.
 	IssueSession bool
+	// Verification, when set, sends verification messages to the new
+	// identity's addresses.
+	Verification Verifier
+	// ShowVerificationUI is the show_verification_ui hook.
+	ShowVerificationUI bool
+}
+
+// Verifier starts address verification for a new identity.
+type Verifier interface {
+	StartAfterRegistration(ctx context.Context, q *store.Q, r *http.Request, w http.ResponseWriter, typ string, i *identity.Identity) (*flow.Flow, error)
+	UIURL(f *flow.Flow) string
 }
 
 // Handler serves the registration endpoints.
@@ -89,10 +101,14 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string) (*
 // firstStep renders the form that asks for the profile (or, in one-step
 // mode, for the profile and the password at once).
 func (h *Handler) firstStep(f *flow.Flow, traits map[string]any) {
+	h.firstStepAs(f, traits, h.opts.OneStep)
+}
+
+func (h *Handler) firstStepAs(f *flow.Flow, traits map[string]any, oneStep bool) {
 	csrf := f.UI.Find("csrf_token")
 	f.UI.Nodes = []*flow.Node{csrf}
 	sch := h.schemas.Default()
-	if h.opts.OneStep {
+	if oneStep {
 		f.UI.Add(flow.TraitNodes(sch, password.ID, traits, false)...)
 		h.password.RegistrationNodes(f)
 		return
@@ -187,8 +203,9 @@ func (h *Handler) withPassword(w http.ResponseWriter, r *http.Request, f *flow.F
 		return
 	}
 	var (
-		i *identity.Identity
-		s *session.Session
+		i  *identity.Identity
+		s  *session.Session
+		vf *flow.Flow
 	)
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		var err error
@@ -197,6 +214,11 @@ func (h *Handler) withPassword(w http.ResponseWriter, r *http.Request, f *flow.F
 		}
 		if h.opts.IssueSession {
 			if s, err = h.sessions.Issue(r.Context(), q, i, password.ID, r); err != nil {
+				return err
+			}
+		}
+		if h.opts.Verification != nil {
+			if vf, err = h.opts.Verification.StartAfterRegistration(r.Context(), q, r, w, f.Type, i); err != nil {
 				return err
 			}
 		}
@@ -212,30 +234,47 @@ func (h *Handler) withPassword(w http.ResponseWriter, r *http.Request, f *flow.F
 		h.kit.Fail(w, r, err)
 		return
 	}
-	h.succeed(w, r, f, i, s)
+	h.succeed(w, r, f, i, s, vf)
 }
 
 // showAgain re-renders the form a failed password submission came from.
 func (h *Handler) showAgain(f *flow.Flow, traits map[string]any) {
 	if h.opts.OneStep || f.Internal[traitsKey] == nil {
-		h.firstStep(f, traits)
+		// A password sent with the profile in one go (as native apps do)
+		// gets the one-step form back, so its mistakes have a password
+		// node to sit on.
+		h.firstStepAs(f, traits, true)
 		return
 	}
 	h.secondStep(f, traits)
 	f.UI.Messages = nil
 }
 
-func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, i *identity.Identity, s *session.Session) {
+func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, i *identity.Identity, s *session.Session, vf *flow.Flow) {
 	iv := i.View(identity.ViewOptions{SchemaURL: h.sessions.SchemaURL(i.SchemaID)})
-	out := map[string]any{"identity": iv, "continue_with": []any{}}
+	continueWith := []any{}
+	out := map[string]any{"identity": iv}
 	if s != nil {
 		out["session"] = h.sessions.View(s, false)
-	}
-	if f.Type == flow.TypeAPI {
-		if s != nil {
+		if f.Type == flow.TypeAPI {
 			out["session_token"] = s.Token
-			out["continue_with"] = []map[string]string{{"action": "set_ory_session_token", "ory_session_token": s.Token}}
+			continueWith = append(continueWith, flow.SetSessionToken(s.Token))
 		}
+	}
+	var verificationURL string
+	if vf != nil && h.opts.ShowVerificationUI {
+		verificationURL = h.opts.Verification.UIURL(vf)
+		address := ""
+		if len(i.VerifiableAddresses) > 0 {
+			address = i.VerifiableAddresses[0].Value
+		}
+		continueWith = append(continueWith, map[string]any{
+			"action": "show_verification_ui",
+			"flow":   map[string]any{"id": vf.ID.String(), "verifiable_address": address, "url": verificationURL},
+		})
+	}
+	out["continue_with"] = continueWith
+	if f.Type == flow.TypeAPI {
 		wire.WriteJSON(w, http.StatusOK, out)
 		return
 	}
@@ -245,6 +284,10 @@ func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, 
 	}
 	if wire.WantsJSON(r) {
 		wire.WriteJSON(w, http.StatusOK, out)
+		return
+	}
+	if verificationURL != "" {
+		http.Redirect(w, r, verificationURL, http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, h.kit.ReturnTo(f), http.StatusSeeOther)

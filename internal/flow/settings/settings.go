@@ -4,6 +4,7 @@
 package settings
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -82,15 +83,7 @@ func (h *Handler) errRefreshRequired(f *flow.Flow) *wire.Error {
 		WithDetail("redirect_browser_to", to)
 }
 
-func (h *Handler) uiURL(f *flow.Flow) string {
-	u := h.kit.UIURLOf(flow.Settings)
-	q := url.Values{}
-	q.Set("flow", f.ID.String())
-	if parsed, err := url.Parse(u); err == nil && parsed.RawQuery != "" {
-		return u + "&" + q.Encode()
-	}
-	return u + "?" + q.Encode()
-}
+func (h *Handler) uiURL(f *flow.Flow) string { return h.kit.FlowUIURL(f) }
 
 // requireSession answers when the request has no session: 401
 // session_inactive for apps and AJAX, a login for browsers that comes back.
@@ -255,7 +248,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		if f.Active == "profile" {
 			h.render(f, s.Identity, p.Traits())
 		}
-		h.kit.Reject(w, r, f, fe)
+		h.kit.RejectAs(w, r, f, fe, func() any { return h.view(f, s.Identity) })
 		return
 	case errors.As(err, &we) && we.ID == "session_refresh_required":
 		_ = h.kit.Update(r.Context(), f)
@@ -386,3 +379,12 @@ func (h *Handler) newPassword(r *http.Request, s *session.Session, f *flow.Flow,
 	}
 	return i, nil
 }
+
+// StartFor creates a settings flow for identity i, as recovery does after
+// a successful code.
+func (h *Handler) StartFor(_ context.Context, w http.ResponseWriter, r *http.Request, typ string, i *identity.Identity) (*flow.Flow, error) {
+	return h.newFlow(w, r, typ, i)
+}
+
+// UIURL is where a browser shows settings flow f.
+func (h *Handler) UIURL(f *flow.Flow) string { return h.uiURL(f) }

@@ -1,0 +1,34 @@
+package config
+
+import "time"
+
+// AddressFlow holds the settings of recovery and verification, the flows
+// that send a code or a link to an address.
+type AddressFlow struct {
+	Enabled                 bool
+	UIURL                   string
+	Lifespan                time.Duration
+	Use                     string // "code" or "link"
+	NotifyUnknownRecipients bool
+	AfterReturnURL          string
+	AfterHooks              []Hook
+}
+
+// FeatureFlags holds feature_flags.*.
+type FeatureFlags struct {
+	UseContinueWithTransitions bool
+}
+
+// CodeMethod is selfservice.methods.code.
+type CodeMethod struct {
+	Enabled             bool
+	PasswordlessEnabled bool
+	Lifespan            time.Duration
+}
+
+// LinkMethod is selfservice.methods.link.
+type LinkMethod struct {
+	Enabled  bool
+	Lifespan time.Duration
+	BaseURL  string
+}

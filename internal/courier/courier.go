@@ -1,0 +1,211 @@
+// Package courier is Lanyard's outgoing message queue: flows enqueue
+// emails and SMS messages inside their own transactions, and a worker
+// delivers them over SMTP or HTTP, retrying with backoff. Any number of
+// workers may share one PostgreSQL database: each message is claimed by
+// one of them under a lease.
+package courier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lanyard-id/lanyard/internal/config"
+	"github.com/lanyard-id/lanyard/internal/store"
+)
+
+// Message types and statuses, as Kratos names them.
+const (
+	TypeEmail = "email"
+	TypeSMS   = "sms"
+
+	StatusQueued     = "queued"
+	StatusProcessing = "processing"
+	StatusSent       = "sent"
+	StatusAbandoned  = "abandoned"
+)
+
+// sender delivers one message; a permanent error abandons the message at
+// once instead of retrying it.
+type sender interface {
+	send(ctx context.Context, m *message) error
+}
+
+// permanentError marks failures that retrying cannot fix (e.g. SMTP 5xx).
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Courier queues messages and, in Run, delivers them.
+type Courier struct {
+	store     *store.Store
+	dev       bool
+	retries   int
+	pullCount int
+	pullWait  time.Duration
+	templates map[string]*messageTemplates
+	// senders by message type; a type without a sender stays queued.
+	senders map[string]sender
+	// wake is signalled by Enqueue so that a worker in this process does
+	// not wait for its next poll.
+	wake chan struct{}
+	// backoff computes the delay before retry n (n >= 1); tests shorten it.
+	backoff func(n int) time.Duration
+	log     *slog.Logger
+}
+
+// New prepares a courier: it loads and parses every template and checks
+// the delivery settings, so that mistakes surface at start-up.
+func New(cfg config.Courier, dev bool, s *store.Store) (*Courier, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	templates, err := loadTemplates(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Courier{
+		store:     s,
+		dev:       dev,
+		retries:   cfg.MessageRetries,
+		pullCount: max(cfg.Worker.PullCount, 1),
+		pullWait:  cfg.Worker.PullWait,
+		templates: templates,
+		senders:   map[string]sender{},
+		wake:      make(chan struct{}, 1),
+		backoff:   defaultBackoff,
+		log:       slog.Default().With("component", "courier"),
+	}
+	if c.pullWait <= 0 {
+		c.pullWait = time.Second
+	}
+	switch {
+	case cfg.DeliveryStrategy == "http":
+		if cfg.HTTP == nil {
+			return nil, errors.New("config key \"courier.http.request_config\": required when courier.delivery_strategy is http")
+		}
+		if c.senders[TypeEmail], err = newHTTPSender(*cfg.HTTP, c); err != nil {
+			return nil, fmt.Errorf("config key \"courier.http.request_config\": %w", err)
+		}
+	case cfg.SMTP.ConnectionURI != "":
+		if c.senders[TypeEmail], err = newSMTPSender(cfg.SMTP, c); err != nil {
+			return nil, err
+		}
+	}
+	for _, ch := range cfg.Channels {
+		if ch.ID == "sms" {
+			if c.senders[TypeSMS], err = newHTTPSender(ch.Request, c); err != nil {
+				return nil, fmt.Errorf("config key \"courier.channels\" (sms): %w", err)
+			}
+		}
+	}
+	return c, nil
+}
+
+func defaultBackoff(n int) time.Duration {
+	if n > 6 {
+		return time.Minute
+	}
+	return min(time.Second<<(n-1), time.Minute)
+}
+
+// message is a row of courier_messages.
+type message struct {
+	ID            uuid.UUID
+	Type          string
+	Status        string
+	Channel       string
+	Recipient     string
+	Subject       string
+	Body          string
+	TemplateType  string
+	TemplateData  map[string]any
+	SendCount     int
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Dispatches    []dispatch
+}
+
+type dispatch struct {
+	ID        uuid.UUID
+	MessageID uuid.UUID
+	Status    string
+	Error     json.RawMessage
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Enqueue renders t and queues the message inside the caller's
+// transaction; it is sent once that transaction commits.
+func (c *Courier) Enqueue(ctx context.Context, q *store.Q, t Template) (uuid.UUID, error) {
+	mt := c.templates[t.Type()]
+	if mt == nil {
+		return uuid.Nil, fmt.Errorf("courier: unknown template type %q", t.Type())
+	}
+	channel := t.Channel()
+	if channel != TypeEmail && channel != TypeSMS {
+		return uuid.Nil, fmt.Errorf("courier: unknown channel %q", channel)
+	}
+	recipient := strings.TrimSpace(t.Recipient())
+	if recipient == "" {
+		return uuid.Nil, errors.New("courier: the message has no recipient")
+	}
+	data := t.Data()
+	r, err := mt.render(channel, data)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("courier: rendering %s: %w", t.Type(), err)
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("courier: encoding the template data: %w", err)
+	}
+	id, err := uuid.NewRandom()
+	if err != nil {
+		return uuid.Nil, err
+	}
+	now := store.Now()
+	_, err = q.Exec(ctx, `INSERT INTO courier_messages
+		(id, type, status, channel, recipient, subject, body, template_type, template_data, send_count, next_attempt_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10, $10)`,
+		id, channel, StatusQueued, channel, recipient, r.subject, r.body, t.Type(), string(raw), now)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return id, nil
+}
+
+// canDeliver reports whether this courier has a way to send messages of
+// type typ.
+func (c *Courier) canDeliver(typ string) bool { return c.senders[typ] != nil }
+
+// Describe says in one line where queued messages go, for the start-up
+// banner.
+func (c *Courier) Describe(watching bool) string {
+	var ways []string
+	if c.senders[TypeEmail] != nil {
+		ways = append(ways, "email")
+	}
+	if c.senders[TypeSMS] != nil {
+		ways = append(ways, "SMS")
+	}
+	switch {
+	case len(ways) == 0 && c.dev:
+		return "no SMTP configured: messages stay in the database; read them with GET /admin/courier/messages"
+	case len(ways) == 0:
+		return "no SMTP configured: messages are queued but not sent"
+	case !watching:
+		return "sends " + strings.Join(ways, " and ") + " when a worker runs (serve --watch-courier or lanyard courier watch)"
+	}
+	return "sends " + strings.Join(ways, " and ") + " from this process"
+}

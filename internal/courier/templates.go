@@ -1,0 +1,418 @@
+package courier
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode"
+
+	"github.com/lanyard-id/lanyard/internal/config"
+)
+
+// Template is one message a flow wants sent. The constructors below
+// (RecoveryCodeValid, VerificationValid, ...) implement it.
+type Template interface {
+	// Type is Kratos's template type, e.g. "recovery_code_valid".
+	Type() string
+	// Channel is "email" or "sms".
+	Channel() string
+	Recipient() string
+	// Data is what the message templates see, with Kratos's field names
+	// (To, RecoveryCode, RecoveryURL, VerificationCode, VerificationURL,
+	// Identity).
+	Data() map[string]any
+}
+
+// Via values of the templates: where a message goes.
+const (
+	ViaEmail = "email"
+	ViaSMS   = "sms"
+)
+
+func via(v string) string {
+	if v == ViaSMS {
+		return ViaSMS
+	}
+	return ViaEmail
+}
+
+// identityData keeps templates that read .Identity.traits working when the
+// caller passed no identity.
+func identityData(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// RecoveryCodeValid carries a recovery code to the owner of an account.
+type RecoveryCodeValid struct {
+	To       string
+	Code     string
+	Identity map[string]any // the identity as the admin API shows it
+	Via      string         // "email" (default) or "sms"
+}
+
+func (t RecoveryCodeValid) Type() string      { return "recovery_code_valid" }
+func (t RecoveryCodeValid) Channel() string   { return via(t.Via) }
+func (t RecoveryCodeValid) Recipient() string { return t.To }
+func (t RecoveryCodeValid) Data() map[string]any {
+	return map[string]any{"To": t.To, "RecoveryCode": t.Code, "Identity": identityData(t.Identity)}
+}
+
+// RecoveryCodeInvalid tells an address without an account that someone
+// tried to recover it.
+type RecoveryCodeInvalid struct {
+	To  string
+	Via string
+}
+
+func (t RecoveryCodeInvalid) Type() string         { return "recovery_code_invalid" }
+func (t RecoveryCodeInvalid) Channel() string      { return via(t.Via) }
+func (t RecoveryCodeInvalid) Recipient() string    { return t.To }
+func (t RecoveryCodeInvalid) Data() map[string]any { return map[string]any{"To": t.To} }
+
+// RecoveryValid carries a recovery link.
+type RecoveryValid struct {
+	To       string
+	URL      string
+	Identity map[string]any
+	Via      string
+}
+
+func (t RecoveryValid) Type() string      { return "recovery_valid" }
+func (t RecoveryValid) Channel() string   { return via(t.Via) }
+func (t RecoveryValid) Recipient() string { return t.To }
+func (t RecoveryValid) Data() map[string]any {
+	return map[string]any{"To": t.To, "RecoveryURL": t.URL, "Identity": identityData(t.Identity)}
+}
+
+// RecoveryInvalid is the link strategy's RecoveryCodeInvalid.
+type RecoveryInvalid struct {
+	To  string
+	Via string
+}
+
+func (t RecoveryInvalid) Type() string         { return "recovery_invalid" }
+func (t RecoveryInvalid) Channel() string      { return via(t.Via) }
+func (t RecoveryInvalid) Recipient() string    { return t.To }
+func (t RecoveryInvalid) Data() map[string]any { return map[string]any{"To": t.To} }
+
+// VerificationCodeValid carries a verification code and, optionally, a
+// link that submits it.
+type VerificationCodeValid struct {
+	To       string
+	Code     string
+	URL      string
+	Identity map[string]any
+	Via      string
+}
+
+func (t VerificationCodeValid) Type() string      { return "verification_code_valid" }
+func (t VerificationCodeValid) Channel() string   { return via(t.Via) }
+func (t VerificationCodeValid) Recipient() string { return t.To }
+func (t VerificationCodeValid) Data() map[string]any {
+	return map[string]any{"To": t.To, "VerificationCode": t.Code, "VerificationURL": t.URL, "Identity": identityData(t.Identity)}
+}
+
+// VerificationCodeInvalid tells an unknown address that someone asked to
+// verify it.
+type VerificationCodeInvalid struct {
+	To  string
+	Via string
+}
+
+func (t VerificationCodeInvalid) Type() string         { return "verification_code_invalid" }
+func (t VerificationCodeInvalid) Channel() string      { return via(t.Via) }
+func (t VerificationCodeInvalid) Recipient() string    { return t.To }
+func (t VerificationCodeInvalid) Data() map[string]any { return map[string]any{"To": t.To} }
+
+// VerificationValid carries a verification link.
+type VerificationValid struct {
+	To       string
+	URL      string
+	Identity map[string]any
+	Via      string
+}
+
+func (t VerificationValid) Type() string      { return "verification_valid" }
+func (t VerificationValid) Channel() string   { return via(t.Via) }
+func (t VerificationValid) Recipient() string { return t.To }
+func (t VerificationValid) Data() map[string]any {
+	return map[string]any{"To": t.To, "VerificationURL": t.URL, "Identity": identityData(t.Identity)}
+}
+
+// VerificationInvalid is the link strategy's VerificationCodeInvalid.
+type VerificationInvalid struct {
+	To  string
+	Via string
+}
+
+func (t VerificationInvalid) Type() string         { return "verification_invalid" }
+func (t VerificationInvalid) Channel() string      { return via(t.Via) }
+func (t VerificationInvalid) Recipient() string    { return t.To }
+func (t VerificationInvalid) Data() map[string]any { return map[string]any{"To": t.To} }
+
+// templateTypes maps each template type to its directory in Kratos's
+// layout, which built-in templates and template_override_path share.
+var templateTypes = map[string]string{
+	"recovery_code_valid":       "recovery_code/valid",
+	"recovery_code_invalid":     "recovery_code/invalid",
+	"recovery_valid":            "recovery/valid",
+	"recovery_invalid":          "recovery/invalid",
+	"verification_code_valid":   "verification_code/valid",
+	"verification_code_invalid": "verification_code/invalid",
+	"verification_valid":        "verification/valid",
+	"verification_invalid":      "verification/invalid",
+}
+
+//go:embed templates
+var builtinTemplates embed.FS
+
+// messageTemplates are the parsed templates of one template type.
+type messageTemplates struct {
+	subject *texttemplate.Template
+	html    *htmltemplate.Template
+	text    *texttemplate.Template
+	sms     *texttemplate.Template
+}
+
+// part names one template file and the courier.templates key that
+// overrides it.
+type part struct {
+	file string // e.g. "email.body.gotmpl"
+	key  string // e.g. "email.body.html"
+}
+
+var (
+	partSubject = part{"email.subject.gotmpl", "email.subject"}
+	partHTML    = part{"email.body.gotmpl", "email.body.html"}
+	partText    = part{"email.body.plaintext.gotmpl", "email.body.plaintext"}
+	partSMS     = part{"sms.body.gotmpl", "sms.body.plaintext"}
+)
+
+// templateLoader resolves every template once, at start-up, so that a
+// broken template is a configuration error and not a failed delivery.
+type templateLoader struct {
+	overrideDir string
+	urls        map[string]string
+	client      *http.Client
+}
+
+func loadTemplates(ctx context.Context, cfg config.Courier) (map[string]*messageTemplates, error) {
+	if cfg.TemplateOverridePath != "" {
+		if st, err := os.Stat(cfg.TemplateOverridePath); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("config key \"courier.template_override_path\": %s is not a readable directory", cfg.TemplateOverridePath)
+		}
+	}
+	l := &templateLoader{overrideDir: cfg.TemplateOverridePath, urls: cfg.Templates, client: &http.Client{Timeout: 10 * time.Second}}
+	out := make(map[string]*messageTemplates, len(templateTypes))
+	for typ, dir := range templateTypes {
+		var mt messageTemplates
+		var err error
+		if mt.subject, err = loadText(ctx, l, dir, partSubject); err != nil {
+			return nil, err
+		}
+		if mt.html, err = l.loadHTML(ctx, dir); err != nil {
+			return nil, err
+		}
+		if mt.text, err = loadText(ctx, l, dir, partText); err != nil {
+			return nil, err
+		}
+		if mt.sms, err = loadText(ctx, l, dir, partSMS); err != nil {
+			return nil, err
+		}
+		out[typ] = &mt
+	}
+	return out, nil
+}
+
+// source finds the template text of a part: a courier.templates URL first,
+// then template_override_path, then the built-in template. For the
+// directory and built-ins, siblings matching the part's prefix come along
+// so that one template can include another ({{ template "email.body.de.gotmpl" . }}).
+type source struct {
+	name  string // what errors call it
+	fsys  fs.FS
+	glob  string
+	inner []byte // set for URL sources instead of fsys
+}
+
+func (l *templateLoader) source(ctx context.Context, dir string, p part) (source, error) {
+	key := strings.ReplaceAll(dir, "/", ".") + "." + p.key
+	if u := l.urls[key]; u != "" {
+		b, err := l.fetch(ctx, u)
+		if err != nil {
+			return source{}, fmt.Errorf("config key \"courier.templates.%s\": %w", key, err)
+		}
+		return source{name: "courier.templates." + key, inner: b}, nil
+	}
+	prefix := strings.TrimSuffix(p.file, ".gotmpl")
+	if l.overrideDir != "" {
+		if _, err := os.Stat(filepath.Join(l.overrideDir, dir, p.file)); err == nil {
+			return source{name: filepath.Join(l.overrideDir, dir, p.file), fsys: os.DirFS(l.overrideDir), glob: path.Join(dir, prefix+"*")}, nil
+		}
+	}
+	sub, _ := fs.Sub(builtinTemplates, "templates")
+	return source{name: "built-in " + path.Join(dir, p.file), fsys: sub, glob: path.Join(dir, p.file)}, nil
+}
+
+func loadText(ctx context.Context, l *templateLoader, dir string, p part) (*texttemplate.Template, error) {
+	src, err := l.source(ctx, dir, p)
+	if err != nil {
+		return nil, err
+	}
+	t := texttemplate.New(p.file).Funcs(texttemplate.FuncMap(templateFuncs))
+	if src.inner != nil {
+		t, err = t.Parse(string(src.inner))
+	} else {
+		t, err = t.ParseFS(src.fsys, src.glob)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("courier template %s: %w", src.name, err)
+	}
+	return t, nil
+}
+
+func (l *templateLoader) loadHTML(ctx context.Context, dir string) (*htmltemplate.Template, error) {
+	src, err := l.source(ctx, dir, partHTML)
+	if err != nil {
+		return nil, err
+	}
+	t := htmltemplate.New(partHTML.file).Funcs(htmltemplate.FuncMap(templateFuncs))
+	if src.inner != nil {
+		t, err = t.Parse(string(src.inner))
+	} else {
+		t, err = t.ParseFS(src.fsys, src.glob)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("courier template %s: %w", src.name, err)
+	}
+	return t, nil
+}
+
+// maxTemplateSize bounds what a template URL may return.
+const maxTemplateSize = 1 << 20
+
+// fetch reads a file://, base64:// or http(s):// URL, as the config
+// loader resolved it (file paths are absolute).
+func (l *templateLoader) fetch(ctx context.Context, u string) ([]byte, error) {
+	scheme, rest, _ := strings.Cut(u, "://")
+	switch strings.ToLower(scheme) {
+	case "file":
+		p, _, _ := strings.Cut(rest, "?")
+		b, err := os.ReadFile(filepath.FromSlash(p))
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, errors.Unwrap(err))
+		}
+		return b, nil
+	case "base64":
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(rest); err == nil {
+				return b, nil
+			}
+		}
+		return nil, errors.New("the base64:// URL does not hold valid base64")
+	case "http", "https":
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		res, err := l.client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("fetching the template: %w", err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("fetching the template: the server answered %s", res.Status)
+		}
+		b, err := io.ReadAll(io.LimitReader(res.Body, maxTemplateSize+1))
+		if err != nil {
+			return nil, fmt.Errorf("fetching the template: %w", err)
+		}
+		if len(b) > maxTemplateSize {
+			return nil, errors.New("the template is larger than 1 MiB")
+		}
+		return b, nil
+	default:
+		return nil, fmt.Errorf("unsupported URL scheme %q", scheme)
+	}
+}
+
+// templateFuncs are a few helpers with the names and argument order of
+// the sprig functions Kratos's template examples use.
+var templateFuncs = map[string]any{
+	"upper":     strings.ToUpper,
+	"lower":     strings.ToLower,
+	"title":     title,
+	"trim":      strings.TrimSpace,
+	"contains":  func(sub, s string) bool { return strings.Contains(s, sub) },
+	"hasPrefix": func(prefix, s string) bool { return strings.HasPrefix(s, prefix) },
+	"hasSuffix": func(suffix, s string) bool { return strings.HasSuffix(s, suffix) },
+	"replace":   func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
+	"default": func(def any, v ...any) any {
+		if len(v) == 0 || v[0] == nil || v[0] == "" {
+			return def
+		}
+		return v[0]
+	},
+}
+
+func title(s string) string {
+	prev := ' '
+	return strings.Map(func(r rune) rune {
+		defer func() { prev = r }()
+		if unicode.IsSpace(prev) {
+			return unicode.ToTitle(r)
+		}
+		return r
+	}, s)
+}
+
+// rendered is a message's text as stored: the subject and the plain-text
+// body (an SMS has only a body).
+type rendered struct {
+	subject, body string
+}
+
+func (mt *messageTemplates) render(channel string, data map[string]any) (rendered, error) {
+	if channel == ViaSMS {
+		body, err := execText(mt.sms, data)
+		return rendered{body: strings.TrimSpace(body)}, err
+	}
+	subject, err := execText(mt.subject, data)
+	if err != nil {
+		return rendered{}, err
+	}
+	body, err := execText(mt.text, data)
+	return rendered{subject: strings.TrimSpace(subject), body: body}, err
+}
+
+func (mt *messageTemplates) renderHTML(data map[string]any) (string, error) {
+	var b bytes.Buffer
+	if err := mt.html.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+func execText(t *texttemplate.Template, data map[string]any) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
