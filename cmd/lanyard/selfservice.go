@@ -25,7 +25,8 @@ import (
 
 // selfService wires sessions and the self-service flows from the config.
 // zeroConfig (no config file at all) turns on the session hook after
-// registration so that `serve --dev` signs new users in.
+// registration, recovery and verification, so that `serve --dev` shows
+// them all.
 func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, schemas *schema.Registry, h *hasher.Hasher, mail *courier.Courier, zeroConfig bool) ([]api.Routes, []api.PrefixedRoutes, error) {
 	ss := cfg.Selfservice
 	public := cfg.Serve.Public.BaseURL.String()
@@ -146,6 +147,11 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 
 	codes := onetime.New(cfg.Secrets.Cookie[0])
 	rec, ver := ss.Flows.Recovery, ss.Flows.Verification
+	if zeroConfig {
+		// serve --dev without a config file shows every flow there is;
+		// the messages wait in the database for the admin courier API.
+		rec.Enabled, ver.Enabled = true, true
+	}
 	verifier := verification.NewHandler(kit, ids, codes, mail.Mailer(), verification.Options{
 		Enabled: ver.Enabled, Method: ver.Use, NotifyUnknownRecipients: ver.NotifyUnknownRecipients,
 		CodeLifespan: ss.Methods.Code.Lifespan, LinkLifespan: ss.Methods.Link.Lifespan,
