@@ -147,6 +147,19 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 
 	codes := onetime.New(cfg.Secrets.Cookie[0])
 	rec, ver := ss.Flows.Recovery, ss.Flows.Verification
+	for name, f := range map[string]*config.AddressFlow{"recovery": &rec, "verification": &ver} {
+		for _, hook := range f.AfterHooks {
+			slog.Warn(name+" hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
+		}
+		methodOn := ss.Methods.Code.Enabled
+		if f.Use == onetime.MethodLink {
+			methodOn = ss.Methods.Link.Enabled
+		}
+		if f.Enabled && !methodOn {
+			slog.Warn("selfservice.flows."+name+".use names a method that selfservice.methods turns off, so "+name+" is off", "method", f.Use)
+			f.Enabled = false
+		}
+	}
 	if zeroConfig {
 		// serve --dev without a config file shows every flow there is;
 		// the messages wait in the database for the admin courier API.
@@ -180,7 +193,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	}
 	if pwCfg.Enabled {
 		routes = append(routes,
-			login.NewHandler(kit, sessions, schemas, login.Options{RequireVerifiedAddress: requireVerified}, pw),
+			login.NewHandler(kit, sessions, schemas, login.Options{RequireVerifiedAddress: requireVerified, Verifier: loginVerifier(cfg, verifier)}, pw),
 			registration.NewHandler(kit, sessions, schemas, pw, registration.Options{
 				Enabled: ss.Flows.Registration.Enabled, OneStep: ss.Flows.Registration.LegacyOneStep, IssueSession: issueSession,
 				Verification: verifierIfEnabled(verifier), ShowVerificationUI: showVerificationUI,
@@ -199,6 +212,15 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 // when the verification flow is off, as Kratos does.
 func verifierIfEnabled(v *verification.Handler) registration.Verifier {
 	if !v.Enabled() {
+		return nil
+	}
+	return v
+}
+
+// loginVerifier is what require_verified_address hands a refused login
+// to: nothing with verification off or the legacy error asked for.
+func loginVerifier(cfg *config.Config, v *verification.Handler) login.Verifier {
+	if !v.Enabled() || cfg.FeatureFlags.LegacyRequireVerifiedLoginError {
 		return nil
 	}
 	return v

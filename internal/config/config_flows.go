@@ -17,6 +17,9 @@ type AddressFlow struct {
 // FeatureFlags holds feature_flags.*.
 type FeatureFlags struct {
 	UseContinueWithTransitions bool
+	// LegacyRequireVerifiedLoginError makes require_verified_address answer
+	// with the form error 4000010 instead of starting a verification.
+	LegacyRequireVerifiedLoginError bool
 }
 
 // CodeMethod is selfservice.methods.code.

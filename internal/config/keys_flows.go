@@ -30,4 +30,5 @@ var flowKeys = []keySpec{
 	field("selfservice.methods.link.config.base_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Methods.Link.BaseURL }),
 
 	field("feature_flags.use_continue_with_transitions", boolean, false, func(c *Config) *bool { return &c.FeatureFlags.UseContinueWithTransitions }),
+	field("feature_flags.legacy_require_verified_login_error", boolean, false, func(c *Config) *bool { return &c.FeatureFlags.LegacyRequireVerifiedLoginError }),
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math/big"
 	"time"
 
@@ -26,10 +27,14 @@ const (
 	MethodLink   = "link"
 )
 
-// Errors of redemption.
+// Errors of redemption. ErrExpired and ErrUsed say why a code that matched
+// cannot be used; both also match ErrInvalid, so callers that do not care
+// why treat them alike.
 var (
 	ErrInvalid         = errors.New("onetime: the code is invalid, expired or used")
-	ErrTooManyAttempts = errors.New("onetime: too many wrong codes")
+	ErrExpired         = fmt.Errorf("%w: it expired", ErrInvalid)
+	ErrUsed            = fmt.Errorf("%w: it was used already", ErrInvalid)
+	ErrTooManyAttempts = errors.New("onetime: the code was submitted too often")
 )
 
 // Code is an issued code as stored.
@@ -65,11 +70,7 @@ func (c *Codes) hash(purpose, plain string) string {
 func newPlain(method string) string {
 	if method == MethodCode {
 		n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
-		s := n.String()
-		for len(s) < 6 {
-			s = "0" + s
-		}
-		return s
+		return fmt.Sprintf("%06d", n.Int64())
 	}
 	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 	b := make([]byte, 32)
@@ -81,79 +82,109 @@ func newPlain(method string) string {
 }
 
 // Issue stores a new code in the caller's transaction and answers its
-// plain text, to be sent to the address and never stored.
+// plain text, to be sent to the address and never stored. The code
+// inherits the submissions already made on its flow: sending a new code
+// does not reset the flow's budget of attempts.
 func (c *Codes) Issue(ctx context.Context, q *store.Q, code Code) (string, error) {
+	var attempts int
+	if err := q.QueryRow(ctx, `SELECT COALESCE(MAX(attempts), 0) FROM selfservice_codes WHERE flow_id = $1`, code.FlowID).Scan(&attempts); err != nil {
+		return "", err
+	}
 	plain := newPlain(code.Method)
-	now := store.Now()
 	_, err := q.Exec(ctx, `INSERT INTO selfservice_codes (id, purpose, method, flow_id, identity_id, address_via, address_value, code_hash, attempts, expires_at, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		uuid.New(), code.Purpose, code.Method, code.FlowID, code.IdentityID, code.Via, code.Value,
-		c.hash(code.Purpose, plain), 0, code.ExpiresAt, now)
+		c.hash(code.Purpose, plain), attempts, code.ExpiresAt, store.Now())
 	return plain, err
 }
 
-// InvalidateFlow retires the flow's unused codes, as when a new one is sent.
+// InvalidateFlow retires the flow's unused codes, as when a new one is
+// sent. A retired code no longer matches at all (its hash is replaced), so
+// typing it afterwards reads as a wrong code; the row stays to remember
+// the flow's attempts.
 func (c *Codes) InvalidateFlow(ctx context.Context, q *store.Q, flowID uuid.UUID) error {
-	_, err := q.Exec(ctx, `UPDATE selfservice_codes SET used_at = $2 WHERE flow_id = $1 AND used_at IS NULL`, flowID, store.Now())
+	_, err := q.Exec(ctx, `UPDATE selfservice_codes SET used_at = $2, code_hash = 'retired:' || CAST(id AS TEXT)
+WHERE flow_id = $1 AND used_at IS NULL`, flowID, store.Now())
 	return err
 }
 
-const codeColumns = `id, purpose, method, flow_id, identity_id, address_via, address_value, expires_at`
+const codeColumns = `id, purpose, method, flow_id, identity_id, address_via, address_value, expires_at, used_at`
 
-func scan(row interface{ Scan(...any) error }) (*Code, error) {
+func scan(row interface{ Scan(...any) error }) (*Code, bool, error) {
 	var code Code
 	var exp store.Time
-	if err := row.Scan(&code.ID, &code.Purpose, &code.Method, &code.FlowID, &code.IdentityID, &code.Via, &code.Value, &exp); err != nil {
-		return nil, err
+	var used store.NullTime
+	if err := row.Scan(&code.ID, &code.Purpose, &code.Method, &code.FlowID, &code.IdentityID, &code.Via, &code.Value, &exp, &used); err != nil {
+		return nil, false, err
 	}
 	code.ExpiresAt = exp.Time
-	return &code, nil
+	return &code, used.Valid, nil
 }
 
-// RedeemCode checks a code typed into flow flowID. A wrong code counts as
-// an attempt against every live code of the flow; after maxAttempts they
-// are all retired and ErrTooManyAttempts says so.
+// RedeemCode checks a code typed into flow flowID. Every submission counts
+// against the flow, right or wrong, as Kratos counts them: once more than
+// maxAttempts were made (0: no limit), the flow's codes are retired and
+// ErrTooManyAttempts says so, even for the right code. Otherwise a code
+// that matches nothing is ErrInvalid, one that matches but expired is
+// ErrExpired, and one used already (also by a racing request) is ErrUsed.
+// The caller commits the transaction on these errors so that the attempt
+// counts.
 func (c *Codes) RedeemCode(ctx context.Context, q *store.Q, purpose string, flowID uuid.UUID, plain string, maxAttempts int) (*Code, error) {
-	now := store.Now()
-	code, err := scan(q.QueryRow(ctx, `SELECT `+codeColumns+` FROM selfservice_codes
-WHERE flow_id = $1 AND purpose = $2 AND method = $3 AND code_hash = $4 AND used_at IS NULL AND expires_at > $5`,
-		flowID, purpose, MethodCode, c.hash(purpose, plain), now))
+	if _, err := q.Exec(ctx, `UPDATE selfservice_codes SET attempts = attempts + 1
+WHERE flow_id = $1 AND purpose = $2 AND method = $3 AND used_at IS NULL`, flowID, purpose, MethodCode); err != nil {
+		return nil, err
+	}
+	var attempts int
+	err := q.QueryRow(ctx, `SELECT COALESCE(MAX(attempts), 0) FROM selfservice_codes
+WHERE flow_id = $1 AND purpose = $2 AND method = $3 AND used_at IS NULL`, flowID, purpose, MethodCode).Scan(&attempts)
+	if err != nil {
+		return nil, err
+	}
+	if maxAttempts > 0 && attempts > maxAttempts {
+		if err := c.InvalidateFlow(ctx, q, flowID); err != nil {
+			return nil, err
+		}
+		return nil, ErrTooManyAttempts
+	}
+	code, used, err := scan(q.QueryRow(ctx, `SELECT `+codeColumns+` FROM selfservice_codes
+WHERE flow_id = $1 AND purpose = $2 AND method = $3 AND code_hash = $4`,
+		flowID, purpose, MethodCode, c.hash(purpose, plain)))
 	if errors.Is(err, store.ErrNotFound) {
-		if _, err := q.Exec(ctx, `UPDATE selfservice_codes SET attempts = attempts + 1 WHERE flow_id = $1 AND used_at IS NULL`, flowID); err != nil {
-			return nil, err
-		}
-		var attempts int
-		err := q.QueryRow(ctx, `SELECT COALESCE(MAX(attempts), 0) FROM selfservice_codes WHERE flow_id = $1 AND used_at IS NULL`, flowID).Scan(&attempts)
-		if err != nil {
-			return nil, err
-		}
-		if maxAttempts > 0 && attempts >= maxAttempts {
-			if err := c.InvalidateFlow(ctx, q, flowID); err != nil {
-				return nil, err
-			}
-			return nil, ErrTooManyAttempts
-		}
 		return nil, ErrInvalid
 	}
 	if err != nil {
 		return nil, err
 	}
-	return code, c.spend(ctx, q, code.ID, now)
+	return c.redeem(ctx, q, code, used)
 }
 
-// RedeemToken checks a link token.
+// RedeemToken checks a link token; the errors are those of RedeemCode.
 func (c *Codes) RedeemToken(ctx context.Context, q *store.Q, purpose, plain string) (*Code, error) {
-	now := store.Now()
-	code, err := scan(q.QueryRow(ctx, `SELECT `+codeColumns+` FROM selfservice_codes
-WHERE purpose = $1 AND method = $2 AND code_hash = $3 AND used_at IS NULL AND expires_at > $4`,
-		purpose, MethodLink, c.hash(purpose, plain), now))
+	code, used, err := scan(q.QueryRow(ctx, `SELECT `+codeColumns+` FROM selfservice_codes
+WHERE purpose = $1 AND method = $2 AND code_hash = $3`,
+		purpose, MethodLink, c.hash(purpose, plain)))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrInvalid
 	}
 	if err != nil {
 		return nil, err
 	}
-	return code, c.spend(ctx, q, code.ID, now)
+	return c.redeem(ctx, q, code, used)
+}
+
+// redeem spends a matching code unless it is used or expired.
+func (c *Codes) redeem(ctx context.Context, q *store.Q, code *Code, used bool) (*Code, error) {
+	now := store.Now()
+	switch {
+	case used:
+		return nil, ErrUsed
+	case !now.Before(code.ExpiresAt):
+		return code, ErrExpired
+	}
+	if err := c.spend(ctx, q, code.ID, now); err != nil {
+		return nil, err
+	}
+	return code, nil
 }
 
 // spend marks a code used; of two racing redemptions only one changes the
@@ -164,7 +195,7 @@ func (c *Codes) spend(ctx context.Context, q *store.Q, id uuid.UUID, now time.Ti
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return ErrInvalid
+		return ErrUsed
 	}
 	return nil
 }

@@ -200,3 +200,9 @@ func InvalidEmail(value string) *Message {
 	m.Context = map[string]any{"value": value}
 	return m
 }
+
+// VerificationAlreadyDone answers a submission to a verification flow that
+// already verified its address.
+func VerificationAlreadyDone() *Message {
+	return errMsg(4070002, "This address was verified with this flow already. Start a new flow to verify another address.")
+}

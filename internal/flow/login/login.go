@@ -39,6 +39,17 @@ type Handler struct {
 type Options struct {
 	// RequireVerifiedAddress is the require_verified_address hook.
 	RequireVerifiedAddress bool
+	// Verifier, when set, starts the verification a refused login is sent
+	// to, as Kratos does since v25.4; without it (or with
+	// feature_flags.legacy_require_verified_login_error) the refusal is the
+	// older form error 4000010.
+	Verifier Verifier
+}
+
+// Verifier starts the verification a refused login points at.
+type Verifier interface {
+	StartForLogin(ctx context.Context, q *store.Q, r *http.Request, w http.ResponseWriter, typ string, i *identity.Identity) (*flow.Flow, error)
+	UIURL(f *flow.Flow) string
 }
 
 // NewHandler wires the login flow.
@@ -140,7 +151,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.opts.RequireVerifiedAddress && !hasVerifiedAddress(i) {
-		h.kit.Reject(w, r, f, flow.FormMessage(text.AddressNotVerified()))
+		h.refuseUnverified(w, r, f, i)
 		return
 	}
 	if f.Refresh && current != nil && current.IdentityID != i.ID {
@@ -203,4 +214,42 @@ func hasVerifiedAddress(i *identity.Identity) bool {
 		}
 	}
 	return false
+}
+
+// ErrVerifiedAddressRequired is Kratos's session_verified_address_required.
+var ErrVerifiedAddressRequired = wire.Forbidden.WithID("session_verified_address_required").
+	WithReason("Your account's email or phone address are not verified yet. Please check your email or phone inbox or re-request verification.")
+
+// refuseUnverified answers a correct login of an identity without a
+// verified address: it starts a verification flow (sending a code) and
+// hands the caller over to it.
+func (h *Handler) refuseUnverified(w http.ResponseWriter, r *http.Request, f *flow.Flow, i *identity.Identity) {
+	if h.opts.Verifier == nil || len(i.VerifiableAddresses) == 0 {
+		h.kit.Reject(w, r, f, flow.FormMessage(text.AddressNotVerified()))
+		return
+	}
+	var vf *flow.Flow
+	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		var err error
+		vf, err = h.opts.Verifier.StartForLogin(r.Context(), q, r, w, f.Type, i)
+		return err
+	})
+	if err == nil && vf == nil {
+		err = errors.New("login: no verification flow was started")
+	}
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	uiURL := h.opts.Verifier.UIURL(vf)
+	if f.Type == flow.TypeAPI || wire.WantsJSON(r) {
+		item := map[string]any{"id": vf.ID.String(), "verifiable_address": i.VerifiableAddresses[0].Value}
+		if uiURL != "" {
+			item["url"] = uiURL
+		}
+		wire.WriteError(w, r, ErrVerifiedAddressRequired.
+			WithDetail("continue_with", []any{map[string]any{"action": "show_verification_ui", "flow": item}}))
+		return
+	}
+	http.Redirect(w, r, uiURL, http.StatusSeeOther)
 }

@@ -1,8 +1,8 @@
 package recovery
 
 import (
+	"encoding/json"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,7 +14,8 @@ import (
 )
 
 // Admin serves the admin endpoints that hand an operator a recovery code or
-// link to pass on to a user.
+// link to pass on to a user. As with Kratos they work whether or not
+// self-service recovery is enabled.
 type Admin struct{ h *Handler }
 
 // Admin returns the admin endpoints.
@@ -37,18 +38,9 @@ func (a *Admin) create(w http.ResponseWriter, r *http.Request, method string) {
 		wire.WriteError(w, r, err)
 		return
 	}
-	if !h.opts.Enabled {
-		wire.WriteError(w, r, ErrDisabled)
-		return
-	}
 	id, err := uuid.Parse(body.IdentityID)
 	if err != nil {
 		wire.WriteError(w, r, wire.BadRequest.WithReason("identity_id must be the id of an identity."))
-		return
-	}
-	i, err := h.ids.Get(r.Context(), id)
-	if err != nil {
-		wire.WriteError(w, r, err)
 		return
 	}
 	lifespan := h.opts.CodeLifespan
@@ -61,26 +53,35 @@ func (a *Admin) create(w http.ResponseWriter, r *http.Request, method string) {
 			return
 		}
 	}
+	// Links are opened in a browser; only codes may go to a native app
+	// (flow_type is not part of the link endpoint's body).
 	typ := flow.TypeBrowser
-	switch body.FlowType {
-	case "", flow.TypeBrowser:
-	case flow.TypeAPI:
-		typ = flow.TypeAPI
-	default:
-		wire.WriteError(w, r, wire.BadRequest.WithReason("flow_type must be browser or api."))
+	if method == onetime.MethodCode {
+		switch body.FlowType {
+		case "", flow.TypeBrowser:
+		case flow.TypeAPI:
+			typ = flow.TypeAPI
+		default:
+			wire.WriteError(w, r, wire.BadRequest.WithReason("flow_type must be browser or api."))
+			return
+		}
+	}
+	i, err := h.ids.Get(r.Context(), id)
+	if err != nil {
+		wire.WriteError(w, r, err)
 		return
 	}
 
-	// The flow is not bound to a browser yet: the user's browser claims it
-	// when it first opens the recovery URL.
+	// No browser owns the flow yet: the user's browser claims it when it
+	// first opens it (see claim).
 	f := flow.New(flow.Recovery, typ, r, h.kit.PublicURL, lifespan)
 	f.AddCSRF(nil)
+	f.Internal[adminKey] = json.RawMessage(`true`)
 	f.Active, f.State = method, flow.StateSentEmail
 	if method == onetime.MethodCode {
-		h.askForCode(f, "")
-		f.UI.Nodes = f.UI.Nodes[:len(f.UI.Nodes)-1] // no resend button: no address was given
+		h.askForCode(f, "", false)
 	} else {
-		h.askForAddress(f, "")
+		h.askForAddress(f, method, "")
 	}
 	var plain string
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
@@ -97,10 +98,11 @@ func (a *Admin) create(w http.ResponseWriter, r *http.Request, method string) {
 		wire.WriteError(w, r, err)
 		return
 	}
-	link := h.kit.PublicURL + "self-service/recovery?" + url.Values{"flow": {f.ID.String()}}.Encode()
 	if method == onetime.MethodLink {
 		wire.WriteJSON(w, http.StatusOK, map[string]any{"recovery_link": h.linkURL(f, plain), "expires_at": f.ExpiresAt})
 		return
 	}
-	wire.WriteJSON(w, http.StatusCreated, map[string]any{"recovery_code": plain, "recovery_link": link, "expires_at": f.ExpiresAt})
+	// As with Kratos, the link opens the recovery UI on the flow, where
+	// the user types the code.
+	wire.WriteJSON(w, http.StatusCreated, map[string]any{"recovery_code": plain, "recovery_link": h.kit.FlowUIURL(f), "expires_at": f.ExpiresAt})
 }

@@ -46,7 +46,9 @@ type Options struct {
 	NotifyUnknownRecipients bool
 	CodeLifespan            time.Duration
 	LinkLifespan            time.Duration
-	MaxAttempts             int
+	// MaxAttempts is how many codes may be submitted to one flow (5, as
+	// Kratos allows); the next submission retires the flow.
+	MaxAttempts int
 	// ContinueWith is feature_flags.use_continue_with_transitions.
 	ContinueWith     bool
 	PrivilegedMaxAge time.Duration
@@ -71,6 +73,15 @@ func NewHandler(kit *flow.Kit, sessions *session.Manager, ids *identity.Manager,
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 5
 	}
+	if opts.CodeLifespan <= 0 {
+		opts.CodeLifespan = time.Hour
+	}
+	if opts.LinkLifespan <= 0 {
+		opts.LinkLifespan = time.Hour
+	}
+	if opts.PrivilegedMaxAge <= 0 {
+		opts.PrivilegedMaxAge = time.Hour
+	}
 	return &Handler{kit: kit, sessions: sessions, ids: ids, codes: codes, mail: mail, settings: settings, opts: opts}
 }
 
@@ -78,14 +89,27 @@ func NewHandler(kit *flow.Kit, sessions *session.Manager, ids *identity.Manager,
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /self-service/recovery/browser", func(w http.ResponseWriter, r *http.Request) { h.create(w, r, flow.TypeBrowser) })
 	mux.HandleFunc("GET /self-service/recovery/api", func(w http.ResponseWriter, r *http.Request) { h.create(w, r, flow.TypeAPI) })
-	mux.HandleFunc("GET /self-service/recovery/flows", func(w http.ResponseWriter, r *http.Request) { h.kit.Fetch(w, r, flow.Recovery) })
+	mux.HandleFunc("GET /self-service/recovery/flows", h.fetch)
 	mux.HandleFunc("POST /self-service/recovery", h.submit)
 	// Recovery links arrive as GET.
 	mux.HandleFunc("GET /self-service/recovery", h.followLink)
 }
 
-// ErrDisabled answers when recovery is off.
-var ErrDisabled = wire.BadRequest.WithID("self_service_flow_disabled").WithReason("Account recovery is disabled.")
+// ErrDisabled answers the flow's endpoints when recovery is off. As with
+// Kratos it is a plain 400 without an error id. Submissions to existing
+// flows and the admin endpoints keep working, so that operators can hand
+// out recovery codes while self-service recovery is off.
+var ErrDisabled = wire.BadRequest.WithReason("Account recovery is not allowed because it is disabled.")
+
+// Reasons a code or link cannot be used; they become a new flow's message.
+var (
+	errSubmittedTooOften = wire.BadRequest.WithReason("The code was submitted too often. Please request a new one.")
+	errCodeUsed          = wire.BadRequest.WithReason("The code was used already. Please request a new one.")
+)
+
+// adminKey marks the flows the admin API created: no browser owns them
+// until one opens them.
+const adminKey = "admin_created"
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 	if !h.opts.Enabled {
@@ -104,18 +128,28 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 	h.kit.RespondCreated(w, r, f)
 }
 
+// newFlow starts and stores a flow asking for the address.
 func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string) (*flow.Flow, error) {
 	f, err := h.kit.Start(w, r, flow.Recovery, typ)
 	if err != nil {
 		return nil, err
 	}
 	f.Active = h.opts.Method
-	h.askForAddress(f, "")
+	h.askForAddress(f, f.Active, "")
 	return f, h.kit.Save(r.Context(), f)
 }
 
+// methodOf is the method a flow was made for (admin links make link flows
+// whatever the configured method).
+func (h *Handler) methodOf(f *flow.Flow) string {
+	if f.Active == onetime.MethodCode || f.Active == onetime.MethodLink {
+		return f.Active
+	}
+	return h.opts.Method
+}
+
 // askForAddress renders the first form: the email address and a submit.
-func (h *Handler) askForAddress(f *flow.Flow, email string) {
+func (h *Handler) askForAddress(f *flow.Flow, method, email string) {
 	csrf := f.UI.Find("csrf_token")
 	f.UI.Nodes = []*flow.Node{csrf}
 	var value any
@@ -123,28 +157,62 @@ func (h *Handler) askForAddress(f *flow.Flow, email string) {
 		value = email
 	}
 	f.UI.Add(
-		flow.Input(h.opts.Method, "email", "email", value, text.LabelEmail()).Required().Autocomplete("email"),
-		flow.Submit(h.opts.Method, "method", h.opts.Method, text.LabelContinue()),
+		flow.Input(method, "email", "email", value, text.LabelEmail()).Required().Autocomplete("email"),
+		flow.Submit(method, "method", method, text.LabelContinue()),
 	)
 }
 
-// askForCode renders the form after a code was sent.
-func (h *Handler) askForCode(f *flow.Flow, email string) {
+// askForCode renders the form after a code was sent; resend is false when
+// there is no address to send another code to (admin codes).
+func (h *Handler) askForCode(f *flow.Flow, email string, resend bool) {
 	csrf := f.UI.Find("csrf_token")
 	f.UI.Nodes = []*flow.Node{csrf}
+	code := flow.Input(onetime.MethodCode, "code", "text", nil, text.LabelRecoveryCode()).Required().Autocomplete("one-time-code")
+	code.Attributes.Pattern, code.Attributes.Maxlength = "[0-9]+", 6
 	f.UI.Add(
-		flow.Input(onetime.MethodCode, "code", "text", nil, text.LabelRecoveryCode()).Required().Autocomplete("one-time-code"),
+		code,
 		flow.Input(onetime.MethodCode, "method", "hidden", onetime.MethodCode, nil),
 		flow.Submit(onetime.MethodCode, "method", onetime.MethodCode, text.LabelContinue()),
-		flow.Submit(onetime.MethodCode, "email", email, text.LabelResendCode()),
 	)
+	if resend {
+		f.UI.Add(flow.Submit(onetime.MethodCode, "email", email, text.LabelResendCode()))
+	}
 }
 
-func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
+// fetch answers GET /self-service/recovery/flows?id=.
+func (h *Handler) fetch(w http.ResponseWriter, r *http.Request) {
 	if !h.opts.Enabled {
 		h.kit.Fail(w, r, ErrDisabled)
 		return
 	}
+	if id, err := uuid.Parse(r.URL.Query().Get("id")); err == nil {
+		if f, err := flow.Get(r.Context(), h.kit.Store.Read(), flow.Recovery, id); err == nil {
+			claimed, err := h.claim(w, r, f)
+			if err != nil {
+				h.kit.Fail(w, r, err)
+				return
+			}
+			if claimed { // bound to this browser just now
+				wire.WriteJSON(w, http.StatusOK, f.View())
+				return
+			}
+		}
+	}
+	h.kit.Fetch(w, r, flow.Recovery)
+}
+
+// claim binds a browser flow the admin API created to the first browser
+// that opens it: such a flow has no CSRF binding yet, and the recovery link
+// an operator hands out leads the user's browser to it.
+func (h *Handler) claim(w http.ResponseWriter, r *http.Request, f *flow.Flow) (bool, error) {
+	if f.Type != flow.TypeBrowser || f.CSRFHash != "" || f.Internal[adminKey] == nil || f.Expired() {
+		return false, nil
+	}
+	f.RefreshCSRF(h.kit.CSRF.Ensure(w, r))
+	return true, h.kit.Update(r.Context(), f)
+}
+
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	sub, err := h.kit.Receive(w, r, flow.Recovery,
 		func() (flow.Payload, error) { return flow.DecodePayload(w, r, nil) },
 		func(old *flow.Flow) (*flow.Flow, error) { return h.newFlow(w, r, old.Type) })
@@ -152,37 +220,43 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, p := sub.Flow, sub.Payload
+	f.UI.ResetMessages()
+	method := h.methodOf(f)
+	email := strings.TrimSpace(p.String("email"))
+
+	// Once a code went out, a submission without an address is a code,
+	// whoever sends it (as with Kratos, a signed-in browser too).
+	if method == onetime.MethodCode && f.State == flow.StateSentEmail && email == "" {
+		h.redeem(w, r, f, p.String("code"))
+		return
+	}
 	if current, _ := h.sessions.FromRequest(r.Context(), r); current != nil {
 		h.kit.AlreadySignedIn(w, r, f.Type, "")
 		return
 	}
-	f.UI.ResetMessages()
-	method := p.String("method")
-	if method == "" && p.String("email") != "" {
-		method = f.Active // the resend button sends only the address
+	submitted := p.String("method")
+	if submitted == "" && email != "" {
+		submitted = method // the resend button sends only the address
 	}
-	switch {
-	case method != h.opts.Method:
+	if submitted != method {
 		h.kit.Reject(w, r, f, flow.FormMessage(text.NoRecoveryStrategy()))
-	case p.String("code") != "" && method == onetime.MethodCode:
-		h.redeem(w, r, f, p.String("code"))
-	default:
-		h.send(w, r, f, p.String("email"))
+		return
 	}
+	h.send(w, r, f, method, email)
 }
 
 // send issues a code (or link) for the address and queues the message. An
 // unknown address is treated alike, down to storing a code nobody receives,
 // so that answers and timing do not reveal which addresses exist.
-func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, email string) {
-	email = strings.TrimSpace(email)
-	if email == "" {
-		h.kit.Reject(w, r, f, flow.FormError{{Field: "email", Message: text.ValidationRequired("email")}})
-		return
-	}
-	if !strings.Contains(email, "@") {
-		h.askForAddress(f, email)
-		h.kit.Reject(w, r, f, flow.FormError{{Field: "email", Message: text.InvalidEmail(email)}})
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, method, email string) {
+	if email == "" || !strings.Contains(email, "@") {
+		msg := text.ValidationRequired("email")
+		if email != "" {
+			msg = text.InvalidEmail(email)
+		}
+		f.State = flow.StateChooseMethod
+		h.askForAddress(f, method, email)
+		h.kit.Reject(w, r, f, flow.FormError{{Field: "email", Message: msg}})
 		return
 	}
 	address := schema.NormalizeAddress("email", email)
@@ -192,14 +266,14 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, ema
 		return
 	}
 	lifespan := h.opts.CodeLifespan
-	if h.opts.Method == onetime.MethodLink {
+	if method == onetime.MethodLink {
 		lifespan = h.opts.LinkLifespan
 	}
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		if err := h.codes.InvalidateFlow(r.Context(), q, f.ID); err != nil {
 			return err
 		}
-		code := onetime.Code{Purpose: onetime.Recovery, Method: h.opts.Method, FlowID: f.ID, Via: "email", Value: address, ExpiresAt: store.Now().Add(lifespan)}
+		code := onetime.Code{Purpose: onetime.Recovery, Method: method, FlowID: f.ID, Via: "email", Value: address, ExpiresAt: store.Now().Add(lifespan)}
 		if owner != nil {
 			code.IdentityID = &owner.ID
 		}
@@ -208,23 +282,23 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, ema
 			return err
 		}
 		switch {
-		case owner != nil && h.opts.Method == onetime.MethodCode:
+		case owner != nil && method == onetime.MethodCode:
 			err = h.mail.RecoveryCode(r.Context(), q, address, plain, owner)
 		case owner != nil:
 			err = h.mail.RecoveryLink(r.Context(), q, address, h.linkURL(f, plain), owner)
 		case h.opts.NotifyUnknownRecipients:
-			err = h.mail.RecoveryUnknown(r.Context(), q, address, h.opts.Method)
+			err = h.mail.RecoveryUnknown(r.Context(), q, address, method)
 		}
 		if err != nil {
 			return err
 		}
-		f.State = flow.StateSentEmail
-		if h.opts.Method == onetime.MethodCode {
-			h.askForCode(f, email)
-			f.UI.Messages = append(f.UI.Messages, text.RecoveryCodeSent())
+		f.State, f.Active = flow.StateSentEmail, method
+		if method == onetime.MethodCode {
+			h.askForCode(f, email, true)
+			f.UI.Messages = []*text.Message{text.RecoveryCodeSent()}
 		} else {
-			h.askForAddress(f, email)
-			f.UI.Messages = append(f.UI.Messages, text.RecoveryLinkSent())
+			h.askForAddress(f, method, email)
+			f.UI.Messages = []*text.Message{text.RecoveryLinkSent()}
 		}
 		f.RefreshCSRF(h.kit.CSRF.Token(r))
 		return flow.Update(r.Context(), q, f)
@@ -252,7 +326,10 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request, f *flow.Flow, sta
 	h.kit.RedirectToUI(w, r, f)
 }
 
-// redeem checks a typed code.
+// redeem checks a typed code. A wrong code shows the same flow again with
+// 200, as Kratos does (the form is fine; only the code is not); a code that
+// cannot be used any more, or one submission too many, retires the flow
+// and offers a new one.
 func (h *Handler) redeem(w http.ResponseWriter, r *http.Request, f *flow.Flow, plain string) {
 	var code *onetime.Code
 	var redeemErr error
@@ -260,7 +337,7 @@ func (h *Handler) redeem(w http.ResponseWriter, r *http.Request, f *flow.Flow, p
 		var err error
 		code, err = h.codes.RedeemCode(r.Context(), q, onetime.Recovery, f.ID, strings.TrimSpace(plain), h.opts.MaxAttempts)
 		if errors.Is(err, onetime.ErrInvalid) || errors.Is(err, onetime.ErrTooManyAttempts) {
-			redeemErr = err // committed: the failed attempt counts
+			redeemErr = err // committed: the attempt counts
 			return nil
 		}
 		return err
@@ -269,22 +346,82 @@ func (h *Handler) redeem(w http.ResponseWriter, r *http.Request, f *flow.Flow, p
 		h.kit.Fail(w, r, err)
 		return
 	}
-	if errors.Is(redeemErr, onetime.ErrTooManyAttempts) {
-		f.State = flow.StateChooseMethod
-		h.askForAddress(f, "")
-		h.kit.Reject(w, r, f, flow.FormMessage(text.RecoveryCodeInvalid()))
-		return
+	switch {
+	case errors.Is(redeemErr, onetime.ErrTooManyAttempts):
+		h.retry(w, r, f, f.Type, text.ValidationGeneric(errSubmittedTooOften.Reason), errSubmittedTooOften)
+	case errors.Is(redeemErr, onetime.ErrExpired):
+		h.retryExpired(w, r, f, f.Type, code.ExpiresAt)
+	case errors.Is(redeemErr, onetime.ErrUsed):
+		h.retry(w, r, f, f.Type, text.ValidationGeneric(errCodeUsed.Reason), errCodeUsed)
+	case redeemErr != nil || code.IdentityID == nil:
+		// A wrong code, or the code of an address no account owns.
+		f.UI.Messages = []*text.Message{text.RecoveryCodeInvalid()}
+		if f.Type == flow.TypeBrowser {
+			f.RefreshCSRF(h.kit.CSRF.Token(r))
+		}
+		if err := h.kit.Update(r.Context(), f); err != nil {
+			h.kit.Fail(w, r, err)
+			return
+		}
+		h.show(w, r, f, http.StatusOK)
+	default:
+		h.recovered(w, r, f, f.Type, code)
 	}
-	if redeemErr != nil || code.IdentityID == nil {
-		h.kit.Reject(w, r, f, flow.FormError{{Field: "code", Message: text.RecoveryCodeInvalid()}})
-		return
-	}
-	h.recovered(w, r, f, code)
 }
 
-// followLink redeems a recovery link (GET ?flow=&token=); browsers only.
+// retry answers with a new flow that carries msg, as Kratos does when a
+// flow cannot go on: browsers are sent to the UI with it; apps and AJAX
+// callers are redirected to fetch it, or (with continue_with transitions)
+// get cause with a continue_with pointing at it.
+func (h *Handler) retry(w http.ResponseWriter, r *http.Request, old *flow.Flow, typ string, msg *text.Message, cause *wire.Error) {
+	nf, err := h.kit.Start(w, r, flow.Recovery, typ)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	nf.Active, nf.ReturnTo = h.opts.Method, old.ReturnTo
+	h.askForAddress(nf, nf.Active, "")
+	nf.UI.Messages = []*text.Message{msg}
+	if err := h.kit.Save(r.Context(), nf); err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	switch {
+	case typ == flow.TypeBrowser && !wire.WantsJSON(r):
+		h.kit.RedirectToUI(w, r, nf)
+	case h.opts.ContinueWith:
+		wire.WriteError(w, r, cause.WithDetail("continue_with", []any{map[string]any{
+			"action": "show_recovery_ui",
+			"flow":   map[string]any{"id": nf.ID.String(), "url": h.kit.FlowUIURL(nf)},
+		}}))
+	default:
+		http.Redirect(w, r, h.kit.PublicURL+"self-service/recovery/flows?"+url.Values{"id": {nf.ID.String()}}.Encode(), http.StatusSeeOther)
+	}
+}
+
+// retryExpired offers a new flow because a code, link or flow expired.
+func (h *Handler) retryExpired(w http.ResponseWriter, r *http.Request, old *flow.Flow, typ string, expiredAt time.Time) {
+	ago := time.Since(expiredAt).Round(time.Second)
+	cause := wire.Gone.WithID("self_service_flow_expired").
+		WithReason("The recovery code or link expired %s ago; use the new flow.", ago).
+		WithDetail("expired_at", expiredAt)
+	h.retry(w, r, old, typ, text.RecoveryExpired(ago.String()), cause)
+}
+
+// errWrongFlow rolls back the redemption of a link made for another flow.
+var errWrongFlow = errors.New("recovery: the link belongs to another flow")
+
+// followLink redeems a recovery link (GET ?flow=&token=). A link is opened
+// in a browser, so it always answers as to a browser: the session cookie
+// and a redirect to the settings UI, or a new flow explaining what went
+// wrong.
 func (h *Handler) followLink(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
+	if token != "" {
+		// Answer as to a browser even if the client asks for JSON.
+		r = r.Clone(r.Context())
+		r.Header.Del("Accept")
+	}
 	id, err := uuid.Parse(r.URL.Query().Get("flow"))
 	if err != nil {
 		h.kit.Fail(w, r, wire.BadRequest.WithReason("The recovery link is incomplete."))
@@ -296,41 +433,43 @@ func (h *Handler) followLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if token == "" {
-		// A flow opened by URL, as one an admin created: this browser
-		// claims it and is shown its form.
-		if f.Type == flow.TypeBrowser {
-			f.RefreshCSRF(h.kit.CSRF.Ensure(w, r))
-			if err := h.kit.Update(r.Context(), f); err != nil {
-				h.kit.Fail(w, r, err)
-				return
-			}
+		// A flow opened by URL, as one an admin created: show its form.
+		if _, err := h.claim(w, r, f); err != nil {
+			h.kit.Fail(w, r, err)
+			return
 		}
 		h.show(w, r, f, http.StatusOK)
+		return
+	}
+	if f.Expired() {
+		h.retryExpired(w, r, f, flow.TypeBrowser, f.ExpiresAt)
 		return
 	}
 	var code *onetime.Code
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		var err error
 		code, err = h.codes.RedeemToken(r.Context(), q, onetime.Recovery, token)
+		if err == nil && (code.FlowID != f.ID || code.IdentityID == nil) {
+			return errWrongFlow
+		}
 		return err
 	})
-	if errors.Is(err, onetime.ErrInvalid) || (err == nil && (code.FlowID != f.ID || code.IdentityID == nil)) {
-		f.UI.ResetMessages()
-		h.askForAddress(f, "")
-		f.State = flow.StateChooseMethod
-		h.kit.Reject(w, r, f, flow.FormMessage(text.RecoveryLinkInvalid()))
-		return
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, onetime.ErrExpired) && code.FlowID == f.ID:
+		h.retryExpired(w, r, f, flow.TypeBrowser, code.ExpiresAt)
+	case errors.Is(err, onetime.ErrInvalid) || errors.Is(err, errWrongFlow):
+		h.retry(w, r, f, flow.TypeBrowser, text.RecoveryLinkInvalid(), wire.BadRequest.WithReason("The recovery link is invalid or was used already."))
+	case err != nil:
 		h.kit.Fail(w, r, err)
-		return
+	default:
+		h.recovered(w, r, f, flow.TypeBrowser, code)
 	}
-	h.recovered(w, r, f, code)
 }
 
 // recovered signs the owner in, marks the address verified (receiving the
-// code proved it), and hands over to a settings flow.
-func (h *Handler) recovered(w http.ResponseWriter, r *http.Request, f *flow.Flow, code *onetime.Code) {
+// code proved it), and hands over to a settings flow. typ is how to answer:
+// the flow's type for codes, browser for links.
+func (h *Handler) recovered(w http.ResponseWriter, r *http.Request, f *flow.Flow, typ string, code *onetime.Code) {
 	i, err := h.ids.Get(r.Context(), *code.IdentityID)
 	if err != nil {
 		h.kit.Fail(w, r, err)
@@ -342,51 +481,57 @@ func (h *Handler) recovered(w http.ResponseWriter, r *http.Request, f *flow.Flow
 		if s, err = h.sessions.Issue(r.Context(), q, i, code.Method+"_recovery", r); err != nil {
 			return err
 		}
-		if err := h.ids.SetAddressStatus(r.Context(), q, i.ID, code.Via, code.Value, identity.AddressStatusCompleted); err != nil {
-			return err
+		if code.Via != "" { // admin codes prove no address
+			if err := h.ids.SetAddressStatus(r.Context(), q, i.ID, code.Via, code.Value, identity.AddressStatusCompleted); err != nil {
+				return err
+			}
 		}
 		f.State = flow.StatePassedChallenge
+		f.UI.Messages = nil
 		return flow.Update(r.Context(), q, f)
 	})
 	if err != nil {
 		h.kit.Fail(w, r, err)
 		return
 	}
-	settingsFlow, err := h.settings.StartFor(r.Context(), w, r, f.Type, i)
+	settingsFlow, err := h.settings.StartFor(r.Context(), w, r, typ, i)
 	if err != nil {
 		h.kit.Fail(w, r, err)
 		return
 	}
+	if typ == flow.TypeBrowser {
+		// A new identity signed in: the browser gets a new CSRF token,
+		// and the settings flow is bound to it.
+		h.sessions.SetCookie(w, s)
+		settingsFlow.RefreshCSRF(h.kit.CSRF.Rotate(w))
+	}
+	settingsFlow.ReturnTo = f.ReturnTo
+	if settingsFlow.ReturnTo == "" {
+		settingsFlow.ReturnTo = h.kit.AfterReturnTo[flow.Recovery]
+	}
 	until := s.AuthenticatedAt.Add(h.opts.PrivilegedMaxAge).Format(time.RFC3339)
-	settingsFlow.UI.Messages = append(settingsFlow.UI.Messages, text.RecoverySuccessful(until))
+	settingsFlow.UI.Messages = []*text.Message{text.RecoverySuccessful(until)}
 	if err := h.kit.Update(r.Context(), settingsFlow); err != nil {
 		h.kit.Fail(w, r, err)
 		return
 	}
 	target := h.settings.UIURL(settingsFlow)
-	if f.Type == flow.TypeBrowser {
-		h.sessions.SetCookie(w, s)
-		h.kit.CSRF.Rotate(w)
-	}
-
-	if h.opts.ContinueWith {
-		if f.Type == flow.TypeAPI {
-			f.ContinueWith = append(f.ContinueWith, flow.SetSessionToken(s.Token))
-		}
-		f.ContinueWith = append(f.ContinueWith, map[string]any{
-			"action": "show_settings_ui",
-			"flow":   map[string]any{"id": settingsFlow.ID.String(), "url": target},
-		})
-		if f.Type == flow.TypeBrowser && !wire.WantsJSON(r) {
-			http.Redirect(w, r, target, http.StatusSeeOther)
-			return
-		}
-		wire.WriteJSON(w, http.StatusOK, f.View())
-		return
-	}
-	if f.Type == flow.TypeBrowser && !wire.WantsJSON(r) {
+	if typ == flow.TypeBrowser && !wire.WantsJSON(r) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
-	wire.WriteError(w, r, flow.ErrLocationChange(target))
+	if !h.opts.ContinueWith {
+		// Kratos's answer without continue_with transitions, for apps too
+		// (which then get no session token).
+		wire.WriteError(w, r, flow.ErrLocationChange(target))
+		return
+	}
+	if typ == flow.TypeAPI {
+		f.ContinueWith = append(f.ContinueWith, flow.SetSessionToken(s.Token))
+	}
+	f.ContinueWith = append(f.ContinueWith, map[string]any{
+		"action": "show_settings_ui",
+		"flow":   map[string]any{"id": settingsFlow.ID.String(), "url": target},
+	})
+	wire.WriteJSON(w, http.StatusOK, f.View())
 }

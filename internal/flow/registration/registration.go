@@ -280,7 +280,9 @@ func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, 
 	}
 	if s != nil {
 		h.sessions.SetCookie(w, s)
-		h.kit.CSRF.Rotate(w)
+		if vf == nil || vf.Type != flow.TypeBrowser { // StartAfterRegistration rotated it already
+			h.kit.CSRF.Rotate(w)
+		}
 	}
 	if wire.WantsJSON(r) {
 		wire.WriteJSON(w, http.StatusOK, out)

@@ -1,5 +1,14 @@
 // Package verification is the address verification flow: a code (or a
 // link) sent to a verifiable address proves its owner holds it.
+//
+// Its answers follow Kratos's verification flow rather than the shared
+// flow.Kit defaults where the two differ: a wrong or expired code shows the
+// flow again with 200 (Kratos issue #2997: the form, not an error page),
+// an expired flow is replaced by a new one the client is sent to (303), a
+// completed flow or one whose codes were tried too often is replaced by a
+// new flow (410 self_service_flow_replaced for apps and AJAX), and a code
+// link opened from a message fills in the code instead of using it, so
+// that mail scanners following links cannot verify an address.
 package verification
 
 import (
@@ -37,7 +46,10 @@ type Options struct {
 	NotifyUnknownRecipients bool
 	CodeLifespan            time.Duration
 	LinkLifespan            time.Duration
-	MaxAttempts             int
+	// MaxAttempts is how many codes may be submitted to one flow
+	// (selfservice.methods.code.config.max_submissions, default 5); the
+	// next submission replaces the flow, even with the right code.
+	MaxAttempts int
 }
 
 // Handler serves the verification endpoints.
@@ -56,6 +68,12 @@ func NewHandler(kit *flow.Kit, ids *identity.Manager, codes *onetime.Codes, mail
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 5
+	}
+	if opts.CodeLifespan <= 0 {
+		opts.CodeLifespan = time.Hour
+	}
+	if opts.LinkLifespan <= 0 {
+		opts.LinkLifespan = time.Hour
 	}
 	return &Handler{kit: kit, ids: ids, codes: codes, mail: mail, opts: opts}
 }
@@ -76,12 +94,29 @@ func (h *Handler) Register(mux *http.ServeMux) {
 // ErrDisabled answers when verification is off.
 var ErrDisabled = wire.BadRequest.WithID("self_service_flow_disabled").WithReason("Address verification is disabled.")
 
+// errFlowReplaced is Kratos's self_service_flow_replaced: the client must
+// continue with the flow named by use_flow_id.
+func errFlowReplaced(newFlow uuid.UUID) *wire.Error {
+	return wire.Gone.WithID("self_service_flow_replaced").
+		WithReason("This verification flow cannot be used any more; continue with the new flow.").
+		WithDetail("use_flow_id", newFlow.String())
+}
+
+// tooManySubmissions is shown on the flow that replaces one whose codes
+// were tried too often.
+func tooManySubmissions() *text.Message {
+	return text.ValidationGeneric("The code was submitted too often. Please request a new code.")
+}
+
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 	if !h.opts.Enabled {
 		h.kit.Fail(w, r, ErrDisabled)
 		return
 	}
-	f, err := h.newFlow(w, r, typ)
+	f, err := h.start(w, r, typ)
+	if err == nil {
+		err = h.kit.Save(r.Context(), f)
+	}
 	if err != nil {
 		h.kit.Fail(w, r, err)
 		return
@@ -89,14 +124,15 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 	h.kit.RespondCreated(w, r, f)
 }
 
-func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string) (*flow.Flow, error) {
+// start makes a new flow that asks for an address; the caller saves it.
+func (h *Handler) start(w http.ResponseWriter, r *http.Request, typ string) (*flow.Flow, error) {
 	f, err := h.kit.Start(w, r, flow.Verification, typ)
 	if err != nil {
 		return nil, err
 	}
 	f.Active = h.opts.Method
 	h.askForAddress(f, "")
-	return f, h.kit.Save(r.Context(), f)
+	return f, nil
 }
 
 func (h *Handler) askForAddress(f *flow.Flow, email string) {
@@ -119,35 +155,163 @@ func (h *Handler) askForCode(f *flow.Flow, email string) {
 		flow.Input(onetime.MethodCode, "code", "text", nil, text.LabelVerificationCode()).Required().Autocomplete("one-time-code"),
 		flow.Input(onetime.MethodCode, "method", "hidden", onetime.MethodCode, nil),
 		flow.Submit(onetime.MethodCode, "method", onetime.MethodCode, text.LabelContinue()),
-		flow.Submit(onetime.MethodCode, "email", email, text.LabelResendCode()),
 	)
+	if email != "" {
+		f.UI.Add(flow.Submit(onetime.MethodCode, "email", email, text.LabelResendCode()))
+	}
 }
 
+// submit is POST /self-service/verification: an address to send a code or
+// link to, or a code to redeem.
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	if !h.opts.Enabled {
 		h.kit.Fail(w, r, ErrDisabled)
 		return
 	}
-	sub, err := h.kit.Receive(w, r, flow.Verification,
-		func() (flow.Payload, error) { return flow.DecodePayload(w, r, nil) },
-		func(old *flow.Flow) (*flow.Flow, error) { return h.newFlow(w, r, old.Type) })
-	if err != nil {
+	f, ok := h.load(w, r)
+	if !ok {
 		return
 	}
-	f, p := sub.Flow, sub.Payload
-	f.UI.ResetMessages()
+	p, err := flow.DecodePayload(w, r, nil)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	if !h.usable(w, r, f) {
+		return
+	}
+	code := strings.TrimSpace(p.String("code"))
 	method := p.String("method")
+	if method == "" && code != "" {
+		method = onetime.MethodCode
+	}
 	if method == "" && p.String("email") != "" {
 		method = f.Active
 	}
+	// A code is its own proof, so Kratos takes it from anywhere (a native
+	// app's flow finished in the browser the message opened); browsers
+	// still show their CSRF token, which the code link binds to them.
+	if !h.allowed(w, r, f, p, code != "" && method == onetime.MethodCode) {
+		return
+	}
+	f.UI.ResetMessages()
 	switch {
 	case method != h.opts.Method:
 		h.kit.Reject(w, r, f, flow.FormMessage(text.NoVerificationStrategy()))
-	case p.String("code") != "" && method == onetime.MethodCode:
-		h.redeemCode(w, r, f, p.String("code"))
+	case code != "" && method == onetime.MethodCode:
+		h.redeemCode(w, r, f, code)
 	default:
 		h.sendTo(w, r, f, p.String("email"))
 	}
+}
+
+// load reads the flow a submission or link names, answering if it cannot.
+func (h *Handler) load(w http.ResponseWriter, r *http.Request) (*flow.Flow, bool) {
+	id, err := uuid.Parse(r.URL.Query().Get("flow"))
+	if err != nil {
+		h.kit.Fail(w, r, wire.BadRequest.WithReason("The flow query parameter is missing or malformed."))
+		return nil, false
+	}
+	f, err := flow.Get(r.Context(), h.kit.Store.Read(), flow.Verification, id)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return nil, false
+	}
+	return f, true
+}
+
+// usable answers expired and completed flows with their successor, as
+// Kratos does before looking at what was submitted.
+func (h *Handler) usable(w http.ResponseWriter, r *http.Request, f *flow.Flow) bool {
+	switch {
+	case f.Expired():
+		h.replaceExpired(w, r, f)
+		return false
+	case f.State == flow.StatePassedChallenge:
+		h.replace(w, r, f, f.Type, text.VerificationAlreadyDone())
+		return false
+	}
+	return true
+}
+
+// allowed checks who may submit: the browser the flow is bound to (CSRF),
+// or an app that sends no browser state, unless anyCaller.
+func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, f *flow.Flow, p flow.Payload, anyCaller bool) bool {
+	if f.Type == flow.TypeBrowser {
+		if err := h.kit.CSRF.Verify(r, p.String("csrf_token")); err != nil {
+			h.kit.Fail(w, r, err)
+			return false
+		}
+		return true
+	}
+	if reason := browserState(r); reason != "" && !anyCaller {
+		f.UI.ResetMessages()
+		f.UI.AddMessage("", text.ValidationGeneric(reason))
+		wire.WriteJSON(w, http.StatusBadRequest, f.View())
+		return false
+	}
+	return true
+}
+
+// browserState explains why a request looks like a browser's: API flows
+// refuse Cookie and Origin headers (except Cloudflare's cookies), as
+// flow.Kit.Receive does for the other flows.
+func browserState(r *http.Request) string {
+	if r.Header.Get("Origin") != "" {
+		return "API flows must not be submitted by browsers: the request carries an Origin header. Use the browser flow instead."
+	}
+	for _, c := range r.Cookies() {
+		n := c.Name
+		if strings.HasPrefix(n, "__cf") || strings.HasPrefix(n, "_cf") || strings.HasPrefix(n, "cf_") {
+			continue
+		}
+		return "API flows must not be submitted with cookies: the request carries a Cookie header. Use the browser flow instead."
+	}
+	return ""
+}
+
+// successor saves a new flow of typ that asks for an address again and
+// carries msg, keeping old's return_to.
+func (h *Handler) successor(w http.ResponseWriter, r *http.Request, old *flow.Flow, typ string, msg *text.Message) (*flow.Flow, error) {
+	nf, err := h.start(w, r, typ)
+	if err != nil {
+		return nil, err
+	}
+	nf.ReturnTo = old.ReturnTo
+	nf.UI.Messages = append(nf.UI.Messages, msg)
+	return nf, h.kit.Save(r.Context(), nf)
+}
+
+// replaceExpired sends the client to a new flow telling that old expired:
+// apps and AJAX to the new flow's JSON, browsers to the UI.
+func (h *Handler) replaceExpired(w http.ResponseWriter, r *http.Request, old *flow.Flow) {
+	ago := time.Since(old.ExpiresAt).Round(time.Second).String()
+	nf, err := h.successor(w, r, old, old.Type, text.VerificationExpired(ago))
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	if nf.Type == flow.TypeAPI || wire.WantsJSON(r) {
+		http.Redirect(w, r, h.kit.PublicURL+"self-service/verification/flows?id="+url.QueryEscape(nf.ID.String()), http.StatusSeeOther)
+		return
+	}
+	h.kit.RedirectToUI(w, r, nf)
+}
+
+// replace answers with a new flow of typ carrying msg: 410
+// self_service_flow_replaced for JSON callers, the UI otherwise (also for
+// an app's flow whose link was opened in a browser), as Kratos does.
+func (h *Handler) replace(w http.ResponseWriter, r *http.Request, old *flow.Flow, typ string, msg *text.Message) {
+	nf, err := h.successor(w, r, old, typ, msg)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	if wire.WantsJSON(r) {
+		wire.WriteError(w, r, errFlowReplaced(nf.ID))
+		return
+	}
+	h.kit.RedirectToUI(w, r, nf)
 }
 
 func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, email string) {
@@ -218,6 +382,7 @@ func (h *Handler) send(ctx context.Context, q *store.Q, f *flow.Flow, owner *ide
 // sent moves the flow on after a message went out.
 func (h *Handler) sent(f *flow.Flow, email string) {
 	f.State = flow.StateSentEmail
+	f.UI.Messages = nil
 	if h.opts.Method == onetime.MethodCode {
 		h.askForCode(f, email)
 		f.UI.Messages = append(f.UI.Messages, text.VerificationCodeSent())
@@ -234,6 +399,8 @@ func (h *Handler) link(f *flow.Flow, param, secret string) string {
 	return h.kit.PublicURL + "self-service/verification?" + q.Encode()
 }
 
+// show answers with the flow: JSON for apps and AJAX (200, also when the
+// flow carries an error message), the UI for browsers.
 func (h *Handler) show(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
 	if f.Type == flow.TypeAPI || wire.WantsJSON(r) {
 		wire.WriteJSON(w, http.StatusOK, f.View())
@@ -243,18 +410,17 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
 }
 
 func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flow, plain string) {
-	var code *onetime.Code
 	var redeemErr error
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		var err error
-		code, err = h.codes.RedeemCode(r.Context(), q, onetime.Verification, f.ID, strings.TrimSpace(plain), h.opts.MaxAttempts)
+		code, err := h.codes.RedeemCode(r.Context(), q, onetime.Verification, f.ID, plain, h.opts.MaxAttempts)
 		switch {
 		case errors.Is(err, onetime.ErrInvalid) || errors.Is(err, onetime.ErrTooManyAttempts):
-			redeemErr = err // committed: the failed attempt counts
+			redeemErr = err // committed: the submission counts
 			return nil
 		case err != nil:
 			return err
 		case code.IdentityID == nil:
+			// The code went to an address no account uses.
 			redeemErr = onetime.ErrInvalid
 			return nil
 		}
@@ -266,17 +432,24 @@ func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flo
 	}
 	switch {
 	case errors.Is(redeemErr, onetime.ErrTooManyAttempts):
-		f.State = flow.StateChooseMethod
-		h.askForAddress(f, "")
-		h.kit.Reject(w, r, f, flow.FormMessage(text.VerificationCodeInvalid()))
+		h.replace(w, r, f, f.Type, tooManySubmissions())
 	case redeemErr != nil:
-		h.kit.Reject(w, r, f, flow.FormError{{Field: "code", Message: text.VerificationCodeInvalid()}})
+		// Wrong, used and expired codes read alike, as in Kratos; the
+		// form stays as it was.
+		f.UI.Messages = []*text.Message{text.VerificationCodeInvalid()}
+		f.RefreshCSRF(h.kit.CSRF.Token(r))
+		if err := h.kit.Update(r.Context(), f); err != nil {
+			h.kit.Fail(w, r, err)
+			return
+		}
+		h.show(w, r, f)
 	default:
 		h.show(w, r, f)
 	}
 }
 
 // verified marks the address and completes the flow, in q's transaction.
+// The completed flow's form is a GET to where the user continues.
 func (h *Handler) verified(ctx context.Context, q *store.Q, f *flow.Flow, code *onetime.Code) error {
 	if err := h.ids.SetAddressStatus(ctx, q, *code.IdentityID, code.Via, code.Value, identity.AddressStatusCompleted); err != nil {
 		return err
@@ -284,92 +457,168 @@ func (h *Handler) verified(ctx context.Context, q *store.Q, f *flow.Flow, code *
 	f.State = flow.StatePassedChallenge
 	csrf := f.UI.Find("csrf_token")
 	f.UI.Nodes = []*flow.Node{csrf}
+	f.UI.Method = http.MethodGet
+	f.UI.Action = h.continueURL(f)
 	f.UI.Messages = []*text.Message{text.VerificationSuccessful()}
 	return flow.Update(ctx, q, f)
 }
 
-// followLink redeems a link from a message: ?flow=&code= (code method) or
-// ?flow=&token= (link method).
+// continueURL is where the user goes after verifying: the flow's
+// return_to, selfservice.flows.verification.after.default_browser_return_url,
+// or the flow's own UI.
+func (h *Handler) continueURL(f *flow.Flow) string {
+	if f.ReturnTo != "" {
+		return f.ReturnTo
+	}
+	if u := h.kit.AfterReturnTo[flow.Verification]; u != "" {
+		return u
+	}
+	return h.kit.FlowUIURL(f)
+}
+
+// followLink is GET /self-service/verification, the link in a message:
+// ?flow=&code= (code method) fills the code into the flow and shows it,
+// ?flow=&token= (link method) verifies the address.
 func (h *Handler) followLink(w http.ResponseWriter, r *http.Request) {
-	id, err := uuid.Parse(r.URL.Query().Get("flow"))
-	if err != nil {
-		h.kit.Fail(w, r, wire.BadRequest.WithReason("The verification link is incomplete."))
+	if !h.opts.Enabled {
+		h.kit.Fail(w, r, ErrDisabled)
 		return
 	}
-	f, err := flow.Get(r.Context(), h.kit.Store.Read(), flow.Verification, id)
-	if err != nil {
+	f, ok := h.load(w, r)
+	if !ok || !h.usable(w, r, f) {
+		return
+	}
+	query := r.URL.Query()
+	switch {
+	case query.Get("code") != "" && h.opts.Method == onetime.MethodCode:
+		h.fillIn(w, r, f, strings.TrimSpace(query.Get("code")))
+	case query.Get("token") != "" && h.opts.Method == onetime.MethodLink:
+		h.redeemToken(w, r, f, query.Get("token"))
+	default:
+		h.show(w, r, f)
+	}
+}
+
+// fillIn puts a code from a link into the flow's form, binds the flow to
+// this browser (the link may open in another one) and shows the UI, where
+// the user submits it.
+func (h *Handler) fillIn(w http.ResponseWriter, r *http.Request, f *flow.Flow, code string) {
+	if f.UI.Find("code") != nil {
+		f.UI.SetValue("code", code)
+	}
+	f.RefreshCSRF(h.kit.CSRF.Ensure(w, r))
+	if err := h.kit.Update(r.Context(), f); err != nil {
 		h.kit.Fail(w, r, err)
 		return
 	}
-	if code := r.URL.Query().Get("code"); code != "" {
-		h.redeemCode(w, r, f, code)
-		return
-	}
-	token := r.URL.Query().Get("token")
-	if token == "" {
-		h.show(w, r, f)
-		return
-	}
-	var invalid bool
-	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+	h.kit.RedirectToUI(w, r, f)
+}
+
+// errOtherFlow rolls back the redemption of a token issued for another
+// flow, so that it stays usable there.
+var errOtherFlow = errors.New("verification: the token belongs to another flow")
+
+func (h *Handler) redeemToken(w http.ResponseWriter, r *http.Request, f *flow.Flow, token string) {
+	var problem *text.Message
+	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		code, err := h.codes.RedeemToken(r.Context(), q, onetime.Verification, token)
-		if errors.Is(err, onetime.ErrInvalid) || (err == nil && (code.FlowID != f.ID || code.IdentityID == nil)) {
-			invalid = true
+		switch {
+		case err == nil && (code.FlowID != f.ID || code.IdentityID == nil):
+			return errOtherFlow
+		case errors.Is(err, onetime.ErrExpired) && code != nil && code.FlowID == f.ID:
+			problem = text.VerificationExpired(time.Since(code.ExpiresAt).Round(time.Second).String())
 			return nil
-		}
-		if err != nil {
+		case errors.Is(err, onetime.ErrInvalid):
+			problem = text.VerificationLinkInvalid()
+			return nil
+		case err != nil:
 			return err
 		}
 		return h.verified(r.Context(), q, f, code)
 	})
+	if errors.Is(err, errOtherFlow) {
+		err, problem = nil, text.VerificationLinkInvalid()
+	}
 	if err != nil {
 		h.kit.Fail(w, r, err)
 		return
 	}
-	if invalid {
-		f.UI.ResetMessages()
-		f.State = flow.StateChooseMethod
-		h.askForAddress(f, "")
-		h.kit.Reject(w, r, f, flow.FormMessage(text.VerificationLinkInvalid()))
+	if problem != nil {
+		// Links are opened by browsers: a new browser flow says what
+		// went wrong.
+		nf, err := h.successor(w, r, f, flow.TypeBrowser, problem)
+		if err != nil {
+			h.kit.Fail(w, r, err)
+			return
+		}
+		h.kit.RedirectToUI(w, r, nf)
 		return
 	}
 	h.show(w, r, f)
 }
 
 // StartAfterRegistration creates a verification flow for a new identity and
-// sends a message to each of its verifiable addresses, as Kratos does
-// after sign-up. It runs in the registration's transaction.
+// sends a message to each of its unverified addresses, as Kratos does
+// after sign-up. It runs in the registration's transaction and answers
+// nil when there is nothing to verify.
 func (h *Handler) StartAfterRegistration(ctx context.Context, q *store.Q, r *http.Request, w http.ResponseWriter, typ string, i *identity.Identity) (*flow.Flow, error) {
-	f, err := h.kit.Start(w, r, flow.Verification, typ)
-	if err != nil {
-		return nil, err
-	}
-	f.Active = h.opts.Method
-	f.ReturnTo = ""
-	h.askForAddress(f, "")
-	if err := flow.Save(ctx, q, f); err != nil { // before its codes, which refer to it
-		return nil, err
-	}
-	first := ""
+	var todo []identity.VerifiableAddress
 	for _, a := range i.VerifiableAddresses {
-		if a.Verified {
-			continue
-		}
-		if err := h.send(ctx, q, f, i, a.Via, a.Value); err != nil {
-			return nil, err
-		}
-		if first == "" {
-			first = a.Value
+		if !a.Verified {
+			todo = append(todo, a)
 		}
 	}
-	if first == "" {
-		return nil, nil
+	f, err := h.startSent(ctx, q, r, w, typ, i, todo)
+	if err != nil || f == nil || f.Type != flow.TypeBrowser {
+		return f, err
 	}
-	h.sent(f, first)
+	// Signing up gives the browser a new CSRF token, as a new session
+	// does; the flow belongs to that one. The registration answer must
+	// not rotate the token again after this.
+	f.RefreshCSRF(h.kit.CSRF.Rotate(w))
 	return f, flow.Update(ctx, q, f)
 }
 
-// UIURL is where a browser shows verification flow f.
+// StartForLogin is what Kratos's require_verified_address hook does for an
+// identity without a verified address: a verification flow of the login
+// flow's type, with a code (or link) sent to the identity's first address.
+// The login answers with it (continue_with show_verification_ui). It runs
+// in the caller's transaction and answers nil when there is no address.
+func (h *Handler) StartForLogin(ctx context.Context, q *store.Q, r *http.Request, w http.ResponseWriter, typ string, i *identity.Identity) (*flow.Flow, error) {
+	for _, a := range i.VerifiableAddresses {
+		if a.Value != "" {
+			return h.startSent(ctx, q, r, w, typ, i, []identity.VerifiableAddress{a})
+		}
+	}
+	return nil, nil
+}
+
+func (h *Handler) startSent(ctx context.Context, q *store.Q, r *http.Request, w http.ResponseWriter, typ string, i *identity.Identity, addresses []identity.VerifiableAddress) (*flow.Flow, error) {
+	if len(addresses) == 0 {
+		return nil, nil
+	}
+	f, err := h.start(w, r, typ)
+	if err != nil {
+		return nil, err
+	}
+	f.ReturnTo = ""
+	if err := flow.Save(ctx, q, f); err != nil { // before its codes, which refer to it
+		return nil, err
+	}
+	for _, a := range addresses {
+		if err := h.send(ctx, q, f, i, a.Via, a.Value); err != nil {
+			return nil, err
+		}
+	}
+	h.sent(f, addresses[0].Value)
+	return f, flow.Update(ctx, q, f)
+}
+
+// UIURL is where a browser shows verification flow f; API flows have none
+// (Kratos leaves the url out of show_verification_ui for them).
 func (h *Handler) UIURL(f *flow.Flow) string {
+	if f.Type != flow.TypeBrowser {
+		return ""
+	}
 	return h.kit.FlowUIURL(f)
 }
