@@ -38,31 +38,31 @@ func (m *Mailer) enqueue(ctx context.Context, q *store.Q, t Template) error {
 }
 
 func (m *Mailer) RecoveryCode(ctx context.Context, q *store.Q, to, code string, i *identity.Identity) error {
-	return m.enqueue(ctx, q, RecoveryCodeValid{To: to, Code: code, Identity: identityMap(i)})
+	return m.enqueue(ctx, q, RecoveryCodeValid{Address: Address{To: to}, Code: code, Identity: identityMap(i)})
 }
 
 func (m *Mailer) RecoveryLink(ctx context.Context, q *store.Q, to, link string, i *identity.Identity) error {
-	return m.enqueue(ctx, q, RecoveryValid{To: to, URL: link, Identity: identityMap(i)})
+	return m.enqueue(ctx, q, RecoveryValid{Address: Address{To: to}, URL: link, Identity: identityMap(i)})
 }
 
 func (m *Mailer) RecoveryUnknown(ctx context.Context, q *store.Q, to, method string) error {
 	if method == "link" {
-		return m.enqueue(ctx, q, RecoveryInvalid{To: to})
+		return m.enqueue(ctx, q, RecoveryInvalid{Address: Address{To: to}})
 	}
-	return m.enqueue(ctx, q, RecoveryCodeInvalid{To: to})
+	return m.enqueue(ctx, q, RecoveryCodeInvalid{Address: Address{To: to}})
 }
 
 func (m *Mailer) VerificationCode(ctx context.Context, q *store.Q, to, code, link string, i *identity.Identity) error {
-	return m.enqueue(ctx, q, VerificationCodeValid{To: to, Code: code, URL: link, Identity: identityMap(i)})
+	return m.enqueue(ctx, q, VerificationCodeValid{Address: Address{To: to}, Code: code, URL: link, Identity: identityMap(i)})
 }
 
 func (m *Mailer) VerificationLink(ctx context.Context, q *store.Q, to, link string, i *identity.Identity) error {
-	return m.enqueue(ctx, q, VerificationValid{To: to, URL: link, Identity: identityMap(i)})
+	return m.enqueue(ctx, q, VerificationValid{Address: Address{To: to}, URL: link, Identity: identityMap(i)})
 }
 
 func (m *Mailer) VerificationUnknown(ctx context.Context, q *store.Q, to, method string) error {
 	if method == "link" {
-		return m.enqueue(ctx, q, VerificationInvalid{To: to})
+		return m.enqueue(ctx, q, VerificationInvalid{Address: Address{To: to}})
 	}
-	return m.enqueue(ctx, q, VerificationCodeInvalid{To: to})
+	return m.enqueue(ctx, q, VerificationCodeInvalid{Address: Address{To: to}})
 }

@@ -58,113 +58,89 @@ func identityData(m map[string]any) map[string]any {
 	return m
 }
 
-// RecoveryCodeValid carries a recovery code to the owner of an account.
-type RecoveryCodeValid struct {
-	To       string
-	Code     string
-	Identity map[string]any // the identity as the admin API shows it
-	Via      string         // "email" (default) or "sms"
+// Address is where a message goes; every template embeds it.
+type Address struct {
+	To  string
+	Via string // "email" (default) or "sms"
 }
 
-func (t RecoveryCodeValid) Type() string      { return "recovery_code_valid" }
-func (t RecoveryCodeValid) Channel() string   { return via(t.Via) }
-func (t RecoveryCodeValid) Recipient() string { return t.To }
+func (a Address) Channel() string   { return via(a.Via) }
+func (a Address) Recipient() string { return a.To }
+
+// Data is what the templates of an unknown address see.
+func (a Address) Data() map[string]any { return map[string]any{"To": a.To} }
+
+// RecoveryCodeValid carries a recovery code to the owner of an account.
+type RecoveryCodeValid struct {
+	Address
+	Code     string
+	Identity map[string]any // the identity as the admin API shows it
+}
+
+func (t RecoveryCodeValid) Type() string { return "recovery_code_valid" }
 func (t RecoveryCodeValid) Data() map[string]any {
 	return map[string]any{"To": t.To, "RecoveryCode": t.Code, "Identity": identityData(t.Identity)}
 }
 
 // RecoveryCodeInvalid tells an address without an account that someone
 // tried to recover it.
-type RecoveryCodeInvalid struct {
-	To  string
-	Via string
-}
+type RecoveryCodeInvalid struct{ Address }
 
-func (t RecoveryCodeInvalid) Type() string         { return "recovery_code_invalid" }
-func (t RecoveryCodeInvalid) Channel() string      { return via(t.Via) }
-func (t RecoveryCodeInvalid) Recipient() string    { return t.To }
-func (t RecoveryCodeInvalid) Data() map[string]any { return map[string]any{"To": t.To} }
+func (t RecoveryCodeInvalid) Type() string { return "recovery_code_invalid" }
 
 // RecoveryValid carries a recovery link.
 type RecoveryValid struct {
-	To       string
+	Address
 	URL      string
 	Identity map[string]any
-	Via      string
 }
 
-func (t RecoveryValid) Type() string      { return "recovery_valid" }
-func (t RecoveryValid) Channel() string   { return via(t.Via) }
-func (t RecoveryValid) Recipient() string { return t.To }
+func (t RecoveryValid) Type() string { return "recovery_valid" }
 func (t RecoveryValid) Data() map[string]any {
 	return map[string]any{"To": t.To, "RecoveryURL": t.URL, "Identity": identityData(t.Identity)}
 }
 
 // RecoveryInvalid is the link strategy's RecoveryCodeInvalid.
-type RecoveryInvalid struct {
-	To  string
-	Via string
-}
+type RecoveryInvalid struct{ Address }
 
-func (t RecoveryInvalid) Type() string         { return "recovery_invalid" }
-func (t RecoveryInvalid) Channel() string      { return via(t.Via) }
-func (t RecoveryInvalid) Recipient() string    { return t.To }
-func (t RecoveryInvalid) Data() map[string]any { return map[string]any{"To": t.To} }
+func (t RecoveryInvalid) Type() string { return "recovery_invalid" }
 
 // VerificationCodeValid carries a verification code and, optionally, a
 // link that submits it.
 type VerificationCodeValid struct {
-	To       string
+	Address
 	Code     string
 	URL      string
 	Identity map[string]any
-	Via      string
 }
 
-func (t VerificationCodeValid) Type() string      { return "verification_code_valid" }
-func (t VerificationCodeValid) Channel() string   { return via(t.Via) }
-func (t VerificationCodeValid) Recipient() string { return t.To }
+func (t VerificationCodeValid) Type() string { return "verification_code_valid" }
 func (t VerificationCodeValid) Data() map[string]any {
 	return map[string]any{"To": t.To, "VerificationCode": t.Code, "VerificationURL": t.URL, "Identity": identityData(t.Identity)}
 }
 
 // VerificationCodeInvalid tells an unknown address that someone asked to
 // verify it.
-type VerificationCodeInvalid struct {
-	To  string
-	Via string
-}
+type VerificationCodeInvalid struct{ Address }
 
-func (t VerificationCodeInvalid) Type() string         { return "verification_code_invalid" }
-func (t VerificationCodeInvalid) Channel() string      { return via(t.Via) }
-func (t VerificationCodeInvalid) Recipient() string    { return t.To }
-func (t VerificationCodeInvalid) Data() map[string]any { return map[string]any{"To": t.To} }
+func (t VerificationCodeInvalid) Type() string { return "verification_code_invalid" }
 
 // VerificationValid carries a verification link.
 type VerificationValid struct {
-	To       string
+	Address
 	URL      string
 	Identity map[string]any
-	Via      string
 }
 
-func (t VerificationValid) Type() string      { return "verification_valid" }
-func (t VerificationValid) Channel() string   { return via(t.Via) }
-func (t VerificationValid) Recipient() string { return t.To }
+func (t VerificationValid) Type() string { return "verification_valid" }
 func (t VerificationValid) Data() map[string]any {
 	return map[string]any{"To": t.To, "VerificationURL": t.URL, "Identity": identityData(t.Identity)}
 }
 
 // VerificationInvalid is the link strategy's VerificationCodeInvalid.
-type VerificationInvalid struct {
-	To  string
-	Via string
-}
+type VerificationInvalid struct{ Address }
 
-func (t VerificationInvalid) Type() string         { return "verification_invalid" }
-func (t VerificationInvalid) Channel() string      { return via(t.Via) }
-func (t VerificationInvalid) Recipient() string    { return t.To }
-func (t VerificationInvalid) Data() map[string]any { return map[string]any{"To": t.To} }
+func (t VerificationInvalid) Type() string { return "verification_invalid" }
 
 // templateTypes maps each template type to its directory in Kratos's
 // layout, which built-in templates and template_override_path share.

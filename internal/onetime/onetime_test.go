@@ -285,7 +285,11 @@ func TestRecoveryLinks_RedeemOnce(t *testing.T) {
 		if _, err := redeemToken(t, s, c, onetime.Verification, token); !errors.Is(err, onetime.ErrInvalid) {
 			t.Errorf("recovery token as a verification token: %v, want ErrInvalid", err)
 		}
-		if _, err := redeemToken(t, s, c, onetime.Recovery, token[:31]+"x"); !errors.Is(err, onetime.ErrInvalid) {
+		other := "x"
+		if token[31] == 'x' {
+			other = "y"
+		}
+		if _, err := redeemToken(t, s, c, onetime.Recovery, token[:31]+other); !errors.Is(err, onetime.ErrInvalid) {
 			t.Errorf("unknown token: %v, want ErrInvalid", err)
 		}
 		// A link token is no code: it cannot be typed into the flow.

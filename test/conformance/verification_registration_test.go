@@ -71,7 +71,7 @@ func TestVerification_AfterRegistration(t *testing.T) {
 				t.Errorf("show_verification_ui flow = %+v, want an id and the address %s", cw.Flow, email)
 			}
 			// Kratos leaves the UI URL out for a native app's flow.
-			if cw.Flow.URL != nil && *cw.Flow.URL != "" {
+			if cw.Flow.URL != nil {
 				t.Errorf("show_verification_ui url = %q for a native registration, want none", *cw.Flow.URL)
 			}
 			vf, r, err := s.Public.FrontendAPI.GetVerificationFlow(context.Background()).Id(cw.Flow.ID).Execute()

@@ -10,6 +10,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/onetime"
 	"github.com/lanyard-id/lanyard/internal/store"
+	"github.com/lanyard-id/lanyard/internal/text"
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
 
@@ -79,9 +80,9 @@ func (a *Admin) create(w http.ResponseWriter, r *http.Request, method string) {
 	f.Internal[adminKey] = json.RawMessage(`true`)
 	f.Active, f.State = method, flow.StateSentEmail
 	if method == onetime.MethodCode {
-		h.askForCode(f, "", false)
+		flow.AskForCode(f, text.LabelRecoveryCode(), "")
 	} else {
-		h.askForAddress(f, method, "")
+		flow.AskForAddress(f, method, "")
 	}
 	var plain string
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {

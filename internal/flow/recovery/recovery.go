@@ -135,7 +135,7 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string) (*
 		return nil, err
 	}
 	f.Active = h.opts.Method
-	h.askForAddress(f, f.Active, "")
+	flow.AskForAddress(f, f.Active, "")
 	return f, h.kit.Save(r.Context(), f)
 }
 
@@ -146,37 +146,6 @@ func (h *Handler) methodOf(f *flow.Flow) string {
 		return f.Active
 	}
 	return h.opts.Method
-}
-
-// askForAddress renders the first form: the email address and a submit.
-func (h *Handler) askForAddress(f *flow.Flow, method, email string) {
-	csrf := f.UI.Find("csrf_token")
-	f.UI.Nodes = []*flow.Node{csrf}
-	var value any
-	if email != "" {
-		value = email
-	}
-	f.UI.Add(
-		flow.Input(method, "email", "email", value, text.LabelEmail()).Required().Autocomplete("email"),
-		flow.Submit(method, "method", method, text.LabelContinue()),
-	)
-}
-
-// askForCode renders the form after a code was sent; resend is false when
-// there is no address to send another code to (admin codes).
-func (h *Handler) askForCode(f *flow.Flow, email string, resend bool) {
-	csrf := f.UI.Find("csrf_token")
-	f.UI.Nodes = []*flow.Node{csrf}
-	code := flow.Input(onetime.MethodCode, "code", "text", nil, text.LabelRecoveryCode()).Required().Autocomplete("one-time-code")
-	code.Attributes.Pattern, code.Attributes.Maxlength = "[0-9]+", 6
-	f.UI.Add(
-		code,
-		flow.Input(onetime.MethodCode, "method", "hidden", onetime.MethodCode, nil),
-		flow.Submit(onetime.MethodCode, "method", onetime.MethodCode, text.LabelContinue()),
-	)
-	if resend {
-		f.UI.Add(flow.Submit(onetime.MethodCode, "email", email, text.LabelResendCode()))
-	}
 }
 
 // fetch answers GET /self-service/recovery/flows?id=.
@@ -255,7 +224,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, met
 			msg = text.InvalidEmail(email)
 		}
 		f.State = flow.StateChooseMethod
-		h.askForAddress(f, method, email)
+		flow.AskForAddress(f, method, email)
 		h.kit.Reject(w, r, f, flow.FormError{{Field: "email", Message: msg}})
 		return
 	}
@@ -294,10 +263,10 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, met
 		}
 		f.State, f.Active = flow.StateSentEmail, method
 		if method == onetime.MethodCode {
-			h.askForCode(f, email, true)
+			flow.AskForCode(f, text.LabelRecoveryCode(), email)
 			f.UI.Messages = []*text.Message{text.RecoveryCodeSent()}
 		} else {
-			h.askForAddress(f, method, email)
+			flow.AskForAddress(f, method, email)
 			f.UI.Messages = []*text.Message{text.RecoveryLinkSent()}
 		}
 		f.RefreshCSRF(h.kit.CSRF.Token(r))
@@ -380,7 +349,7 @@ func (h *Handler) retry(w http.ResponseWriter, r *http.Request, old *flow.Flow, 
 		return
 	}
 	nf.Active, nf.ReturnTo = h.opts.Method, old.ReturnTo
-	h.askForAddress(nf, nf.Active, "")
+	flow.AskForAddress(nf, nf.Active, "")
 	nf.UI.Messages = []*text.Message{msg}
 	if err := h.kit.Save(r.Context(), nf); err != nil {
 		h.kit.Fail(w, r, err)

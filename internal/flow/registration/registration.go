@@ -105,8 +105,7 @@ func (h *Handler) firstStep(f *flow.Flow, traits map[string]any) {
 }
 
 func (h *Handler) firstStepAs(f *flow.Flow, traits map[string]any, oneStep bool) {
-	csrf := f.UI.Find("csrf_token")
-	f.UI.Nodes = []*flow.Node{csrf}
+	f.UI.KeepOnlyCSRF()
 	sch := h.schemas.Default()
 	if oneStep {
 		f.UI.Add(flow.TraitNodes(sch, password.ID, traits, false)...)
@@ -120,8 +119,7 @@ func (h *Handler) firstStepAs(f *flow.Flow, traits map[string]any, oneStep bool)
 // secondStep renders the form that asks for the credential, the profile
 // carried along in hidden inputs.
 func (h *Handler) secondStep(f *flow.Flow, traits map[string]any) {
-	csrf := f.UI.Find("csrf_token")
-	f.UI.Nodes = []*flow.Node{csrf}
+	f.UI.KeepOnlyCSRF()
 	f.UI.Add(flow.TraitNodes(h.schemas.Default(), flow.GroupDefault, traits, true)...)
 	h.password.RegistrationNodes(f)
 	f.UI.Add(flow.Submit(flow.GroupProfile, "screen", "previous", text.RegistrationBack()))
@@ -268,10 +266,11 @@ func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, 
 		if len(i.VerifiableAddresses) > 0 {
 			address = i.VerifiableAddresses[0].Value
 		}
-		continueWith = append(continueWith, map[string]any{
-			"action": "show_verification_ui",
-			"flow":   map[string]any{"id": vf.ID.String(), "verifiable_address": address, "url": verificationURL},
-		})
+		item := map[string]any{"id": vf.ID.String(), "verifiable_address": address}
+		if verificationURL != "" { // native flows have no UI to show
+			item["url"] = verificationURL
+		}
+		continueWith = append(continueWith, map[string]any{"action": "show_verification_ui", "flow": item})
 	}
 	out["continue_with"] = continueWith
 	if f.Type == flow.TypeAPI {

@@ -134,8 +134,7 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, i 
 // render lays out the form: csrf_token, the profile group prefilled with
 // traits (or the submitted ones) and the password group.
 func (h *Handler) render(f *flow.Flow, i *identity.Identity, traits map[string]any) {
-	csrf := f.UI.Find("csrf_token")
-	f.UI.Nodes = []*flow.Node{csrf}
+	f.UI.KeepOnlyCSRF()
 	if traits == nil {
 		_ = json.Unmarshal(i.Traits, &traits)
 	}

@@ -131,34 +131,8 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, typ string) (*fl
 		return nil, err
 	}
 	f.Active = h.opts.Method
-	h.askForAddress(f, "")
+	flow.AskForAddress(f, h.opts.Method, "")
 	return f, nil
-}
-
-func (h *Handler) askForAddress(f *flow.Flow, email string) {
-	csrf := f.UI.Find("csrf_token")
-	f.UI.Nodes = []*flow.Node{csrf}
-	var value any
-	if email != "" {
-		value = email
-	}
-	f.UI.Add(
-		flow.Input(h.opts.Method, "email", "email", value, text.LabelEmail()).Required().Autocomplete("email"),
-		flow.Submit(h.opts.Method, "method", h.opts.Method, text.LabelContinue()),
-	)
-}
-
-func (h *Handler) askForCode(f *flow.Flow, email string) {
-	csrf := f.UI.Find("csrf_token")
-	f.UI.Nodes = []*flow.Node{csrf}
-	f.UI.Add(
-		flow.Input(onetime.MethodCode, "code", "text", nil, text.LabelVerificationCode()).Required().Autocomplete("one-time-code"),
-		flow.Input(onetime.MethodCode, "method", "hidden", onetime.MethodCode, nil),
-		flow.Submit(onetime.MethodCode, "method", onetime.MethodCode, text.LabelContinue()),
-	)
-	if email != "" {
-		f.UI.Add(flow.Submit(onetime.MethodCode, "email", email, text.LabelResendCode()))
-	}
 }
 
 // submit is POST /self-service/verification: an address to send a code or
@@ -321,7 +295,7 @@ func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, e
 		return
 	}
 	if !strings.Contains(email, "@") {
-		h.askForAddress(f, email)
+		flow.AskForAddress(f, h.opts.Method, email)
 		h.kit.Reject(w, r, f, flow.FormError{{Field: "email", Message: text.InvalidEmail(email)}})
 		return
 	}
@@ -384,10 +358,10 @@ func (h *Handler) sent(f *flow.Flow, email string) {
 	f.State = flow.StateSentEmail
 	f.UI.Messages = nil
 	if h.opts.Method == onetime.MethodCode {
-		h.askForCode(f, email)
+		flow.AskForCode(f, text.LabelVerificationCode(), email)
 		f.UI.Messages = append(f.UI.Messages, text.VerificationCodeSent())
 	} else {
-		h.askForAddress(f, email)
+		flow.AskForAddress(f, h.opts.Method, email)
 		f.UI.Messages = append(f.UI.Messages, text.VerificationLinkSent())
 	}
 }
@@ -455,8 +429,7 @@ func (h *Handler) verified(ctx context.Context, q *store.Q, f *flow.Flow, code *
 		return err
 	}
 	f.State = flow.StatePassedChallenge
-	csrf := f.UI.Find("csrf_token")
-	f.UI.Nodes = []*flow.Node{csrf}
+	f.UI.KeepOnlyCSRF()
 	f.UI.Method = http.MethodGet
 	f.UI.Action = h.continueURL(f)
 	f.UI.Messages = []*text.Message{text.VerificationSuccessful()}
