@@ -84,6 +84,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 			},
 			AfterLogout:       ss.Flows.Logout.AfterReturnURL,
 			AllowedReturnURLs: ss.AllowedReturnURLs,
+			LinkBaseURL:       ss.Methods.Link.BaseURL,
 		},
 		Store: db,
 		CSRF:  flow.NewCSRF(public, secure, cfg.Cookies.Domain, cfg.Cookies.Path, sameSite(cfg.Cookies.SameSite)),
@@ -168,6 +169,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	verifier := verification.NewHandler(kit, ids, codes, mail.Mailer(), verification.Options{
 		Enabled: ver.Enabled, Method: ver.Use, NotifyUnknownRecipients: ver.NotifyUnknownRecipients,
 		CodeLifespan: ss.Methods.Code.Lifespan, LinkLifespan: ss.Methods.Link.Lifespan,
+		MaxAttempts: ss.Methods.Code.MaxSubmissions,
 	})
 
 	settingsHandler := settings.NewHandler(kit, sessions, ids, schemas, pw, settings.Options{
@@ -179,6 +181,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	recoverer := recovery.NewHandler(kit, sessions, ids, codes, mail.Mailer(), settingsHandler, recovery.Options{
 		Enabled: rec.Enabled, Method: rec.Use, NotifyUnknownRecipients: rec.NotifyUnknownRecipients,
 		CodeLifespan: ss.Methods.Code.Lifespan, LinkLifespan: ss.Methods.Link.Lifespan,
+		MaxAttempts:      ss.Methods.Code.MaxSubmissions,
 		ContinueWith:     cfg.FeatureFlags.UseContinueWithTransitions,
 		PrivilegedMaxAge: ss.Flows.Settings.PrivilegedSessionMaxAge,
 	})

@@ -27,6 +27,9 @@ type CodeMethod struct {
 	Enabled             bool
 	PasswordlessEnabled bool
 	Lifespan            time.Duration
+	// MaxSubmissions is how many codes a flow accepts before it is
+	// replaced by a new one.
+	MaxSubmissions int
 }
 
 // LinkMethod is selfservice.methods.link.

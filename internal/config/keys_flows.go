@@ -25,6 +25,7 @@ var flowKeys = []keySpec{
 
 	field("selfservice.methods.code.enabled", boolean, true, func(c *Config) *bool { return &c.Selfservice.Methods.Code.Enabled }),
 	field("selfservice.methods.code.config.lifespan", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Methods.Code.Lifespan }),
+	field("selfservice.methods.code.config.max_submissions", integer[int](1, 1000), 5, func(c *Config) *int { return &c.Selfservice.Methods.Code.MaxSubmissions }),
 	field("selfservice.methods.link.enabled", boolean, true, func(c *Config) *bool { return &c.Selfservice.Methods.Link.Enabled }),
 	field("selfservice.methods.link.config.lifespan", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Methods.Link.Lifespan }),
 	field("selfservice.methods.link.config.base_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Methods.Link.BaseURL }),

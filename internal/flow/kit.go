@@ -27,6 +27,19 @@ type Config struct {
 	AfterReturnTo     map[Kind]string
 	AfterLogout       string
 	AllowedReturnURLs []string
+	// LinkBaseURL is selfservice.methods.link.config.base_url: where the
+	// links in messages point, when not at PublicURL.
+	LinkBaseURL string
+}
+
+// LinkURL is the address of a public endpoint (path without a leading
+// slash) as a link in a message shows it.
+func (c Config) LinkURL(path string, q url.Values) string {
+	base := c.PublicURL
+	if c.LinkBaseURL != "" {
+		base = strings.TrimSuffix(c.LinkBaseURL, "/") + "/"
+	}
+	return base + path + "?" + q.Encode()
 }
 
 // Kit is what every flow handler uses: storage, CSRF, return_to checks and

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -225,3 +226,15 @@ type leakErr struct{}
 func (leakErr) Error() string { return "internal detail: disk 3 failed" }
 
 var errLeak error = leakErr{}
+
+func TestConfigLinkURL(t *testing.T) {
+	q := url.Values{"flow": {"f1"}, "token": {"t1"}}
+	c := Config{PublicURL: "https://auth.example.com/"}
+	if got := c.LinkURL("self-service/recovery", q); got != "https://auth.example.com/self-service/recovery?flow=f1&token=t1" {
+		t.Errorf("without link.config.base_url: %s", got)
+	}
+	c.LinkBaseURL = "https://accounts.example.com/kratos"
+	if got := c.LinkURL("self-service/verification", q); got != "https://accounts.example.com/kratos/self-service/verification?flow=f1&token=t1" {
+		t.Errorf("with link.config.base_url: %s", got)
+	}
+}

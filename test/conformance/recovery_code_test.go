@@ -354,6 +354,24 @@ func TestRecoveryCode_SixthSubmissionRetiresTheFlow(t *testing.T) {
 			}
 		})
 
+		t.Run("max_submissions from the config", func(t *testing.T) {
+			s := recServer(t, store, sink, map[string]any{"selfservice.methods.code.config.max_submissions": 2})
+			email, _ := recUser(t, s, "rec-limit-2")
+			f := recNative(t, s)
+			recSDKEmail(t, s, f.ID, email)
+			code := recMailCode(t, sink, email)
+			for i := 1; i <= 2; i++ {
+				res := recSubmit(t, s, plain(s), f.ID, map[string]any{"method": "code", "code": recWrong(code)})
+				if res.status != http.StatusOK || !hasMessage(recDecode(t, res.body).UI.Messages, 4060006) {
+					t.Fatalf("wrong code %d: %d: %s, want 200 with 4060006", i, res.status, res.body)
+				}
+			}
+			res := recSubmit(t, s, plain(s), f.ID, map[string]any{"method": "code", "code": code})
+			if newID := recRetriedFlowID(t, s, res); newID == f.ID {
+				t.Fatal("the third submission was accepted with max_submissions: 2")
+			}
+		})
+
 		t.Run("browser form", func(t *testing.T) {
 			email, _ := recUser(t, s, "rec-limit-b")
 			b := newBrowser(t, s)

@@ -283,7 +283,7 @@ func (h *Handler) linkURL(f *flow.Flow, token string) string {
 	q := url.Values{}
 	q.Set("flow", f.ID.String())
 	q.Set("token", token)
-	return h.kit.PublicURL + "self-service/recovery?" + q.Encode()
+	return h.kit.LinkURL("self-service/recovery", q)
 }
 
 // show answers the flow: JSON for apps and AJAX, the UI for browsers.

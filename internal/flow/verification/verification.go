@@ -370,7 +370,7 @@ func (h *Handler) link(f *flow.Flow, param, secret string) string {
 	q := url.Values{}
 	q.Set("flow", f.ID.String())
 	q.Set(param, secret)
-	return h.kit.PublicURL + "self-service/verification?" + q.Encode()
+	return h.kit.LinkURL("self-service/verification", q)
 }
 
 // show answers with the flow: JSON for apps and AJAX (200, also when the
