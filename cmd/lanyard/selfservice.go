@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/lanyard-id/lanyard/internal/api"
@@ -96,62 +97,17 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	}
 	pw := password.New(ids, h, password.Policy{MinLength: pwCfg.MinPasswordLength, IdentifierSimilarity: pwCfg.IdentifierSimilarityCheck})
 
-	hooks := ss.Flows.Registration.AfterPasswordHooks
-	if hooks == nil {
-		hooks = ss.Flows.Registration.AfterHooks
-	}
-	issueSession := zeroConfig && hooks == nil
-	showVerificationUI := false
-	for _, hook := range hooks {
-		switch hook.Name {
-		case "session":
-			issueSession = true
-		case "show_verification_ui":
-			showVerificationUI = true
-		default:
-			slog.Warn("registration hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
-		}
-	}
-
-	settingsHooks := ss.Flows.Settings.AfterPasswordHooks
-	if settingsHooks == nil {
-		settingsHooks = ss.Flows.Settings.AfterHooks
-	}
-	revokeOthers := false
-	for _, hook := range settingsHooks {
-		switch hook.Name {
-		case "revoke_active_sessions":
-			revokeOthers = true
-		default:
-			slog.Warn("settings hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
-		}
-	}
-	for _, hook := range ss.Flows.Settings.AfterProfileHooks {
-		slog.Warn("settings hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
-	}
-
-	loginHooks := ss.Flows.Login.AfterPasswordHooks
-	if loginHooks == nil {
-		loginHooks = ss.Flows.Login.AfterHooks
-	}
-	requireVerified := false
-	for _, hook := range loginHooks {
-		switch hook.Name {
-		case "require_verified_address":
-			requireVerified = true
-		case "revoke_active_sessions":
-			slog.Warn("login hook revoke_active_sessions is not supported by Lanyard yet and is skipped")
-		default:
-			slog.Warn("login hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
-		}
-	}
+	regHooks := passwordHooks(ss.Flows.Registration.AfterHooks, ss.Flows.Registration.AfterPasswordHooks)
+	reg := supportedHooks("registration", regHooks, "session", "show_verification_ui")
+	issueSession := reg["session"] || zeroConfig && regHooks == nil
+	settingsHooks := supportedHooks("settings", passwordHooks(ss.Flows.Settings.AfterHooks, ss.Flows.Settings.AfterPasswordHooks), "revoke_active_sessions")
+	supportedHooks("settings profile", ss.Flows.Settings.AfterProfileHooks)
+	loginHooks := supportedHooks("login", passwordHooks(ss.Flows.Login.AfterHooks, ss.Flows.Login.AfterPasswordHooks), "require_verified_address")
 
 	codes := onetime.New(cfg.Secrets.Cookie[0])
 	rec, ver := ss.Flows.Recovery, ss.Flows.Verification
 	for name, f := range map[string]*config.AddressFlow{"recovery": &rec, "verification": &ver} {
-		for _, hook := range f.AfterHooks {
-			slog.Warn(name+" hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
-		}
+		supportedHooks(name, f.AfterHooks)
 		methodOn := ss.Methods.Code.Enabled
 		if f.Use == onetime.MethodLink {
 			methodOn = ss.Methods.Link.Enabled
@@ -174,7 +130,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 
 	settingsHandler := settings.NewHandler(kit, sessions, ids, schemas, pw, settings.Options{
 		PrivilegedMaxAge:                 ss.Flows.Settings.PrivilegedSessionMaxAge,
-		RevokeOtherSessionsAfterPassword: revokeOthers,
+		RevokeOtherSessionsAfterPassword: settingsHooks["revoke_active_sessions"],
 		ProfileEnabled:                   ss.Methods.Profile.Enabled,
 		PasswordEnabled:                  pwCfg.Enabled,
 	})
@@ -196,10 +152,10 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	}
 	if pwCfg.Enabled {
 		routes = append(routes,
-			login.NewHandler(kit, sessions, schemas, login.Options{RequireVerifiedAddress: requireVerified, Verifier: loginVerifier(cfg, verifier)}, pw),
+			login.NewHandler(kit, sessions, schemas, login.Options{RequireVerifiedAddress: loginHooks["require_verified_address"], Verifier: loginVerifier(cfg, verifier)}, pw),
 			registration.NewHandler(kit, sessions, schemas, pw, registration.Options{
 				Enabled: ss.Flows.Registration.Enabled, OneStep: ss.Flows.Registration.LegacyOneStep, IssueSession: issueSession,
-				Verification: verifierIfEnabled(verifier), ShowVerificationUI: showVerificationUI,
+				Verification: verifierIfEnabled(verifier), ShowVerificationUI: reg["show_verification_ui"],
 			}),
 		)
 	}
@@ -209,6 +165,29 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		mail.Admin(cfg.Serve.Admin.BaseURL.String()),
 	}
 	return routes, admin, nil
+}
+
+// passwordHooks are the hooks run after the password method: its own list
+// replaces the flow's, as in Kratos. Nil means none is configured.
+func passwordHooks(after, afterPassword []config.Hook) []config.Hook {
+	if afterPassword != nil {
+		return afterPassword
+	}
+	return after
+}
+
+// supportedHooks answers which of hooks Lanyard runs and warns about the
+// others, so that none is skipped silently.
+func supportedHooks(flowName string, hooks []config.Hook, supported ...string) map[string]bool {
+	on := map[string]bool{}
+	for _, hook := range hooks {
+		if slices.Contains(supported, hook.Name) {
+			on[hook.Name] = true
+			continue
+		}
+		slog.Warn(flowName+" hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
+	}
+	return on
 }
 
 // verifierIfEnabled keeps registration from sending verification messages
