@@ -52,17 +52,17 @@ func (m *Mailer) RecoveryUnknown(ctx context.Context, q *store.Q, to, method str
 	return m.enqueue(ctx, q, RecoveryCodeInvalid{Address: Address{To: to}})
 }
 
-func (m *Mailer) VerificationCode(ctx context.Context, q *store.Q, to, code, link string, i *identity.Identity) error {
-	return m.enqueue(ctx, q, VerificationCodeValid{Address: Address{To: to}, Code: code, URL: link, Identity: identityMap(i)})
+func (m *Mailer) VerificationCode(ctx context.Context, q *store.Q, via, to, code, link string, i *identity.Identity) error {
+	return m.enqueue(ctx, q, VerificationCodeValid{Address: Address{To: to, Via: via}, Code: code, URL: link, Identity: identityMap(i)})
 }
 
-func (m *Mailer) VerificationLink(ctx context.Context, q *store.Q, to, link string, i *identity.Identity) error {
-	return m.enqueue(ctx, q, VerificationValid{Address: Address{To: to}, URL: link, Identity: identityMap(i)})
+func (m *Mailer) VerificationLink(ctx context.Context, q *store.Q, via, to, link string, i *identity.Identity) error {
+	return m.enqueue(ctx, q, VerificationValid{Address: Address{To: to, Via: via}, URL: link, Identity: identityMap(i)})
 }
 
-func (m *Mailer) VerificationUnknown(ctx context.Context, q *store.Q, to, method string) error {
+func (m *Mailer) VerificationUnknown(ctx context.Context, q *store.Q, via, to, method string) error {
 	if method == "link" {
-		return m.enqueue(ctx, q, VerificationInvalid{Address: Address{To: to}})
+		return m.enqueue(ctx, q, VerificationInvalid{Address: Address{To: to, Via: via}})
 	}
-	return m.enqueue(ctx, q, VerificationCodeInvalid{Address: Address{To: to}})
+	return m.enqueue(ctx, q, VerificationCodeInvalid{Address: Address{To: to, Via: via}})
 }

@@ -30,12 +30,13 @@ import (
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
 
-// Mailer queues the verification messages inside the caller's transaction.
+// Mailer queues the verification messages inside the caller's
+// transaction; via is the address's channel ("email" or "sms").
 type Mailer interface {
-	VerificationCode(ctx context.Context, q *store.Q, to, code, link string, i *identity.Identity) error
-	VerificationLink(ctx context.Context, q *store.Q, to, link string, i *identity.Identity) error
+	VerificationCode(ctx context.Context, q *store.Q, via, to, code, link string, i *identity.Identity) error
+	VerificationLink(ctx context.Context, q *store.Q, via, to, link string, i *identity.Identity) error
 	// VerificationUnknown tells an address that no account uses it.
-	VerificationUnknown(ctx context.Context, q *store.Q, to, method string) error
+	VerificationUnknown(ctx context.Context, q *store.Q, via, to, method string) error
 }
 
 // Options are the verification settings.
@@ -341,11 +342,11 @@ func (h *Handler) send(ctx context.Context, q *store.Q, f *flow.Flow, owner *ide
 	}
 	switch {
 	case owner != nil && h.opts.Method == onetime.MethodCode:
-		err = h.mail.VerificationCode(ctx, q, address, plain, h.link(f, "code", plain), owner)
+		err = h.mail.VerificationCode(ctx, q, via, address, plain, h.link(f, "code", plain), owner)
 	case owner != nil:
-		err = h.mail.VerificationLink(ctx, q, address, h.link(f, "token", plain), owner)
+		err = h.mail.VerificationLink(ctx, q, via, address, h.link(f, "token", plain), owner)
 	case h.opts.NotifyUnknownRecipients:
-		err = h.mail.VerificationUnknown(ctx, q, address, h.opts.Method)
+		err = h.mail.VerificationUnknown(ctx, q, via, address, h.opts.Method)
 	}
 	if err != nil || owner == nil {
 		return err

@@ -39,15 +39,15 @@ func (m *fakeMailer) add(x sent) error {
 	return nil
 }
 
-func (m *fakeMailer) VerificationCode(_ context.Context, _ *store.Q, to, code, _ string, _ *identity.Identity) error {
+func (m *fakeMailer) VerificationCode(_ context.Context, _ *store.Q, _, to, code, _ string, _ *identity.Identity) error {
 	return m.add(sent{"code", to, code})
 }
 
-func (m *fakeMailer) VerificationLink(_ context.Context, _ *store.Q, to, link string, _ *identity.Identity) error {
+func (m *fakeMailer) VerificationLink(_ context.Context, _ *store.Q, _, to, link string, _ *identity.Identity) error {
 	return m.add(sent{"link", to, link})
 }
 
-func (m *fakeMailer) VerificationUnknown(_ context.Context, _ *store.Q, to, method string) error {
+func (m *fakeMailer) VerificationUnknown(_ context.Context, _ *store.Q, _, to, method string) error {
 	return m.add(sent{"unknown-" + method, to, ""})
 }
 
