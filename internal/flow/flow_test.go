@@ -545,3 +545,28 @@ func TestTraitNodes(t *testing.T) {
 		}
 	}
 }
+
+func TestAnchorNodeSurvivesStorage(t *testing.T) {
+	c := Container{Nodes: []*Node{
+		Input("default", "csrf_token", "hidden", "tok", nil),
+		Anchor("code", "continue", "https://app.example.com/", text.LabelContinue()),
+	}}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"attributes":{"href":"https://app.example.com/","id":"continue","title":{"id":1070009`) {
+		t.Errorf("anchor JSON = %s", raw)
+	}
+	var back Container
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	a := back.Nodes[1].Attributes
+	if a.NodeType != "a" || a.Href != "https://app.example.com/" || a.ID != "continue" || a.Title == nil || a.Title.ID != 1070009 {
+		t.Errorf("anchor after a round trip = %+v", a)
+	}
+	if in := back.Nodes[0].Attributes; in.Name != "csrf_token" || in.Value != "tok" {
+		t.Errorf("input after a round trip = %+v", in)
+	}
+}

@@ -35,7 +35,8 @@ type Meta struct {
 	Label *text.Message `json:"label,omitempty"`
 }
 
-// InputAttrs is the SDK's UiNodeInputAttributes.
+// InputAttrs is the SDK's UiNodeInputAttributes, or, when NodeType is
+// "a", its UiNodeAnchorAttributes (Href, ID, Title).
 type InputAttrs struct {
 	Name         string `json:"name"`
 	Type         string `json:"type"`
@@ -46,6 +47,59 @@ type InputAttrs struct {
 	Maxlength    int    `json:"maxlength,omitempty"`
 	Disabled     bool   `json:"disabled"`
 	NodeType     string `json:"node_type"`
+
+	Href  string        `json:"-"`
+	ID    string        `json:"-"`
+	Title *text.Message `json:"-"`
+}
+
+type anchorAttrs struct {
+	Href     string        `json:"href"`
+	ID       string        `json:"id"`
+	Title    *text.Message `json:"title"`
+	NodeType string        `json:"node_type"`
+}
+
+// inputAttrs has InputAttrs's fields without its JSON methods.
+type inputAttrs InputAttrs
+
+// MarshalJSON writes an anchor's attributes in the SDK's anchor shape.
+func (a InputAttrs) MarshalJSON() ([]byte, error) {
+	if a.NodeType == "a" {
+		return json.Marshal(anchorAttrs{Href: a.Href, ID: a.ID, Title: a.Title, NodeType: a.NodeType})
+	}
+	return json.Marshal(inputAttrs(a))
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote (flows are stored as JSON).
+func (a *InputAttrs) UnmarshalJSON(b []byte) error {
+	var probe struct {
+		NodeType string `json:"node_type"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return err
+	}
+	if probe.NodeType == "a" {
+		var x anchorAttrs
+		if err := json.Unmarshal(b, &x); err != nil {
+			return err
+		}
+		*a = InputAttrs{Href: x.Href, ID: x.ID, Title: x.Title, NodeType: x.NodeType}
+		return nil
+	}
+	return json.Unmarshal(b, (*inputAttrs)(a))
+}
+
+// Anchor makes a link node, such as the "continue" link of a completed
+// verification flow.
+func Anchor(group, id, href string, title *text.Message) *Node {
+	return &Node{
+		Type:       "a",
+		Group:      group,
+		Attributes: &InputAttrs{Href: href, ID: id, Title: title, NodeType: "a"},
+		Messages:   []*text.Message{},
+		Meta:       Meta{Label: title},
+	}
 }
 
 // Input makes an input node.

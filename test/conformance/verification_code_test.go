@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	ory "github.com/ory/client-go"
 	"net/http"
 	"net/url"
 	"strings"
@@ -56,6 +57,16 @@ func TestVerification_Code(t *testing.T) {
 			done := s.sdkSubmitCode(t, f.ID, code)
 			if done.State != "passed_challenge" || !hasID(sdkMessageIDs(done), 1080002) {
 				t.Fatalf("after the code: state %v messages %v, want passed_challenge and 1080002", done.State, sdkMessageIDs(done))
+			}
+			// The SDK reads the "continue" link a UI shows after success.
+			var anchor *ory.UiNodeAnchorAttributes
+			for _, n := range done.Ui.Nodes {
+				if a := n.Attributes.UiNodeAnchorAttributes; a != nil && a.Id == "continue" {
+					anchor = a
+				}
+			}
+			if anchor == nil || anchor.Href == "" || anchor.Title.Id != 1070009 {
+				t.Errorf("continue anchor = %+v, want a link labelled 1070009", anchor)
 			}
 			s.requireVerified(t, id, email)
 		})

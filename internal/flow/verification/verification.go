@@ -433,6 +433,8 @@ func (h *Handler) verified(ctx context.Context, q *store.Q, f *flow.Flow, code *
 	f.UI.KeepOnlyCSRF()
 	f.UI.Method = http.MethodGet
 	f.UI.Action = h.continueURL(f)
+	// UIs written for Kratos show this link to go on.
+	f.UI.Add(flow.Anchor("code", "continue", f.UI.Action, text.LabelContinue()))
 	f.UI.Messages = []*text.Message{text.VerificationSuccessful()}
 	return flow.Update(ctx, q, f)
 }
