@@ -268,12 +268,12 @@ func TestStartAndFetch(t *testing.T) {
 		}
 
 		w = httptest.NewRecorder()
-		k.RespondCreated(w, httptest.NewRequest("GET", "/self-service/login/browser", nil), f)
+		k.RespondCreated(w, httptest.NewRequest("GET", "/self-service/login/browser", nil), f, nil)
 		if w.Code != 303 || w.Header().Get("Location") != "https://ui.example.com/login?flow="+f.ID.String() {
 			t.Errorf("browser RespondCreated: %d %q", w.Code, w.Header().Get("Location"))
 		}
 		w = httptest.NewRecorder()
-		k.RespondCreated(w, httptest.NewRequest("GET", "/self-service/login/api", nil), api)
+		k.RespondCreated(w, httptest.NewRequest("GET", "/self-service/login/api", nil), api, nil)
 		if w.Code != 200 || !json.Valid(w.Body.Bytes()) {
 			t.Errorf("api RespondCreated: %d", w.Code)
 		}

@@ -43,8 +43,12 @@ func (k *Kit) Update(ctx context.Context, f *Flow) error {
 }
 
 // RespondCreated answers a new flow: JSON for apps and AJAX, a redirect to
-// the UI for browsers.
-func (k *Kit) RespondCreated(w http.ResponseWriter, r *http.Request, f *Flow) {
+// the UI for browsers; or err, when making the flow failed.
+func (k *Kit) RespondCreated(w http.ResponseWriter, r *http.Request, f *Flow, err error) {
+	if err != nil {
+		k.Fail(w, r, err)
+		return
+	}
 	if f.Type == TypeAPI || wire.WantsJSON(r) {
 		wire.WriteJSON(w, http.StatusOK, f.View())
 		return

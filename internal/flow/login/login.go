@@ -82,11 +82,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 		return
 	}
 	f, err := h.newFlow(w, r, typ, refresh, current)
-	if err != nil {
-		h.kit.Fail(w, r, err)
-		return
-	}
-	h.kit.RespondCreated(w, r, f)
+	h.kit.RespondCreated(w, r, f, err)
 }
 
 // newFlow builds and stores a login flow.

@@ -121,11 +121,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 		return
 	}
 	f, err := h.newFlow(w, r, typ)
-	if err != nil {
-		h.kit.Fail(w, r, err)
-		return
-	}
-	h.kit.RespondCreated(w, r, f)
+	h.kit.RespondCreated(w, r, f, err)
 }
 
 // newFlow starts and stores a flow asking for the address.

@@ -118,11 +118,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 	if err == nil {
 		err = h.kit.Save(r.Context(), f)
 	}
-	if err != nil {
-		h.kit.Fail(w, r, err)
-		return
-	}
-	h.kit.RespondCreated(w, r, f)
+	h.kit.RespondCreated(w, r, f, err)
 }
 
 // start makes a new flow that asks for an address; the caller saves it.
