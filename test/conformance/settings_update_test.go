@@ -96,7 +96,7 @@ func TestSettingsPassword_ChangesPasswordUnderPolicy(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, store string) {
 		s := stServer(t, store, nil)
-		u := stRegister(t, s, "st-password")
+		u := stRegister(t, s, "st-pw-change")
 
 		t.Run("policy", func(t *testing.T) {
 			f := stNativeSettings(t, s, u.Token)
