@@ -166,16 +166,72 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 	return err
 }
 
-// Update writes a changed flow back.
+// ErrCompleted means another submission completed (or, for settings,
+// changed) the flow between this submission reading it and writing it.
+// Handlers answer it with the flow (Kit.AnswerCompleted); anywhere else it
+// is still a clean 400, never a server error.
+var ErrCompleted = wire.BadRequest.WithReason("Another request completed or changed this flow at the same time; start a new one.")
+
+// Update writes a changed flow back. It never moves a completed flow out of
+// its final state: a stale submission that lost a race gets ErrCompleted.
 func Update(ctx context.Context, q *store.Q, f *Flow) error {
 	ui, internal, err := encode(f)
 	if err != nil {
 		return err
 	}
-	f.UpdatedAt = store.Now()
-	_, err = q.Exec(ctx, `UPDATE selfservice_flows SET state = $2, active = $3, ui = $4, csrf_hash = $5, internal = $6, identity_id = $7, return_to = $9, updated_at = $8 WHERE id = $1`,
-		f.ID, f.State, f.Active, ui, f.CSRFHash, internal, f.IdentityID, f.UpdatedAt, f.ReturnTo)
+	f.UpdatedAt = later(f.UpdatedAt)
+	n, err := execCount(ctx, q, `UPDATE selfservice_flows SET state = $2, active = $3, ui = $4, csrf_hash = $5, internal = $6, identity_id = $7, return_to = $9, updated_at = $8
+WHERE id = $1 AND (state <> $10 OR $2 = $10)`,
+		f.ID, f.State, f.Active, ui, f.CSRFHash, internal, f.IdentityID, f.UpdatedAt, f.ReturnTo, StatePassedChallenge)
+	if err == nil && n == 0 {
+		return ErrCompleted
+	}
 	return err
+}
+
+// Claim is the first statement of the transaction that carries a
+// submission's effect (a new identity, a session, a changed password). It
+// locks the flow's row and succeeds only if the flow is still open: not
+// completed, and for settings flows (which stay open after a success)
+// unchanged since f was read. Of racing submissions, on one server or many,
+// exactly one claims the flow; the others get ErrCompleted and their
+// transactions change nothing.
+func Claim(ctx context.Context, q *store.Q, f *Flow) error {
+	read := f.UpdatedAt
+	now := later(read)
+	query := `UPDATE selfservice_flows SET updated_at = $2 WHERE id = $1 AND state <> $3`
+	args := []any{f.ID, now, StatePassedChallenge}
+	if f.Kind == Settings {
+		query += ` AND updated_at = $4`
+		args = append(args, read)
+	}
+	n, err := execCount(ctx, q, query, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrCompleted
+	}
+	f.UpdatedAt = now
+	return nil
+}
+
+func execCount(ctx context.Context, q *store.Q, query string, args ...any) (int64, error) {
+	res, err := q.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// later is a timestamp after prev (and normally now): updated_at doubles
+// as the flow's version, so a write must always change it.
+func later(prev time.Time) time.Time {
+	now := store.Now()
+	if !now.After(prev) {
+		now = prev.Add(time.Microsecond)
+	}
+	return now
 }
 
 func encode(f *Flow) (string, string, error) {

@@ -123,13 +123,26 @@ func (k *Kit) Receive(w http.ResponseWriter, r *http.Request, kind Kind, decode 
 		return nil, errAnswered
 	}
 	p, err := decode()
-	if err != nil {
+	var fe FormError
+	if errors.As(err, &fe) && f.Type == TypeAPI {
+		// Bytes no form field may hold: the field says so. A browser's
+		// payload is trusted with nothing before its CSRF token checks out.
+		f.UI.ResetMessages()
+		k.Reject(w, r, f, fe)
+		return nil, errAnswered
+	}
+	if err != nil && !errors.As(err, &fe) {
 		k.Fail(w, r, err)
 		return nil, errAnswered
 	}
 	if f.Type == TypeBrowser {
 		if err := k.CSRF.Verify(r, p.String("csrf_token")); err != nil {
 			k.Fail(w, r, err)
+			return nil, errAnswered
+		}
+		if fe != nil {
+			f.UI.ResetMessages()
+			k.Reject(w, r, f, fe)
 			return nil, errAnswered
 		}
 	} else if reason := apiRequestProblem(r); reason != "" {
@@ -157,10 +170,60 @@ func (k *Kit) Receive(w http.ResponseWriter, r *http.Request, kind Kind, decode 
 		return nil, errAnswered
 	}
 	if f.State == StatePassedChallenge {
-		k.Fail(w, r, wire.BadRequest.WithReason("This flow was completed already; start a new one."))
+		k.AnswerCompleted(w, r, f)
 		return nil, errAnswered
 	}
 	return &Submission{Flow: f, Payload: p}, nil
+}
+
+// AnswerCompleted answers a submission for a flow that is completed, or
+// that another submission completed while this one was being handled
+// (ErrCompleted): the flow as it is now, with Kratos's message for it,
+// and nothing changed.
+func (k *Kit) AnswerCompleted(w http.ResponseWriter, r *http.Request, f *Flow) {
+	now, err := Get(r.Context(), k.Store.Read(), f.Kind, f.ID)
+	if err != nil {
+		k.Fail(w, r, err)
+		return
+	}
+	if now.State != StatePassedChallenge {
+		// A settings flow that another submission changed meanwhile.
+		now.UI.ResetMessages()
+		now.UI.AddMessage("", text.ValidationGeneric("This flow was changed by another request at the same time. Please review it and submit again."))
+		k.answerFlow(w, r, now, http.StatusConflict)
+		return
+	}
+	now.UI.ResetMessages()
+	now.UI.AddMessage("", completedMessage(now.Kind))
+	k.answerFlow(w, r, now, http.StatusBadRequest)
+}
+
+// answerFlow shows f without writing it: JSON for apps and AJAX, the error
+// UI for browsers (the stored flow does not carry this answer's message).
+func (k *Kit) answerFlow(w http.ResponseWriter, r *http.Request, f *Flow, status int) {
+	if f.Type == TypeAPI || wire.WantsJSON(r) {
+		wire.WriteJSON(w, status, f.View())
+		return
+	}
+	e := wire.BadRequest
+	if status == http.StatusConflict {
+		e = wire.Conflict
+	}
+	k.BrowserError(w, r, e.WithReason("%s", f.UI.Messages[0].Text))
+}
+
+func completedMessage(kind Kind) *text.Message {
+	switch kind {
+	case Login:
+		return text.LoginCompleted()
+	case Registration:
+		return text.RegistrationCompleted()
+	case Recovery:
+		return text.RecoveryCompleted()
+	case Verification:
+		return text.VerificationAlreadyDone()
+	}
+	return text.ValidationGeneric("This flow was completed already; start a new one.")
 }
 
 // expiredMessage tells the user why they see a new flow.
@@ -212,6 +275,10 @@ func (k *Kit) RejectAs(w http.ResponseWriter, r *http.Request, f *Flow, fe FormE
 		f.RefreshCSRF(k.CSRF.cookieToken(r))
 	}
 	if err := k.Update(r.Context(), f); err != nil {
+		if errors.Is(err, ErrCompleted) {
+			k.AnswerCompleted(w, r, f)
+			return
+		}
 		k.Fail(w, r, err)
 		return
 	}

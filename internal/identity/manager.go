@@ -343,6 +343,10 @@ func (m *Manager) Replace(ctx context.Context, id uuid.UUID, d Draft) (*Identity
 // change loads an identity, derives a draft from it, and writes the result,
 // all in one transaction (the password, if any, is hashed before it).
 func (m *Manager) change(ctx context.Context, id uuid.UUID, derive func(*Identity) (Draft, error)) (*Identity, error) {
+	return m.changeWith(ctx, id, derive, nil, nil)
+}
+
+func (m *Manager) changeWith(ctx context.Context, id uuid.UUID, derive func(*Identity) (Draft, error), first func(*store.Q) error, then func(*store.Q, *Identity) error) (*Identity, error) {
 	// Derive from a snapshot first so that hashing happens outside the
 	// transaction; inside it, the row is read again and the derivation
 	// repeated on the current state.
@@ -360,6 +364,11 @@ func (m *Manager) change(ctx context.Context, id uuid.UUID, derive func(*Identit
 	}
 	var result *Identity
 	err = m.store.Write(ctx, func(q *store.Q) error {
+		if first != nil {
+			if err := first(q); err != nil {
+				return err
+			}
+		}
 		before, err := getIdentity(ctx, q, id)
 		if err != nil {
 			return err
@@ -377,7 +386,13 @@ func (m *Manager) change(ctx context.Context, id uuid.UUID, derive func(*Identit
 		}
 		now := store.Now()
 		result = p.build(id, before, now)
-		return updateIdentity(ctx, q, result, before)
+		if err := updateIdentity(ctx, q, result, before); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(q, result)
+		}
+		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNotFound
@@ -537,6 +552,14 @@ func (m *Manager) PasswordIdentifiers(i *Identity) []string {
 // passwords.
 func (m *Manager) Change(ctx context.Context, id uuid.UUID, derive func(*Identity) (Draft, error)) (*Identity, error) {
 	return m.change(ctx, id, derive)
+}
+
+// ChangeWith is Change with the caller's statements in the same
+// transaction: first runs before the identity is read (a flow claims
+// itself there), then after the changed identity is written. Either
+// failing undoes the change.
+func (m *Manager) ChangeWith(ctx context.Context, id uuid.UUID, derive func(*Identity) (Draft, error), first func(*store.Q) error, then func(*store.Q, *Identity) error) (*Identity, error) {
+	return m.changeWith(ctx, id, derive, first, then)
 }
 
 // DraftOf is the draft that rewrites i unchanged.

@@ -247,6 +247,16 @@ func (m *Manager) FromRequest(ctx context.Context, r *http.Request) (*Session, e
 	return m.ByToken(ctx, token)
 }
 
+// Current is the request's valid session, or nil when it carries none. Any
+// other failure (the database) is an error: it never reads as signed out.
+func (m *Manager) Current(ctx context.Context, r *http.Request) (*Session, error) {
+	s, err := m.FromRequest(ctx, r)
+	if errors.Is(err, ErrNoSession) {
+		return nil, nil
+	}
+	return s, err
+}
+
 // ByToken finds the valid session holding token, or ErrNoSession.
 func (m *Manager) ByToken(ctx context.Context, token string) (*Session, error) {
 	s, err := m.byHash(ctx, m.store.Read(), "token_hash", hashToken(token))

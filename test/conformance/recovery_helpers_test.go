@@ -30,6 +30,11 @@ const (
 // the server process (serve --watch-courier). set adds or overrides keys.
 func recServer(t *testing.T, store string, sink *mailSink, set map[string]any) *Server {
 	t.Helper()
+	return startServer(t, recSpec(store, sink, set))
+}
+
+// recSpec is the serverSpec of recServer.
+func recSpec(store string, sink *mailSink, set map[string]any) serverSpec {
 	cfg := map[string]any{
 		"selfservice.default_browser_return_url":                                  defaultReturn,
 		"selfservice.allowed_return_urls":                                         []any{appURL},
@@ -53,7 +58,7 @@ func recServer(t *testing.T, store string, sink *mailSink, set map[string]any) *
 		}
 		cfg[k] = v
 	}
-	return startServer(t, serverSpec{store: store, set: cfg, args: []string{"--watch-courier"}})
+	return serverSpec{store: store, set: cfg, args: []string{"--watch-courier"}}
 }
 
 // recUser creates an identity with testPassword through the admin API.

@@ -38,6 +38,11 @@ var sessionTokenFormat = regexp.MustCompile(`^ory_st_[A-Za-z0-9]{32}$`)
 // set overrides or adds keys (a nil value deletes one).
 func selfserviceServer(t *testing.T, store string, set map[string]any) *Server {
 	t.Helper()
+	return startServer(t, selfserviceSpec(store, set))
+}
+
+// selfserviceSpec is the serverSpec of selfserviceServer.
+func selfserviceSpec(store string, set map[string]any) serverSpec {
 	cfg := map[string]any{
 		"selfservice.default_browser_return_url":                                  defaultReturn,
 		"selfservice.allowed_return_urls":                                         []any{appURL},
@@ -56,7 +61,7 @@ func selfserviceServer(t *testing.T, store string, set map[string]any) *Server {
 		}
 		cfg[k] = v
 	}
-	return startServer(t, serverSpec{store: store, set: cfg})
+	return serverSpec{store: store, set: cfg}
 }
 
 var emailSeq atomic.Int64

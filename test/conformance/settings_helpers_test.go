@@ -21,11 +21,16 @@ const stSettingsUI = uiBase + "/ui/settings"
 // overrides keys (a nil value deletes one).
 func stServer(t *testing.T, store string, set map[string]any) *Server {
 	t.Helper()
+	return startServer(t, stSpec(store, set))
+}
+
+// stSpec is the serverSpec of stServer.
+func stSpec(store string, set map[string]any) serverSpec {
 	cfg := map[string]any{"selfservice.flows.settings.ui_url": stSettingsUI}
 	for k, v := range set {
 		cfg[k] = v
 	}
-	return selfserviceServer(t, store, cfg)
+	return selfserviceSpec(store, cfg)
 }
 
 // stUser is a signed-in identity seen through one of its sessions.

@@ -71,7 +71,11 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 		h.kit.Fail(w, r, wire.BadRequest.WithReason("Only aal1 logins are available."))
 		return
 	}
-	current, _ := h.sessions.FromRequest(r.Context(), r)
+	current, err := h.sessions.Current(r.Context(), r)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
 	if current != nil && !refresh {
 		returnTo, err := h.kit.CheckReturnTo(r.URL.Query().Get("return_to"))
 		if err != nil {
@@ -116,7 +120,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, p := sub.Flow, sub.Payload
-	current, _ := h.sessions.FromRequest(r.Context(), r)
+	current, err := h.sessions.Current(r.Context(), r)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
 	if current != nil && !f.Refresh {
 		h.kit.AlreadySignedIn(w, r, f.Type, h.kit.ReturnTo(f))
 		return
@@ -157,6 +165,9 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 
 	var s *session.Session
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		if err := flow.Claim(r.Context(), q, f); err != nil {
+			return err
+		}
 		if current != nil {
 			s = current
 			if err := h.sessions.Reauthenticate(r.Context(), q, s, strategy.ID()); err != nil {
@@ -171,9 +182,18 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		f.State = flow.StatePassedChallenge
 		return flow.Update(r.Context(), q, f)
 	})
+	if errors.Is(err, flow.ErrCompleted) {
+		h.kit.AnswerCompleted(w, r, f)
+		return
+	}
 	if err != nil {
 		h.kit.Fail(w, r, err)
 		return
+	}
+	if current != nil && f.Type == flow.TypeAPI {
+		// Only the token's digest is stored; the app re-authenticated
+		// with the token itself and gets it back, as Kratos answers.
+		s.Token = h.sessions.TokenFrom(r)
 	}
 	h.succeed(w, r, f, s, current != nil)
 }

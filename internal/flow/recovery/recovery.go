@@ -116,7 +116,12 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 		h.kit.Fail(w, r, ErrDisabled)
 		return
 	}
-	if current, _ := h.sessions.FromRequest(r.Context(), r); current != nil {
+	current, err := h.sessions.Current(r.Context(), r)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	if current != nil {
 		h.kit.AlreadySignedIn(w, r, typ, "")
 		return
 	}
@@ -195,7 +200,12 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.redeem(w, r, f, p.String("code"))
 		return
 	}
-	if current, _ := h.sessions.FromRequest(r.Context(), r); current != nil {
+	current, err := h.sessions.Current(r.Context(), r)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	if current != nil {
 		h.kit.AlreadySignedIn(w, r, f.Type, "")
 		return
 	}
@@ -296,8 +306,11 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request, f *flow.Flow, sta
 // cannot be used any more, or one submission too many, retires the flow
 // and offers a new one.
 func (h *Handler) redeem(w http.ResponseWriter, r *http.Request, f *flow.Flow, plain string) {
-	var code *onetime.Code
-	var redeemErr error
+	var (
+		code      *onetime.Code
+		redeemErr error
+		done      *recoveredOwner
+	)
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		var err error
 		code, err = h.codes.RedeemCode(r.Context(), q, onetime.Recovery, f.ID, strings.TrimSpace(plain), h.opts.MaxAttempts)
@@ -305,8 +318,16 @@ func (h *Handler) redeem(w http.ResponseWriter, r *http.Request, f *flow.Flow, p
 			redeemErr = err // committed: the attempt counts
 			return nil
 		}
+		if err != nil || code.IdentityID == nil {
+			return err
+		}
+		done, err = h.complete(r, q, f, code)
 		return err
 	})
+	if errors.Is(err, flow.ErrCompleted) {
+		h.kit.AnswerCompleted(w, r, f)
+		return
+	}
 	if err != nil {
 		h.kit.Fail(w, r, err)
 		return
@@ -324,13 +345,16 @@ func (h *Handler) redeem(w http.ResponseWriter, r *http.Request, f *flow.Flow, p
 		if f.Type == flow.TypeBrowser {
 			f.RefreshCSRF(h.kit.CSRF.Token(r))
 		}
-		if err := h.kit.Update(r.Context(), f); err != nil {
+		if err := h.kit.Update(r.Context(), f); errors.Is(err, flow.ErrCompleted) {
+			h.kit.AnswerCompleted(w, r, f)
+			return
+		} else if err != nil {
 			h.kit.Fail(w, r, err)
 			return
 		}
 		h.show(w, r, f, http.StatusOK)
 	default:
-		h.recovered(w, r, f, f.Type, code)
+		h.recovered(w, r, f, f.Type, done)
 	}
 }
 
@@ -410,16 +434,25 @@ func (h *Handler) followLink(w http.ResponseWriter, r *http.Request) {
 		h.retryExpired(w, r, f, flow.TypeBrowser, f.ExpiresAt)
 		return
 	}
-	var code *onetime.Code
+	var (
+		code *onetime.Code
+		done *recoveredOwner
+	)
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		var err error
 		code, err = h.codes.RedeemToken(r.Context(), q, onetime.Recovery, token)
 		if err == nil && (code.FlowID != f.ID || code.IdentityID == nil) {
 			return errWrongFlow
 		}
+		if err != nil {
+			return err
+		}
+		done, err = h.complete(r, q, f, code)
 		return err
 	})
 	switch {
+	case errors.Is(err, flow.ErrCompleted):
+		h.kit.AnswerCompleted(w, r, f)
 	case errors.Is(err, onetime.ErrExpired) && code.FlowID == f.ID:
 		h.retryExpired(w, r, f, flow.TypeBrowser, code.ExpiresAt)
 	case errors.Is(err, onetime.ErrInvalid) || errors.Is(err, errWrongFlow):
@@ -427,38 +460,46 @@ func (h *Handler) followLink(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		h.kit.Fail(w, r, err)
 	default:
-		h.recovered(w, r, f, flow.TypeBrowser, code)
+		h.recovered(w, r, f, flow.TypeBrowser, done)
 	}
 }
 
-// recovered signs the owner in, marks the address verified (receiving the
-// code proved it), and hands over to a settings flow. typ is how to answer:
-// the flow's type for codes, browser for links.
-func (h *Handler) recovered(w http.ResponseWriter, r *http.Request, f *flow.Flow, typ string, code *onetime.Code) {
+// recoveredOwner is who a redeemed code signed in.
+type recoveredOwner struct {
+	identity *identity.Identity
+	session  *session.Session
+}
+
+// complete finishes the recovery inside the transaction that spent the
+// code: the flow completes, the owner gets a session, and the address is
+// verified (receiving the code proved it), or none of it happens.
+func (h *Handler) complete(r *http.Request, q *store.Q, f *flow.Flow, code *onetime.Code) (*recoveredOwner, error) {
+	if err := flow.Claim(r.Context(), q, f); err != nil {
+		return nil, err
+	}
 	i, err := h.ids.Get(r.Context(), *code.IdentityID)
 	if err != nil {
-		h.kit.Fail(w, r, err)
-		return
+		return nil, err
 	}
-	var s *session.Session
-	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		var err error
-		if s, err = h.sessions.Issue(r.Context(), q, i, code.Method+"_recovery", r); err != nil {
-			return err
-		}
-		if code.Via != "" { // admin codes prove no address
-			if err := h.ids.SetAddressStatus(r.Context(), q, i.ID, code.Via, code.Value, identity.AddressStatusCompleted); err != nil {
-				return err
-			}
-		}
-		f.State = flow.StatePassedChallenge
-		f.UI.Messages = nil
-		return flow.Update(r.Context(), q, f)
-	})
+	s, err := h.sessions.Issue(r.Context(), q, i, code.Method+"_recovery", r)
 	if err != nil {
-		h.kit.Fail(w, r, err)
-		return
+		return nil, err
 	}
+	if code.Via != "" { // admin codes prove no address
+		if err := h.ids.SetAddressStatus(r.Context(), q, i.ID, code.Via, code.Value, identity.AddressStatusCompleted); err != nil {
+			return nil, err
+		}
+	}
+	f.State = flow.StatePassedChallenge
+	f.UI.Messages = nil
+	return &recoveredOwner{identity: i, session: s}, flow.Update(r.Context(), q, f)
+}
+
+// recovered answers a completed recovery: it hands the signed-in owner
+// over to a settings flow. typ is how to answer: the flow's type for
+// codes, browser for links.
+func (h *Handler) recovered(w http.ResponseWriter, r *http.Request, f *flow.Flow, typ string, done *recoveredOwner) {
+	i, s := done.identity, done.session
 	settingsFlow, err := h.settings.StartFor(r.Context(), w, r, typ, i)
 	if err != nil {
 		h.kit.Fail(w, r, err)

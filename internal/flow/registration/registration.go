@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/lanyard-id/lanyard/internal/flow"
@@ -72,7 +73,12 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 		h.kit.Fail(w, r, ErrDisabled)
 		return
 	}
-	if current, _ := h.sessions.FromRequest(r.Context(), r); current != nil {
+	current, err := h.sessions.Current(r.Context(), r)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	if current != nil {
 		returnTo, err := h.kit.CheckReturnTo(r.URL.Query().Get("return_to"))
 		if err != nil {
 			h.kit.Fail(w, r, err)
@@ -135,14 +141,22 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, p := sub.Flow, sub.Payload
-	if current, _ := h.sessions.FromRequest(r.Context(), r); current != nil {
+	current, err := h.sessions.Current(r.Context(), r)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	if current != nil {
 		h.kit.AlreadySignedIn(w, r, f.Type, h.kit.ReturnTo(f))
 		return
 	}
 	f.UI.ResetMessages()
 	traits := p.Traits()
-	if traits == nil {
-		_ = json.Unmarshal(f.Internal[traitsKey], &traits)
+	if raw := f.Internal[traitsKey]; traits == nil && raw != nil {
+		if err := json.Unmarshal(raw, &traits); err != nil {
+			h.kit.Fail(w, r, fmt.Errorf("registration: the flow's stored traits are corrupt: %w", err))
+			return
+		}
 	}
 
 	switch p.String("method") {
@@ -174,7 +188,12 @@ func (h *Handler) profile(w http.ResponseWriter, r *http.Request, f *flow.Flow, 
 		h.kit.Reject(w, r, f, flow.FromSchema(verr))
 		return
 	}
-	f.Internal[traitsKey], _ = json.Marshal(traits)
+	raw, err := json.Marshal(traits)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	f.Internal[traitsKey] = raw
 	h.secondStep(f, traits)
 	// Kratos answers the next step with 400 and the flow: the submission
 	// did not complete the registration yet.
@@ -202,6 +221,9 @@ func (h *Handler) withPassword(w http.ResponseWriter, r *http.Request, f *flow.F
 		vf *flow.Flow
 	)
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		if err := flow.Claim(r.Context(), q, f); err != nil {
+			return err
+		}
 		var err error
 		if i, err = prepared.Insert(r.Context(), q); err != nil {
 			return err
@@ -219,6 +241,10 @@ func (h *Handler) withPassword(w http.ResponseWriter, r *http.Request, f *flow.F
 		f.State = flow.StatePassedChallenge
 		return flow.Update(r.Context(), q, f)
 	})
+	if errors.Is(err, flow.ErrCompleted) {
+		h.kit.AnswerCompleted(w, r, f)
+		return
+	}
 	if identity.IsConflict(err) {
 		h.showAgain(f, traits)
 		h.kit.Reject(w, r, f, flow.FormMessage(text.DuplicateIdentifier()))

@@ -88,8 +88,12 @@ func (h *Handler) uiURL(f *flow.Flow) string { return h.kit.FlowUIURL(f) }
 // requireSession answers when the request has no session: 401
 // session_inactive for apps and AJAX, a login for browsers that comes back.
 func (h *Handler) requireSession(w http.ResponseWriter, r *http.Request, typ string) *session.Session {
-	s, err := h.sessions.FromRequest(r.Context(), r)
-	if err == nil {
+	s, err := h.sessions.Current(r.Context(), r)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return nil
+	}
+	if s != nil {
 		return s
 	}
 	if typ == flow.TypeAPI || wire.WantsJSON(r) {
@@ -161,8 +165,12 @@ func (h *Handler) view(f *flow.Flow, i *identity.Identity) view {
 }
 
 func (h *Handler) fetch(w http.ResponseWriter, r *http.Request) {
-	s, err := h.sessions.FromRequest(r.Context(), r)
+	s, err := h.sessions.Current(r.Context(), r)
 	if err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
+	if s == nil {
 		wire.WriteError(w, r, session.ErrSessionInactive)
 		return
 	}
@@ -207,8 +215,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	sub, err := h.kit.Receive(w, r, flow.Settings,
 		func() (flow.Payload, error) { return flow.DecodePayload(w, r, h.schemas.Default().Fields()) },
 		func(old *flow.Flow) (*flow.Flow, error) {
-			s, err := h.sessions.FromRequest(r.Context(), r)
+			s, err := h.sessions.Current(r.Context(), r)
 			if err != nil {
+				return nil, err
+			}
+			if s == nil {
 				return nil, session.ErrSessionInactive
 			}
 			return h.newFlow(w, r, old.Type, s.Identity)
@@ -228,14 +239,25 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	f.UI.ResetMessages()
 	f.State = StateShowForm
 
+	// finish completes the submission inside the transaction that changes
+	// the identity: the flow shows the result, or nothing happened.
+	finish := func(q *store.Q, changed *identity.Identity) error {
+		f.State = StateSuccess
+		h.render(f, changed, nil)
+		f.UI.Messages = append(f.UI.Messages, text.SettingsSaved())
+		if f.Type == flow.TypeBrowser {
+			f.RefreshCSRF(h.kit.CSRF.Token(r))
+		}
+		return flow.Update(r.Context(), q, f)
+	}
 	var changed *identity.Identity
 	switch method := p.String("method"); {
 	case method == "profile" && h.opts.ProfileEnabled:
 		f.Active = "profile"
-		changed, err = h.profile(r, s, f, p)
+		changed, err = h.profile(r, s, f, p, finish)
 	case method == password.ID && h.opts.PasswordEnabled:
 		f.Active = password.ID
-		changed, err = h.newPassword(r, s, f, p)
+		changed, err = h.newPassword(r, s, f, p, finish)
 	default:
 		err = flow.FormMessage(text.NoSettingsStrategy())
 	}
@@ -243,6 +265,9 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	var fe flow.FormError
 	var we *wire.Error
 	switch {
+	case errors.Is(err, flow.ErrCompleted):
+		h.kit.AnswerCompleted(w, r, f)
+		return
 	case errors.As(err, &fe):
 		if f.Active == "profile" {
 			h.render(f, s.Identity, p.Traits())
@@ -250,7 +275,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.kit.RejectAs(w, r, f, fe, func() any { return h.view(f, s.Identity) })
 		return
 	case errors.As(err, &we) && we.ID == "session_refresh_required":
-		_ = h.kit.Update(r.Context(), f)
+		if err := h.kit.Update(r.Context(), f); err != nil {
+			h.kit.Fail(w, r, err)
+			return
+		}
 		if f.Type == flow.TypeBrowser && !wire.WantsJSON(r) {
 			http.Redirect(w, r, we.Details["redirect_browser_to"].(string), http.StatusSeeOther)
 			return
@@ -262,16 +290,6 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	f.State = StateSuccess
-	h.render(f, changed, nil)
-	f.UI.Messages = append(f.UI.Messages, text.SettingsSaved())
-	if f.Type == flow.TypeBrowser {
-		f.RefreshCSRF(h.kit.CSRF.Token(r))
-	}
-	if err := h.kit.Update(r.Context(), f); err != nil {
-		h.kit.Fail(w, r, err)
-		return
-	}
 	if f.Type == flow.TypeAPI || wire.WantsJSON(r) {
 		wire.WriteJSON(w, http.StatusOK, h.view(f, changed))
 		return
@@ -291,7 +309,7 @@ func (h *Handler) privileged(s *session.Session) bool {
 
 // profile changes the traits. Changing an identifier or an address is
 // privileged; a changed verifiable address starts unverified again.
-func (h *Handler) profile(r *http.Request, s *session.Session, f *flow.Flow, p flow.Payload) (*identity.Identity, error) {
+func (h *Handler) profile(r *http.Request, s *session.Session, f *flow.Flow, p flow.Payload, finish func(*store.Q, *identity.Identity) error) (*identity.Identity, error) {
 	traits := p.Traits()
 	if traits == nil {
 		return nil, flow.FormMessage(text.ValidationRequired("traits"))
@@ -315,11 +333,11 @@ func (h *Handler) profile(r *http.Request, s *session.Session, f *flow.Flow, p f
 	if err != nil {
 		return nil, err
 	}
-	return h.ids.Change(r.Context(), s.IdentityID, func(current *identity.Identity) (identity.Draft, error) {
+	return h.ids.ChangeWith(r.Context(), s.IdentityID, func(current *identity.Identity) (identity.Draft, error) {
 		d := identity.DraftOf(current)
 		d.Traits = raw
 		return d, nil
-	})
+	}, func(q *store.Q) error { return flow.Claim(r.Context(), q, f) }, finish)
 }
 
 func (h *Handler) extracted(i *identity.Identity) *schema.Extracted {
@@ -353,7 +371,7 @@ func sensitiveChange(a, b *schema.Extracted) bool {
 
 // newPassword sets a new password (always privileged) and, with the
 // revoke_active_sessions hook, ends the identity's other sessions.
-func (h *Handler) newPassword(r *http.Request, s *session.Session, f *flow.Flow, p flow.Payload) (*identity.Identity, error) {
+func (h *Handler) newPassword(r *http.Request, s *session.Session, f *flow.Flow, p flow.Payload, finish func(*store.Q, *identity.Identity) error) (*identity.Identity, error) {
 	if !h.privileged(s) {
 		return nil, h.errRefreshRequired(f)
 	}
@@ -361,22 +379,21 @@ func (h *Handler) newPassword(r *http.Request, s *session.Session, f *flow.Flow,
 	if err := h.password.CheckNew(s.Identity, pw); err != nil {
 		return nil, err
 	}
-	i, err := h.ids.Change(r.Context(), s.IdentityID, func(current *identity.Identity) (identity.Draft, error) {
+	// The new password, the other sessions ending and the flow's success
+	// commit together: a password change never leaves the old sessions on.
+	return h.ids.ChangeWith(r.Context(), s.IdentityID, func(current *identity.Identity) (identity.Draft, error) {
 		d := identity.DraftOf(current)
 		d.Password = &pw
 		return d, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if h.opts.RevokeOtherSessionsAfterPassword {
-		if err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-			return h.sessions.RevokeOthers(r.Context(), q, s)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	return i, nil
+	}, func(q *store.Q) error { return flow.Claim(r.Context(), q, f) },
+		func(q *store.Q, changed *identity.Identity) error {
+			if h.opts.RevokeOtherSessionsAfterPassword {
+				if err := h.sessions.RevokeOthers(r.Context(), q, s); err != nil {
+					return err
+				}
+			}
+			return finish(q, changed)
+		})
 }
 
 // StartFor creates a settings flow for identity i, as recovery does after

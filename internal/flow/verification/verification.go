@@ -397,6 +397,11 @@ func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flo
 		}
 		return h.verified(r.Context(), q, f, code)
 	})
+	if errors.Is(err, flow.ErrCompleted) {
+		// Another submission verified with this flow meanwhile.
+		h.replace(w, r, f, f.Type, text.VerificationAlreadyDone())
+		return
+	}
 	if err != nil {
 		h.kit.Fail(w, r, err)
 		return
@@ -409,7 +414,11 @@ func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flo
 		// form stays as it was.
 		f.UI.Messages = []*text.Message{text.VerificationCodeInvalid()}
 		f.RefreshCSRF(h.kit.CSRF.Token(r))
-		if err := h.kit.Update(r.Context(), f); err != nil {
+		if err := h.kit.Update(r.Context(), f); errors.Is(err, flow.ErrCompleted) {
+			// The code was right, and another submission used it first.
+			h.replace(w, r, f, f.Type, text.VerificationAlreadyDone())
+			return
+		} else if err != nil {
 			h.kit.Fail(w, r, err)
 			return
 		}
@@ -422,6 +431,9 @@ func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flo
 // verified marks the address and completes the flow, in q's transaction.
 // The completed flow's form is a GET to where the user continues.
 func (h *Handler) verified(ctx context.Context, q *store.Q, f *flow.Flow, code *onetime.Code) error {
+	if err := flow.Claim(ctx, q, f); err != nil {
+		return err
+	}
 	if err := h.ids.SetAddressStatus(ctx, q, *code.IdentityID, code.Via, code.Value, identity.AddressStatusCompleted); err != nil {
 		return err
 	}
@@ -510,6 +522,11 @@ func (h *Handler) redeemToken(w http.ResponseWriter, r *http.Request, f *flow.Fl
 	})
 	if errors.Is(err, errOtherFlow) {
 		err, problem = nil, text.VerificationLinkInvalid()
+	}
+	if errors.Is(err, flow.ErrCompleted) {
+		// Another submission verified with this flow meanwhile.
+		h.replace(w, r, f, f.Type, text.VerificationAlreadyDone())
+		return
 	}
 	if err != nil {
 		h.kit.Fail(w, r, err)

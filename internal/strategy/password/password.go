@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"unicode/utf8"
@@ -110,15 +111,18 @@ func (s *Strategy) Login(ctx context.Context, p flow.Payload) (*identity.Identit
 		cred = i.Credentials[identity.CredentialsPassword]
 		if cred != nil {
 			var cfg identity.PasswordConfig
-			_ = json.Unmarshal(cred.Config, &cfg)
+			if err := json.Unmarshal(cred.Config, &cfg); err != nil {
+				// Never "no password": a corrupt credential is the operator's to fix.
+				return nil, fmt.Errorf("password: the stored credential %s is corrupt: %w", cred.ID, err)
+			}
 			hash = cfg.HashedPassword
 		}
 	}
 	if hash == "" {
-		_ = hasher.Compare(ctx, []byte(password), s.hasher.Dummy())
+		_ = s.hasher.Compare(ctx, []byte(password), s.hasher.Dummy())
 		return nil, flow.FormMessage(text.InvalidCredentials())
 	}
-	if err := hasher.Compare(ctx, []byte(password), []byte(hash)); err != nil {
+	if err := s.hasher.Compare(ctx, []byte(password), []byte(hash)); err != nil {
 		if !errors.Is(err, hasher.ErrMismatch) {
 			slog.WarnContext(ctx, "stored password hash could not be checked", "identity", i.ID, "error", err)
 		}
