@@ -372,7 +372,15 @@ func TestSelfserviceLogin_RefreshKeepsSessionAndMovesAuthenticatedAt(t *testing.
 			if ok.Session == nil || ok.Session.Id != reg.Session.Id {
 				t.Errorf("refresh gave session %s, want the same session %s", asJSON(ok.Session), reg.Session.Id)
 			}
-			_, sess, _ := s.whoami(t, plain(s), tokenHeader(reg.SessionToken))
+			// Kratos answers the token of the refreshed session, and apps
+			// (the SDK scenario) call whoami with what they got back.
+			if ok.SessionToken != reg.SessionToken {
+				t.Errorf("refresh answered session_token %q, want the session's token", ok.SessionToken)
+			}
+			if len(ok.ContinueWith) != 1 || ok.ContinueWith[0].OrySessionToken != reg.SessionToken {
+				t.Errorf("refresh continue_with = %s, want set_ory_session_token with the session's token", asJSON(ok.ContinueWith))
+			}
+			_, sess, _ := s.whoami(t, plain(s), tokenHeader(ok.SessionToken))
 			if sess == nil || sess.Id != reg.Session.Id {
 				t.Fatalf("the old token no longer names the session: %s", asJSON(sess))
 			}
