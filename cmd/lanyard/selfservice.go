@@ -15,6 +15,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/flow/registration"
 	"github.com/lanyard-id/lanyard/internal/flow/settings"
 	"github.com/lanyard-id/lanyard/internal/flow/verification"
+	"github.com/lanyard-id/lanyard/internal/guard"
 	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/onetime"
@@ -28,7 +29,7 @@ import (
 // zeroConfig (no config file at all) turns on the session hook after
 // registration, recovery and verification, so that `serve --dev` shows
 // them all.
-func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, schemas *schema.Registry, h *hasher.Hasher, mail *courier.Courier, zeroConfig bool) ([]api.Routes, []api.PrefixedRoutes, error) {
+func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, schemas *schema.Registry, h *hasher.Hasher, mail *courier.Courier, guards *guard.Guard, zeroConfig bool) ([]api.Routes, []api.PrefixedRoutes, error) {
 	ss := cfg.Selfservice
 	public := cfg.Serve.Public.BaseURL.String()
 	secure := !cfg.Dev
@@ -122,10 +123,13 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		// the messages wait in the database for the admin courier API.
 		rec.Enabled, ver.Enabled = true, true
 	}
-	verifier := verification.NewHandler(kit, ids, codes, mail.Mailer(), verification.Options{
+	// Every recovery and verification message counts toward the guard's
+	// cap per address, known or not.
+	mailer := mail.Mailer().WithLimit(guards)
+	verifier := verification.NewHandler(kit, ids, codes, mailer, verification.Options{
 		Enabled: ver.Enabled, Method: ver.Use, NotifyUnknownRecipients: ver.NotifyUnknownRecipients,
 		CodeLifespan: ss.Methods.Code.Lifespan, LinkLifespan: ss.Methods.Link.Lifespan,
-		MaxAttempts: ss.Methods.Code.MaxSubmissions,
+		MaxAttempts: ss.Methods.Code.MaxSubmissions, Guard: guards,
 	})
 
 	settingsHandler := settings.NewHandler(kit, sessions, ids, schemas, pw, settings.Options{
@@ -134,12 +138,13 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		ProfileEnabled:                   ss.Methods.Profile.Enabled,
 		PasswordEnabled:                  pwCfg.Enabled,
 	})
-	recoverer := recovery.NewHandler(kit, sessions, ids, codes, mail.Mailer(), settingsHandler, recovery.Options{
+	recoverer := recovery.NewHandler(kit, sessions, ids, codes, mailer, settingsHandler, recovery.Options{
 		Enabled: rec.Enabled, Method: rec.Use, NotifyUnknownRecipients: rec.NotifyUnknownRecipients,
 		CodeLifespan: ss.Methods.Code.Lifespan, LinkLifespan: ss.Methods.Link.Lifespan,
 		MaxAttempts:      ss.Methods.Code.MaxSubmissions,
 		ContinueWith:     cfg.FeatureFlags.UseContinueWithTransitions,
 		PrivilegedMaxAge: ss.Flows.Settings.PrivilegedSessionMaxAge,
+		Guard:            guards,
 	})
 
 	routes := []api.Routes{
@@ -152,7 +157,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	}
 	if pwCfg.Enabled {
 		routes = append(routes,
-			login.NewHandler(kit, sessions, schemas, login.Options{RequireVerifiedAddress: loginHooks["require_verified_address"], Verifier: loginVerifier(cfg, verifier)}, pw),
+			login.NewHandler(kit, sessions, schemas, login.Options{RequireVerifiedAddress: loginHooks["require_verified_address"], Verifier: loginVerifier(cfg, verifier), Guard: guards}, pw),
 			registration.NewHandler(kit, sessions, schemas, pw, registration.Options{
 				Enabled: ss.Flows.Registration.Enabled, OneStep: ss.Flows.Registration.LegacyOneStep, IssueSession: issueSession,
 				Verification: verifierIfEnabled(verifier), ShowVerificationUI: reg["show_verification_ui"],

@@ -19,6 +19,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/api"
 	"github.com/lanyard-id/lanyard/internal/config"
 	"github.com/lanyard-id/lanyard/internal/courier"
+	"github.com/lanyard-id/lanyard/internal/guard"
 	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/schema"
@@ -112,11 +113,12 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 
 	publicURL, adminURL := cfg.Serve.Public.BaseURL, cfg.Serve.Admin.BaseURL
 	ids := identity.NewManager(db, schemas, h, publicURL.String())
+	guards := guard.New(cfg.Protection, db, cfg.Secrets.Cookie[0])
 	mail, err := courier.New(cfg.Courier, cfg.Dev, db)
 	if err != nil {
 		return err
 	}
-	publicRoutes, adminRoutes, err := selfService(cfg, db, ids, schemas, h, mail, len(opts.Files) == 0)
+	publicRoutes, adminRoutes, err := selfService(cfg, db, ids, schemas, h, mail, guards, len(opts.Files) == 0)
 	if err != nil {
 		return err
 	}
@@ -128,8 +130,9 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 		Schemas:       schemas,
 		Ready:         db.Ping,
 		PublicRoutes:  publicRoutes,
-		AdminRoutes:   adminRoutes,
+		AdminRoutes:   append(adminRoutes, guards.Admin(ids)),
 		PublicCORS:    cfg.Serve.Public.CORS,
+		PublicLimit:   guards.Middleware,
 	}
 
 	// Listen before announcing anything, so that a port in use is an

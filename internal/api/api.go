@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -34,6 +35,9 @@ type Deps struct {
 	AdminRoutes []PrefixedRoutes
 	// PublicCORS configures cross-origin access to the public API.
 	PublicCORS config.CORS
+	// PublicLimit, when set, wraps the public routes inside CORS handling,
+	// so that its refusals (429) reach cross-origin pages readable.
+	PublicLimit func(http.Handler) http.Handler
 }
 
 // Routes is a set of endpoints that registers itself on a mux.
@@ -62,7 +66,11 @@ func Public(d Deps) http.Handler {
 	for _, p := range []string{"/admin/", "/identities", "/identities/", "/courier/", "/recovery/"} {
 		mux.Handle(p, toAdmin)
 	}
-	return cors(d.PublicCORS, chain(mux, "public"))
+	var h http.Handler = chain(mux, "public")
+	if d.PublicLimit != nil {
+		h = d.PublicLimit(h)
+	}
+	return cors(d.PublicCORS, h)
 }
 
 // Admin builds the handler of the admin listener. Every admin route answers
@@ -139,11 +147,19 @@ func chain(mux *http.ServeMux, listener string) http.Handler {
 					wire.WriteError(rec, r, wire.Internal)
 				}
 			}
+			status := rec.status
+			if !rec.wrote && r.Context().Err() != nil {
+				status = wire.StatusClientClosedRequest // the client left before any answer
+			}
 			// The path only: queries can carry tokens and codes.
 			slog.DebugContext(r.Context(), "request", "listener", listener, "method", r.Method, "path", r.URL.Path,
-				"status", rec.status, "duration", time.Since(start))
+				"status", status, "duration", time.Since(start))
 		}()
 		rec.Header().Set("Cache-Control", "private, no-cache, no-store, must-revalidate")
+		if err := checkURLText(r.URL); err != nil {
+			wire.WriteError(rec, r, err)
+			return
+		}
 		if h, pattern := mux.Handler(r); pattern == "" {
 			notFoundOrNotAllowed(rec, r, h)
 			return
@@ -152,6 +168,36 @@ func chain(mux *http.ServeMux, listener string) http.Handler {
 		// fills in the path values ({id}) of the request.
 		mux.ServeHTTP(rec, r)
 	})
+}
+
+// checkURLText refuses a path or query parameter that is not valid text
+// (wire.ValidText) before any handler sees it: PostgreSQL refuses such
+// strings where SQLite keeps them, and the answer must not depend on the
+// store. Parameters the query parser drops (bad escapes) reach no handler.
+func checkURLText(u *url.URL) error {
+	if !wire.ValidText(u.Path) {
+		return wire.BadRequest.WithReason("The URL path must be valid UTF-8 without NUL characters (after percent-decoding).")
+	}
+	if u.RawQuery == "" {
+		return nil
+	}
+	q, _ := url.ParseQuery(u.RawQuery)
+	names := make([]string, 0, len(q))
+	for name := range q {
+		if !wire.ValidText(name) {
+			return wire.BadRequest.WithReason("Query parameter names must be valid UTF-8 without NUL characters (after percent-decoding).")
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same parameter is named on every try
+	for _, name := range names {
+		for _, v := range q[name] {
+			if !wire.ValidText(v) {
+				return wire.BadRequest.WithReason("The query parameter %s must be valid UTF-8 without NUL characters (after percent-decoding).", name)
+			}
+		}
+	}
+	return nil
 }
 
 // notFoundOrNotAllowed answers unmatched requests in the error shape,

@@ -5,10 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lanyard-id/lanyard/internal/config"
@@ -17,6 +20,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
+	"github.com/lanyard-id/lanyard/internal/wire"
 )
 
 // testRoutes adds endpoints that misbehave on purpose.
@@ -311,5 +315,121 @@ func TestCORS(t *testing.T) {
 	public.ServeHTTP(w, r)
 	if w.Code != 200 || w.Header().Get("Access-Control-Expose-Headers") != "Content-Type" || w.Header().Get("Access-Control-Allow-Origin") != "https://app.example.com" {
 		t.Errorf("simple CORS request: %d %v", w.Code, w.Header())
+	}
+}
+
+func TestURLTextIsCheckedAtTheEdge(t *testing.T) {
+	d := deps(t, nil)
+	public, admin := Public(d), Admin(d)
+	for _, c := range []struct {
+		h      http.Handler
+		target string
+		reason string
+	}{
+		{admin, "/admin/identities/by/external/%00", "URL path"},
+		{admin, "/admin/identities/by/external/%ff", "URL path"},
+		{admin, "/admin/identities/%ED%A0%80", "URL path"},
+		{admin, "/admin/identities?credentials_identifier=%00", "credentials_identifier"},
+		{admin, "/admin/identities?page_size=2&credentials_identifier=a%00b%40example.org", "credentials_identifier"},
+		{admin, "/admin/courier/messages?recipient=%ff", "recipient"},
+		{admin, "/admin/identities?ids=ok&ids=%c3", "ids"},
+		{admin, "/admin/identities?%ff=1", "names"},
+		{admin, "/self-service/login/browser?return_to=%00", "return_to"}, // before the redirect to public
+		{public, "/self-service/login?flow=%00", "flow"},
+		{public, "/sessions/whoami?x=%ed%a0%80", "x"},
+		{public, "/no/such/%ff", "URL path"},
+		{public, "/admin/identities/%00", "URL path"}, // before the redirect to admin
+	} {
+		w := serve(c.h, "GET", c.target)
+		if w.Code != http.StatusBadRequest {
+			t.Errorf("GET %s = %d %s; want 400", c.target, w.Code, w.Body)
+			continue
+		}
+		if e := errorBody(t, w); !strings.Contains(e["reason"].(string), c.reason) {
+			t.Errorf("GET %s: reason %q; want it to name %q", c.target, e["reason"], c.reason)
+		}
+		if w.Header().Get("Cache-Control") == "" {
+			t.Errorf("GET %s: refused without Cache-Control", c.target)
+		}
+	}
+	// Text that only looks odd passes, and so do parameters no handler
+	// ever sees (the query parser drops bad escapes).
+	for _, target := range []string{
+		"/test/item/Zo%C3%AB%F0%9F%98%80",
+		"/test/item/x?name=%EF%BF%BD&%C3%A9=%E2%82%AC",
+		"/test/item/x?bad=%zz",
+		"/test/item/x?a=%5Cu0000",
+	} {
+		if w := serve(public, "GET", target); w.Code != 200 {
+			t.Errorf("GET %s = %d %s; want 200", target, w.Code, w.Body)
+		}
+	}
+}
+
+// logRecords keeps the default logger's records during a test.
+type logRecords struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (l *logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecords) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.records = append(l.records, r)
+	return nil
+}
+func (l *logRecords) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecords) WithGroup(string) slog.Handler      { return l }
+
+func captureLogs(t *testing.T) *logRecords {
+	t.Helper()
+	l := &logRecords{}
+	old := slog.Default()
+	slog.SetDefault(slog.New(l))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	return l
+}
+
+func TestClientThatLeftIsNoServerError(t *testing.T) {
+	logs := captureLogs(t)
+	d := deps(t, nil)
+	d.PublicRoutes = []Routes{routesFunc(func(mux *http.ServeMux) {
+		// A store call fails the way drivers fail once the context is done.
+		mux.HandleFunc("GET /store-call", func(w http.ResponseWriter, r *http.Request) {
+			wire.WriteError(w, r, fmt.Errorf("loading the flow: %w", r.Context().Err()))
+		})
+		mux.HandleFunc("GET /gives-up", func(http.ResponseWriter, *http.Request) {})
+	})}
+	public := Public(d)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // net/http cancels the request's context when the client leaves
+	statuses := map[string]any{}
+	for _, target := range []string{"/store-call", "/gives-up"} {
+		w := httptest.NewRecorder()
+		public.ServeHTTP(w, httptest.NewRequest("GET", target, nil).WithContext(ctx))
+		if w.Code >= 500 && w.Code != wire.StatusClientClosedRequest {
+			t.Errorf("GET %s for a client that left = %d", target, w.Code)
+		}
+	}
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	for _, r := range logs.records {
+		if r.Level >= slog.LevelError {
+			t.Errorf("logged at %s: %s", r.Level, r.Message)
+		}
+		if r.Message == "request" {
+			attrs := map[string]slog.Value{}
+			r.Attrs(func(a slog.Attr) bool {
+				attrs[a.Key] = a.Value
+				return true
+			})
+			statuses[attrs["path"].String()] = attrs["status"].Any()
+		}
+	}
+	for _, path := range []string{"/store-call", "/gives-up"} {
+		if fmt.Sprint(statuses[path]) != "499" {
+			t.Errorf("the request log of %s says status %v, want 499", path, statuses[path])
+		}
 	}
 }

@@ -15,9 +15,9 @@ import (
 type decodeCtx struct {
 	path   string
 	secret bool
-	// dir is the directory relative file:// URLs resolve against: the
-	// directory of the config file that set the key, or the work dir for
-	// environment overrides.
+	// dir is the directory relative paths and file:// URLs resolve
+	// against: the working directory, as in Kratos (not the directory of
+	// the config file that set the key).
 	dir string
 	// warn records a non-fatal problem (e.g. an unknown field inside a
 	// list item).

@@ -11,8 +11,9 @@ import (
 // Config is the effective configuration after files, environment and
 // defaults have been merged and validated.
 type Config struct {
-	// Dir is the directory of the first config file (or the working
-	// directory), against which relative file:// URLs were resolved.
+	// Dir is the working directory, against which relative paths and
+	// file:// URLs were resolved (as Kratos does; not the config file's
+	// directory).
 	Dir string
 
 	DSN string
@@ -32,6 +33,8 @@ type Config struct {
 	Session      Session
 	Cookies      Cookies
 	Courier      Courier
+	// Protection is Lanyard's own protection.* section.
+	Protection Protection
 
 	// DataDir holds the embedded database and generated development
 	// secrets when they are not configured. Default: ./.lanyard
@@ -74,7 +77,8 @@ type Identity struct {
 }
 
 // SchemaRef names an identity schema. URL is absolute: relative file://
-// URLs have been resolved against Config.Dir.
+// URLs (file://./x.json, file://profiles/x.json) have been resolved
+// against Config.Dir, the working directory.
 type SchemaRef struct {
 	ID  string
 	URL string

@@ -40,7 +40,7 @@ var smtpURI = then(text, func(s string, d *decodeCtx) (string, error) {
 })
 
 // localPath is a file system path; relative paths resolve against the
-// directory of the config file that set them.
+// working directory, as Kratos opens them.
 var localPath = then(text, func(s string, d *decodeCtx) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || filepath.IsAbs(s) {

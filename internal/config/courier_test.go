@@ -44,7 +44,7 @@ courier:
       valid:
         email: {colour: blue}
 `)
-	c, w := mustLoad(t, LoadOptions{Files: []string{f}})
+	c, w := mustLoad(t, LoadOptions{Files: []string{f}, WorkDir: dir})
 	cc := c.Courier
 	if cc.SMTP.ConnectionURI == "" || cc.SMTP.FromName != "Example" || cc.SMTP.LocalName != "localhost" || cc.SMTP.Headers["X-SES-SOURCE-ARN"] != "arn:x" {
 		t.Errorf("smtp %+v", cc.SMTP)

@@ -66,7 +66,7 @@ func (k keySpec) envName() string {
 	return strings.ToUpper(strings.ReplaceAll(k.path, ".", "_"))
 }
 
-var keys = slices.Concat(flowKeys, coreKeys)
+var keys = slices.Concat(flowKeys, coreKeys, protectionKeys)
 
 var coreKeys = []keySpec{
 	ignored("version"),
@@ -77,10 +77,10 @@ var coreKeys = []keySpec{
 	field("serve.public.port", integer[int](1, 65535), 4433, func(c *Config) *int { return &c.Serve.Public.Port }),
 	field("serve.public.base_url", baseURL, nil, func(c *Config) **url.URL { return &c.Serve.Public.BaseURL }),
 	field("serve.public.cors.enabled", boolean, false, func(c *Config) *bool { return &c.Serve.Public.CORS.Enabled }),
-	field("serve.public.cors.allowed_origins", stringList, []string{"*"}, func(c *Config) *[]string { return &c.Serve.Public.CORS.AllowedOrigins }),
+	field("serve.public.cors.allowed_origins", corsOrigins, []string{"*"}, func(c *Config) *[]string { return &c.Serve.Public.CORS.AllowedOrigins }),
 	field("serve.public.cors.allowed_methods", stringList, []string{"POST", "GET", "PUT", "PATCH", "DELETE"}, func(c *Config) *[]string { return &c.Serve.Public.CORS.AllowedMethods }),
-	field("serve.public.cors.allowed_headers", stringList, []string{"Authorization", "Content-Type", "X-Session-Token", "X-CSRF-Token"}, func(c *Config) *[]string { return &c.Serve.Public.CORS.AllowedHeaders }),
-	field("serve.public.cors.exposed_headers", stringList, []string{"Content-Type", "Set-Cookie"}, func(c *Config) *[]string { return &c.Serve.Public.CORS.ExposedHeaders }),
+	field("serve.public.cors.allowed_headers", stringList, []string{"Authorization", "Content-Type", "X-Session-Token"}, func(c *Config) *[]string { return &c.Serve.Public.CORS.AllowedHeaders }),
+	field("serve.public.cors.exposed_headers", stringList, []string{"Content-Type"}, func(c *Config) *[]string { return &c.Serve.Public.CORS.ExposedHeaders }),
 	field("serve.public.cors.allow_credentials", boolean, true, func(c *Config) *bool { return &c.Serve.Public.CORS.AllowCredentials }),
 	field("serve.public.cors.max_age", integer[int](0, 86400), 0, func(c *Config) *int { return &c.Serve.Public.CORS.MaxAge }),
 	ignored("serve.public.cors.debug"),
@@ -110,7 +110,7 @@ var coreKeys = []keySpec{
 	field("hashers.argon2.expected_duration", duration, 500*time.Millisecond, func(c *Config) *time.Duration { return &c.Hashers.Argon2.ExpectedDuration }),
 	field("hashers.argon2.expected_deviation", duration, 500*time.Millisecond, func(c *Config) *time.Duration { return &c.Hashers.Argon2.ExpectedDeviation }),
 	field("selfservice.default_browser_return_url", urlText, "", func(c *Config) *string { return &c.Selfservice.DefaultBrowserReturnURL }),
-	field("selfservice.allowed_return_urls", urlList, nil, func(c *Config) *[]string { return &c.Selfservice.AllowedReturnURLs }),
+	field("selfservice.allowed_return_urls", returnURLList, nil, func(c *Config) *[]string { return &c.Selfservice.AllowedReturnURLs }),
 	field("selfservice.flows.login.ui_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Login.UIURL }),
 	field("selfservice.flows.login.lifespan", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Flows.Login.Lifespan }),
 	field("selfservice.flows.login.after.default_browser_return_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Login.AfterReturnURL }),
@@ -313,16 +313,6 @@ func sortedKeys(m map[string]any) []string {
 
 // urlText is an absolute http(s) URL kept as text.
 var urlText = then(httpURL, func(u *url.URL, _ *decodeCtx) (string, error) { return u.String(), nil })
-
-// urlList is a list of absolute http(s) URLs.
-var urlList = then(stringList, func(ss []string, d *decodeCtx) ([]string, error) {
-	for _, s := range ss {
-		if _, err := httpURL.fromEnv(s, d); err != nil {
-			return nil, err
-		}
-	}
-	return ss, nil
-})
 
 // hookList is a hooks list: [{hook: session}, {hook: web_hook, config: {...}}].
 var hookList = objectList(func(i int, m map[string]any, d *decodeCtx) (Hook, error) {

@@ -41,7 +41,6 @@ func Load(opts LoadOptions) (*Config, []string, error) {
 		opts:     opts,
 		lookup:   opts.LookupEnv,
 		present:  map[string]bool{},
-		origin:   map[string]string{},
 		warnings: map[string]bool{},
 		invalid:  map[string]bool{},
 	}
@@ -60,9 +59,7 @@ func Load(opts LoadOptions) (*Config, []string, error) {
 			return nil, nil, err
 		}
 	}
-	if c.Dir == "" {
-		c.Dir = l.workDir
-	}
+	c.Dir = l.workDir
 	l.readEnv()
 	l.walk(c, c.raw.m, "")
 	l.applyEnv(c)
@@ -85,9 +82,6 @@ type loader struct {
 	// present records keys set by a file or the environment, for defaults
 	// that depend on whether a key was given at all.
 	present map[string]bool
-	// origin maps each leaf path to the directory of the file that set it
-	// last, so relative paths resolve against the right file.
-	origin map[string]string
 	// env holds the non-empty overrides for supported keys, by key path.
 	env      map[string]string
 	warnings map[string]bool
@@ -137,11 +131,7 @@ func (l *loader) readFile(c *Config, name string) error {
 	if err != nil {
 		return fmt.Errorf("config file %q: %w", name, err)
 	}
-	dir := filepath.Dir(path)
-	if c.Dir == "" {
-		c.Dir = dir
-	}
-	merge(c.raw.m, tree, "", dir, l.origin)
+	merge(c.raw.m, tree)
 	return nil
 }
 
@@ -196,23 +186,18 @@ func normalise(v any) any {
 
 // merge copies src into dst: objects merge deep, everything else (lists
 // included) replaces.
-func merge(dst, src map[string]any, prefix, dir string, origin map[string]string) {
+func merge(dst, src map[string]any) {
 	for k, sv := range src {
-		p := joinPath(prefix, k)
 		if sm, ok := sv.(map[string]any); ok {
 			dm, ok := dst[k].(map[string]any)
 			if !ok {
 				dm = map[string]any{}
 				dst[k] = dm
 			}
-			merge(dm, sm, p, dir, origin)
-			// Object-valued keys (e.g. courier.http.request_config)
-			// resolve their relative paths against this file too.
-			origin[p] = dir
+			merge(dm, sm)
 			continue
 		}
 		dst[k] = sv
-		origin[p] = dir
 	}
 }
 
@@ -236,7 +221,7 @@ func (l *loader) walk(c *Config, m map[string]any, prefix string) {
 			if _, overridden := l.env[p]; overridden {
 				continue // a bad file value does not matter when env replaces it
 			}
-			d := &decodeCtx{path: p, secret: spec.secret, dir: l.origin[p], warn: l.warn}
+			d := &decodeCtx{path: p, secret: spec.secret, dir: l.workDir, warn: l.warn}
 			if err := spec.fromYAML(c, v, d); err != nil {
 				l.fail(err)
 				l.invalid[p] = true

@@ -175,7 +175,8 @@ secrets:
 	"log": {"level": "error"},
 	"secrets": {"cookie": ["cookie-secret-cccccc"]}
 }`)
-	c, _ := mustLoad(t, LoadOptions{Files: []string{base, a, b}})
+	work := t.TempDir()
+	c, _ := mustLoad(t, LoadOptions{Files: []string{base, a, b}, WorkDir: work})
 	if c.Serve.Public.Port != 3333 {
 		t.Errorf("later file must win: port %d", c.Serve.Public.Port)
 	}
@@ -191,8 +192,8 @@ secrets:
 	if !slices.Equal(c.Secrets.Default, []string{"default-secret-0001", "default-secret-0002"}) {
 		t.Errorf("default secrets %v", c.Secrets.Default)
 	}
-	if c.Dir != dir {
-		t.Errorf("Dir = %s", c.Dir)
+	if c.Dir != work {
+		t.Errorf("Dir = %s, want the working directory %s", c.Dir, work)
 	}
 	if v, ok := c.Raw("serve.public.host"); !ok || v != "10.0.0.1" {
 		t.Errorf("Raw = %v, %v", v, ok)
@@ -206,8 +207,8 @@ func TestRelativeFilesResolveAgainstWorkDir(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "conf/k.yml", prodBase)
 	c, _ := mustLoad(t, LoadOptions{Files: []string{"conf/k.yml"}, WorkDir: dir})
-	if c.Dir != filepath.Join(dir, "conf") {
-		t.Errorf("Dir = %s", c.Dir)
+	if c.Dir != dir {
+		t.Errorf("Dir = %s, want the working directory %s", c.Dir, dir)
 	}
 }
 
@@ -355,13 +356,16 @@ identity:
     - {id: b64, url: "base64://`+b64+`"}
     - {id: web, url: "https://example.com/s.json"}
 `)
-	c, _ := mustLoad(t, LoadOptions{Files: []string{a, b}})
-	base := filepath.ToSlash(filepath.Join(dir, "b/sub"))
+	// Relative files are the working directory's, as in Kratos, whichever
+	// directory the config file is in.
+	work := filepath.Join(dir, "work")
+	c, _ := mustLoad(t, LoadOptions{Files: []string{a, b}, WorkDir: work})
+	base := filepath.ToSlash(work)
 	want := []SchemaRef{
 		{"dot", "file://" + base + "/identity.schema.json"},
 		{"bare", "file://" + base + "/identity.schema.json"},
 		{"nested", "file://" + base + "/schemas/x.json"},
-		{"parent", "file://" + filepath.ToSlash(filepath.Join(dir, "b")) + "/y.json"},
+		{"parent", "file://" + filepath.ToSlash(dir) + "/y.json"},
 		{"abs", "file:///srv/z.json"},
 		{"b64", "base64://" + b64},
 		{"web", "https://example.com/s.json"},
@@ -513,7 +517,8 @@ func TestKratosExampleLoadsInDevMode(t *testing.T) {
 	if _, err := os.Stat(example); err != nil {
 		t.Skip("example config not present")
 	}
-	c, w := mustLoad(t, LoadOptions{Files: []string{example}, Dev: true, WatchCourier: true})
+	// As a Kratos user would: from the example's directory.
+	c, w := mustLoad(t, LoadOptions{Files: []string{example}, Dev: true, WatchCourier: true, WorkDir: filepath.Dir(example)})
 	if !c.Dev || !c.WatchCourier {
 		t.Error("dev or watch-courier lost")
 	}

@@ -142,47 +142,86 @@ type dispatch struct {
 	UpdatedAt time.Time
 }
 
-// Enqueue renders t and queues the message inside the caller's
-// transaction; it is sent once that transaction commits.
-func (c *Courier) Enqueue(ctx context.Context, q *store.Q, t Template) (uuid.UUID, error) {
-	mt := c.templates[t.Type()]
-	if mt == nil {
-		return uuid.Nil, fmt.Errorf("courier: unknown template type %q", t.Type())
-	}
-	channel := t.Channel()
-	if channel != TypeEmail && channel != TypeSMS {
-		return uuid.Nil, fmt.Errorf("courier: unknown channel %q", channel)
-	}
-	recipient := strings.TrimSpace(t.Recipient())
-	if recipient == "" {
-		return uuid.Nil, errors.New("courier: the message has no recipient")
-	}
-	data := t.Data()
-	r, err := mt.render(channel, data)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("courier: rendering %s: %w", t.Type(), err)
-	}
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("courier: encoding the template data: %w", err)
-	}
-	id, err := uuid.NewRandom()
+// Enqueue renders m and queues it inside the caller's transaction; it is
+// sent once that transaction commits.
+func (c *Courier) Enqueue(ctx context.Context, q *store.Q, m Message) (uuid.UUID, error) {
+	row, err := c.prepare(m)
 	if err != nil {
 		return uuid.Nil, err
 	}
-	now := store.Now()
-	_, err = q.Exec(ctx, `INSERT INTO courier_messages
-		(id, type, status, channel, recipient, subject, body, template_type, template_data, send_count, next_attempt_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10, $10)`,
-		id, channel, StatusQueued, channel, recipient, r.subject, r.body, t.Type(), string(raw), now)
-	if err != nil {
+	if err := c.insert(ctx, q, row); err != nil {
 		return uuid.Nil, err
 	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
-	return id, nil
+	return row.id, nil
+}
+
+// Rehearse does the work of Enqueue for m and takes it back: it renders m,
+// writes its row and deletes the row again in the same transaction, so
+// that no one ever sees it. With a notice, the notice's row is written in
+// place of m's (and the deletion finds nothing). An address without an
+// account gets this in place of m, so that asking for a message to it
+// takes as long as asking for one to an address with an account: the
+// deletion weighs about what reading the owner's identity rows does. m is
+// rendered for a stand-in identity when it has none; a template that fails
+// to render is no error here, as it may expect traits the stand-in lacks.
+func (c *Courier) Rehearse(ctx context.Context, q *store.Q, m Message, notice *Message) error {
+	if m.Identity == nil {
+		m.Identity = standIn(m.channel(), m.To)
+	}
+	row, _ := c.prepare(m)
+	if notice != nil {
+		if _, err := c.Enqueue(ctx, q, *notice); err != nil {
+			return err
+		}
+	} else if err := c.insert(ctx, q, row); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, `DELETE FROM courier_messages WHERE id = $1`, row.id)
+	return err
+}
+
+// queuedRow is a message ready to be inserted.
+type queuedRow struct {
+	id                           uuid.UUID
+	channel, recipient, template string
+	subject, body, data          string
+}
+
+// prepare renders m. On an error the row is still complete enough for
+// Rehearse.
+func (c *Courier) prepare(m Message) (queuedRow, error) {
+	row := queuedRow{id: uuid.New(), channel: m.channel(), recipient: strings.TrimSpace(m.To), template: m.Template, data: "{}"}
+	mt := c.templates[m.Template]
+	if mt == nil {
+		return row, fmt.Errorf("courier: unknown template type %q", m.Template)
+	}
+	goData, jsonData := m.data()
+	raw, err := json.Marshal(jsonData)
+	if err != nil {
+		return row, fmt.Errorf("courier: encoding the template data: %w", err)
+	}
+	row.data = string(raw)
+	r, err := mt.render(row.channel, goData)
+	if err != nil {
+		return row, fmt.Errorf("courier: rendering %s: %w", m.Template, err)
+	}
+	row.subject, row.body = r.subject, r.body
+	if row.recipient == "" {
+		return row, errors.New("courier: the message has no recipient")
+	}
+	return row, nil
+}
+
+func (c *Courier) insert(ctx context.Context, q *store.Q, row queuedRow) error {
+	_, err := q.Exec(ctx, `INSERT INTO courier_messages
+		(id, type, status, channel, recipient, subject, body, template_type, template_data, send_count, next_attempt_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10, $10)`,
+		row.id, row.channel, StatusQueued, row.channel, row.recipient, row.subject, row.body, row.template, row.data, store.Now())
+	return err
 }
 
 // canDeliver reports whether this courier has a way to send messages of

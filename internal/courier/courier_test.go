@@ -1,6 +1,7 @@
 package courier
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -25,6 +26,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lanyard-id/lanyard/internal/config"
+	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
 )
@@ -34,6 +36,8 @@ import (
 type received struct {
 	From, To, Subject, FromName, Text, HTML string
 	Header                                  mail.Header
+	// Raw is the message as it arrived.
+	Raw string
 }
 
 type sink struct {
@@ -141,11 +145,15 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (x *session) Data(r io.Reader) error {
-	msg, err := mail.ReadMessage(r)
+	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
-	rc := received{From: x.from, To: x.to, Subject: msg.Header.Get("Subject"), Header: msg.Header}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	rc := received{From: x.from, To: x.to, Subject: msg.Header.Get("Subject"), Header: msg.Header, Raw: string(raw)}
 	if a, err := mail.ParseAddress(msg.Header.Get("From")); err == nil {
 		rc.FromName = a.Name
 	}
@@ -214,12 +222,12 @@ func run(t *testing.T, c *Courier) {
 	})
 }
 
-func enqueue(t *testing.T, c *Courier, tpl Template) uuid.UUID {
+func enqueue(t *testing.T, c *Courier, m Message) uuid.UUID {
 	t.Helper()
 	var id uuid.UUID
 	err := c.store.Write(context.Background(), func(q *store.Q) error {
 		var err error
-		id, err = c.Enqueue(context.Background(), q, tpl)
+		id, err = c.Enqueue(context.Background(), q, m)
 		return err
 	})
 	if err != nil {
@@ -255,7 +263,7 @@ func TestSMTPDelivery(t *testing.T) {
 		sk := newSink(t)
 		c := newCourier(t, smtpConfig(sk.addr), false, s)
 		run(t, c)
-		id := enqueue(t, c, RecoveryCodeValid{Address: Address{To: "alice@example.com"}, Code: "493817", Identity: map[string]any{"traits": map[string]any{"email": "alice@example.com"}}})
+		id := enqueue(t, c, Message{Template: RecoveryCodeValid, To: "alice@example.com", Code: "493817", Identity: &identity.Identity{Traits: json.RawMessage(`{"email":"alice@example.com"}`)}})
 		eventually(t, "the email", func() bool { return len(sk.messages()) == 1 })
 		got := sk.messages()[0]
 		if got.To != "alice@example.com" || got.From != "no-reply@example.org" || got.FromName != "Example Team" {
@@ -289,7 +297,7 @@ func TestSMTPAuthAndTLSPolicy(t *testing.T) {
 	cfg.SMTP.ConnectionURI = "smtp://mailer:pa55word@" + sk.addr + "/?disable_starttls=true"
 	c := newCourier(t, cfg, false, s)
 	run(t, c)
-	id := enqueue(t, c, VerificationCodeValid{Address: Address{To: "jo@example.com"}, Code: "424242"})
+	id := enqueue(t, c, Message{Template: VerificationCodeValid, To: "jo@example.com", Code: "424242"})
 	eventually(t, "an authenticated delivery", func() bool { return load(t, c, id).Status == StatusSent })
 
 	// Without disable_starttls, STARTTLS is mandatory: this server has none.
@@ -314,7 +322,7 @@ func TestRetryBackoffAndAbandon(t *testing.T) {
 		sk.stop()
 		run(t, c)
 
-		later := enqueue(t, c, VerificationCodeValid{Address: Address{To: "bob@example.com"}, Code: "111222"})
+		later := enqueue(t, c, Message{Template: VerificationCodeValid, To: "bob@example.com", Code: "111222"})
 		eventually(t, "a failed attempt", func() bool { return len(load(t, c, later).Dispatches) >= 1 })
 		if m := load(t, c, later); m.Status != StatusQueued && m.Status != StatusProcessing {
 			t.Fatalf("after one failure the message is %s", m.Status)
@@ -335,7 +343,7 @@ func TestRetryBackoffAndAbandon(t *testing.T) {
 		}
 
 		// Temporary failures forever: 1 attempt + message_retries retries.
-		doomed := enqueue(t, c, VerificationCodeValid{Address: Address{To: "tempfail@example.com"}, Code: "333444"})
+		doomed := enqueue(t, c, Message{Template: VerificationCodeValid, To: "tempfail@example.com", Code: "333444"})
 		eventually(t, "abandonment", func() bool { return load(t, c, doomed).Status == StatusAbandoned })
 		m = load(t, c, doomed)
 		if m.SendCount != 3 || len(m.Dispatches) != 3 {
@@ -348,7 +356,7 @@ func TestRetryBackoffAndAbandon(t *testing.T) {
 		}
 
 		// A permanent (5xx) refusal is not retried.
-		refused := enqueue(t, c, VerificationCodeValid{Address: Address{To: "reject@example.com"}, Code: "555666"})
+		refused := enqueue(t, c, Message{Template: VerificationCodeValid, To: "reject@example.com", Code: "555666"})
 		eventually(t, "abandonment of a refused message", func() bool { return load(t, c, refused).Status == StatusAbandoned })
 		if m := load(t, c, refused); m.SendCount != 1 || len(m.Dispatches) != 1 {
 			t.Errorf("refused: %d sends", m.SendCount)
@@ -377,7 +385,7 @@ func TestTwoWorkersSendEachMessageOnce(t *testing.T) {
 	c1, c2 := newCourier(t, cfg, false, s1), newCourier(t, cfg, false, s2)
 	const n = 50
 	for i := range n {
-		enqueue(t, c1, RecoveryCodeValid{Address: Address{To: fmt.Sprintf("user%02d@example.com", i)}, Code: fmt.Sprintf("%06d", i)})
+		enqueue(t, c1, Message{Template: RecoveryCodeValid, To: fmt.Sprintf("user%02d@example.com", i), Code: fmt.Sprintf("%06d", i)})
 	}
 	run(t, c1)
 	run(t, c2)
@@ -402,7 +410,7 @@ func TestExpiredLeaseIsClaimedAgain(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		sk := newSink(t)
 		c := newCourier(t, smtpConfig(sk.addr), false, s)
-		id := enqueue(t, c, RecoveryValid{Address: Address{To: "carol@example.com"}, URL: "https://example.com/recover?token=abc"})
+		id := enqueue(t, c, Message{Template: RecoveryValid, To: "carol@example.com", URL: "https://example.com/recover?token=abc"})
 		// As if a worker had claimed it and died.
 		past := store.Now().Add(-time.Minute)
 		err := s.Write(context.Background(), func(q *store.Q) error {
@@ -463,8 +471,8 @@ func TestHTTPDelivery(t *testing.T) {
 	}
 	c := newCourier(t, cfg, false, s)
 	run(t, c)
-	mail1 := enqueue(t, c, VerificationValid{Address: Address{To: "dave@example.com"}, URL: "https://example.com/verify?flow=1"})
-	sms := enqueue(t, c, VerificationCodeValid{Address: Address{To: "+15550100", Via: ViaSMS}, Code: "246810"})
+	mail1 := enqueue(t, c, Message{Template: VerificationValid, To: "dave@example.com", URL: "https://example.com/verify?flow=1"})
+	sms := enqueue(t, c, Message{Template: VerificationCodeValid, To: "+15550100", Via: ViaSMS, Code: "246810"})
 	eventually(t, "both messages sent", func() bool {
 		return load(t, c, mail1).Status == StatusSent && load(t, c, sms).Status == StatusSent
 	})
@@ -537,21 +545,21 @@ func TestTemplateOverrides(t *testing.T) {
 		MessageRetries: 5,
 	}
 	c := newCourier(t, cfg, true, s)
-	identity := map[string]any{"traits": map[string]any{"name": "erin"}}
-	m := load(t, c, enqueue(t, c, RecoveryCodeValid{Address: Address{To: "erin@example.com"}, Code: "777888", Identity: identity}))
+	erin := &identity.Identity{Traits: json.RawMessage(`{"name":"erin"}`)}
+	m := load(t, c, enqueue(t, c, Message{Template: RecoveryCodeValid, To: "erin@example.com", Code: "777888", Identity: erin}))
 	if m.Subject != "Code for ERIN" || m.Body != "Hi erin, your code: 777888" {
 		t.Errorf("directory override: %q / %q", m.Subject, m.Body)
 	}
-	m = load(t, c, enqueue(t, c, RecoveryCodeValid{Address: Address{To: "+15550123", Via: ViaSMS}, Code: "777888"}))
+	m = load(t, c, enqueue(t, c, Message{Template: RecoveryCodeValid, To: "+15550123", Via: ViaSMS, Code: "777888"}))
 	if m.Type != TypeSMS || m.Subject != "" || m.Body != "code=777888" {
 		t.Errorf("sms override: %+v", m)
 	}
-	m = load(t, c, enqueue(t, c, VerificationCodeValid{Address: Address{To: "erin@example.com"}, Code: "121212"}))
+	m = load(t, c, enqueue(t, c, Message{Template: VerificationCodeValid, To: "erin@example.com", Code: "121212"}))
 	if m.Subject != "Verify with 121212" || !strings.Contains(m.Body, "121212") {
 		t.Errorf("base64 override: %q / %q", m.Subject, m.Body)
 	}
 	// Parts without an override keep the built-in text.
-	m = load(t, c, enqueue(t, c, RecoveryCodeInvalid{Address: Address{To: "frank@example.com"}}))
+	m = load(t, c, enqueue(t, c, Message{Template: RecoveryCodeInvalid, To: "frank@example.com"}))
 	if m.Subject != "Account recovery request" {
 		t.Errorf("built-in subject %q", m.Subject)
 	}
@@ -573,10 +581,10 @@ func TestAdminAPI(t *testing.T) {
 		prod := newCourier(t, smtpConfig(sk.addr), false, s)
 		var ids []uuid.UUID
 		for i := range 3 {
-			ids = append(ids, enqueue(t, dev, RecoveryCodeValid{Address: Address{To: "gina@example.com"}, Code: fmt.Sprintf("90000%d", i)}))
+			ids = append(ids, enqueue(t, dev, Message{Template: RecoveryCodeValid, To: "gina@example.com", Code: fmt.Sprintf("90000%d", i)}))
 			time.Sleep(2 * time.Millisecond) // distinct created_at
 		}
-		other := enqueue(t, dev, RecoveryCodeInvalid{Address: Address{To: "hank@example.com"}})
+		other := enqueue(t, dev, Message{Template: RecoveryCodeInvalid, To: "hank@example.com"})
 		run(t, dev)
 		eventually(t, "deliveries", func() bool { return load(t, dev, other).Status == StatusSent })
 
@@ -682,7 +690,7 @@ func TestDevModeWithoutDeliveryKeepsMessages(t *testing.T) {
 	s := storetest.Open(t, store.SQLite)
 	c := newCourier(t, config.Courier{MessageRetries: 5, Worker: config.CourierWorker{PullCount: 10, PullWait: 50 * time.Millisecond}}, true, s)
 	run(t, c)
-	id := enqueue(t, c, VerificationCodeValid{Address: Address{To: "ivy@example.com"}, Code: "135790"})
+	id := enqueue(t, c, Message{Template: VerificationCodeValid, To: "ivy@example.com", Code: "135790"})
 	time.Sleep(300 * time.Millisecond)
 	if m := load(t, c, id); m.Status != StatusQueued || m.SendCount != 0 || len(m.Dispatches) != 0 || !strings.Contains(m.Body, "135790") {
 		t.Errorf("kept message: %+v", m)
@@ -693,18 +701,10 @@ func TestEnqueueRejectsBadInput(t *testing.T) {
 	s := storetest.Open(t, store.SQLite)
 	c := newCourier(t, config.Courier{}, true, s)
 	err := s.Write(context.Background(), func(q *store.Q) error {
-		_, err := c.Enqueue(context.Background(), q, RecoveryCodeValid{Address: Address{To: "  "}, Code: "1"})
+		_, err := c.Enqueue(context.Background(), q, Message{Template: RecoveryCodeValid, To: "  ", Code: "1"})
 		return err
 	})
 	if err == nil {
 		t.Error("empty recipient accepted")
-	}
-}
-
-func TestSnake(t *testing.T) {
-	for in, want := range map[string]string{"To": "to", "RecoveryCode": "recovery_code", "RecoveryURL": "recovery_url", "VerificationURL": "verification_url", "Identity": "identity", "URLThing": "url_thing"} {
-		if got := snake(in); got != want {
-			t.Errorf("snake(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode"
 
 	"github.com/google/go-jsonnet"
 
@@ -50,16 +49,17 @@ func newHTTPSender(cfg config.HTTPRequest, c *Courier) (*httpSender, error) {
 var errCancelled = errors.New("the body template cancelled the request")
 
 func (s *httpSender) send(ctx context.Context, m *message) error {
+	goData, jsonData := storedData(m.TemplateType, m.Type, m.TemplateData)
 	vars := map[string]any{
 		"recipient":     m.Recipient,
 		"subject":       m.Subject,
 		"body":          m.Body,
 		"template_type": m.TemplateType,
-		"template_data": snakeKeys(m.TemplateData),
+		"template_data": jsonData,
 		"message_type":  m.Type,
 	}
 	if mt := s.c.templates[m.TemplateType]; mt != nil && m.Type == TypeEmail {
-		if html, err := mt.renderHTML(m.TemplateData); err == nil {
+		if html, err := mt.renderHTML(goData); err == nil {
 			vars["html_body"] = html
 		}
 	}
@@ -200,26 +200,4 @@ func formValues(payload []byte) (url.Values, error) {
 		}
 	}
 	return form, nil
-}
-
-// snakeKeys renames the template data's top-level keys to the names
-// Kratos's HTTP templates read (RecoveryCode -> recovery_code).
-func snakeKeys(data map[string]any) map[string]any {
-	out := make(map[string]any, len(data))
-	for k, v := range data {
-		out[snake(k)] = v
-	}
-	return out
-}
-
-func snake(s string) string {
-	var b strings.Builder
-	rs := []rune(s)
-	for i, r := range rs {
-		if unicode.IsUpper(r) && i > 0 && (unicode.IsLower(rs[i-1]) || (i+1 < len(rs) && unicode.IsLower(rs[i+1]) && unicode.IsUpper(rs[i-1]))) {
-			b.WriteByte('_')
-		}
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return b.String()
 }

@@ -2,67 +2,63 @@ package courier
 
 import (
 	"context"
-	"encoding/json"
 
-	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/store"
 )
 
-// Mailer queues the self-service messages (recovery and verification) as
-// courier templates. It satisfies the Mailer interfaces of both flows.
-type Mailer struct{ c *Courier }
+// Mailer is the flows' view of the courier: it queues the self-service
+// messages (recovery and verification) inside the flow's transaction, and
+// satisfies the Mailer interfaces of both flows.
+type Mailer struct {
+	c     *Courier
+	limit MessageLimiter
+}
+
+// MessageLimiter caps the messages queued for one address (the guard's
+// protection.courier limits): AllowMessage counts one message for address,
+// in q's transaction, and answers whether it may be queued.
+type MessageLimiter interface {
+	AllowMessage(ctx context.Context, q *store.Q, address string) (bool, error)
+}
 
 // Mailer returns the flows' view of the courier.
 func (c *Courier) Mailer() *Mailer { return &Mailer{c: c} }
 
-// identityMap gives templates the identity as the admin API shows it, so
-// overrides can read {{ .Identity.traits.name }} as with Kratos.
-func identityMap(i *identity.Identity) map[string]any {
-	if i == nil {
-		return nil
+// WithLimit returns a Mailer that asks l before each message, for known
+// and unknown addresses alike. A message over the limit is rehearsed
+// instead of queued, so that a capped address is answered alike and as
+// fast as any other.
+func (m *Mailer) WithLimit(l MessageLimiter) *Mailer { return &Mailer{c: m.c, limit: l} }
+
+func (m *Mailer) allowed(ctx context.Context, q *store.Q, address string) (bool, error) {
+	if m.limit == nil {
+		return true, nil
 	}
-	raw, err := json.Marshal(i)
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
-	}
-	return m
+	return m.limit.AllowMessage(ctx, q, address)
 }
 
-func (m *Mailer) enqueue(ctx context.Context, q *store.Q, t Template) error {
-	_, err := m.c.Enqueue(ctx, q, t)
+// Queue queues msg in q's transaction.
+func (m *Mailer) Queue(ctx context.Context, q *store.Q, msg Message) error {
+	ok, err := m.allowed(ctx, q, msg.To)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return m.c.Rehearse(ctx, q, msg, nil)
+	}
+	_, err = m.c.Enqueue(ctx, q, msg)
 	return err
 }
 
-func (m *Mailer) RecoveryCode(ctx context.Context, q *store.Q, to, code string, i *identity.Identity) error {
-	return m.enqueue(ctx, q, RecoveryCodeValid{Address: Address{To: to}, Code: code, Identity: identityMap(i)})
-}
-
-func (m *Mailer) RecoveryLink(ctx context.Context, q *store.Q, to, link string, i *identity.Identity) error {
-	return m.enqueue(ctx, q, RecoveryValid{Address: Address{To: to}, URL: link, Identity: identityMap(i)})
-}
-
-func (m *Mailer) RecoveryUnknown(ctx context.Context, q *store.Q, to, method string) error {
-	if method == "link" {
-		return m.enqueue(ctx, q, RecoveryInvalid{Address: Address{To: to}})
+// Rehearse does Queue's work for msg without queuing it, and queues notice
+// instead if there is one (see Courier.Rehearse).
+func (m *Mailer) Rehearse(ctx context.Context, q *store.Q, msg Message, notice *Message) error {
+	ok, err := m.allowed(ctx, q, msg.To)
+	if err != nil {
+		return err
 	}
-	return m.enqueue(ctx, q, RecoveryCodeInvalid{Address: Address{To: to}})
-}
-
-func (m *Mailer) VerificationCode(ctx context.Context, q *store.Q, via, to, code, link string, i *identity.Identity) error {
-	return m.enqueue(ctx, q, VerificationCodeValid{Address: Address{To: to, Via: via}, Code: code, URL: link, Identity: identityMap(i)})
-}
-
-func (m *Mailer) VerificationLink(ctx context.Context, q *store.Q, via, to, link string, i *identity.Identity) error {
-	return m.enqueue(ctx, q, VerificationValid{Address: Address{To: to, Via: via}, URL: link, Identity: identityMap(i)})
-}
-
-func (m *Mailer) VerificationUnknown(ctx context.Context, q *store.Q, via, to, method string) error {
-	if method == "link" {
-		return m.enqueue(ctx, q, VerificationInvalid{Address: Address{To: to, Via: via}})
+	if !ok {
+		notice = nil
 	}
-	return m.enqueue(ctx, q, VerificationCodeInvalid{Address: Address{To: to, Via: via}})
+	return m.c.Rehearse(ctx, q, msg, notice)
 }

@@ -112,7 +112,8 @@ func (s *smtpSender) send(ctx context.Context, m *message) error {
 	msg.SetMessageID()
 	msg.SetBodyString(mail.TypeTextPlain, m.Body)
 	if mt := s.c.templates[m.TemplateType]; mt != nil {
-		if html, err := mt.renderHTML(m.TemplateData); err == nil {
+		goData, _ := storedData(m.TemplateType, m.Type, m.TemplateData)
+		if html, err := mt.renderHTML(goData); err == nil {
 			msg.AddAlternativeString(mail.TypeTextHTML, html)
 		} else {
 			s.c.log.Error("courier: rendering the HTML body failed; sending plain text only", "message_id", m.ID, "template_type", m.TemplateType, "error", err)

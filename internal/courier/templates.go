@@ -22,137 +22,17 @@ import (
 	"github.com/lanyard-id/lanyard/internal/config"
 )
 
-// Template is one message a flow wants sent. The constructors below
-// (RecoveryCodeValid, VerificationValid, ...) implement it.
-type Template interface {
-	// Type is Kratos's template type, e.g. "recovery_code_valid".
-	Type() string
-	// Channel is "email" or "sms".
-	Channel() string
-	Recipient() string
-	// Data is what the message templates see, with Kratos's field names
-	// (To, RecoveryCode, RecoveryURL, VerificationCode, VerificationURL,
-	// Identity).
-	Data() map[string]any
-}
-
-// Via values of the templates: where a message goes.
-const (
-	ViaEmail = "email"
-	ViaSMS   = "sms"
-)
-
-func via(v string) string {
-	if v == ViaSMS {
-		return ViaSMS
-	}
-	return ViaEmail
-}
-
-// identityData keeps templates that read .Identity.traits working when the
-// caller passed no identity.
-func identityData(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
-	}
-	return m
-}
-
-// Address is where a message goes; every template embeds it.
-type Address struct {
-	To  string
-	Via string // "email" (default) or "sms"
-}
-
-func (a Address) Channel() string   { return via(a.Via) }
-func (a Address) Recipient() string { return a.To }
-
-// Data is what the templates of an unknown address see.
-func (a Address) Data() map[string]any { return map[string]any{"To": a.To} }
-
-// RecoveryCodeValid carries a recovery code to the owner of an account.
-type RecoveryCodeValid struct {
-	Address
-	Code     string
-	Identity map[string]any // the identity as the admin API shows it
-}
-
-func (t RecoveryCodeValid) Type() string { return "recovery_code_valid" }
-func (t RecoveryCodeValid) Data() map[string]any {
-	return map[string]any{"To": t.To, "RecoveryCode": t.Code, "Identity": identityData(t.Identity)}
-}
-
-// RecoveryCodeInvalid tells an address without an account that someone
-// tried to recover it.
-type RecoveryCodeInvalid struct{ Address }
-
-func (t RecoveryCodeInvalid) Type() string { return "recovery_code_invalid" }
-
-// RecoveryValid carries a recovery link.
-type RecoveryValid struct {
-	Address
-	URL      string
-	Identity map[string]any
-}
-
-func (t RecoveryValid) Type() string { return "recovery_valid" }
-func (t RecoveryValid) Data() map[string]any {
-	return map[string]any{"To": t.To, "RecoveryURL": t.URL, "Identity": identityData(t.Identity)}
-}
-
-// RecoveryInvalid is the link strategy's RecoveryCodeInvalid.
-type RecoveryInvalid struct{ Address }
-
-func (t RecoveryInvalid) Type() string { return "recovery_invalid" }
-
-// VerificationCodeValid carries a verification code and, optionally, a
-// link that submits it.
-type VerificationCodeValid struct {
-	Address
-	Code     string
-	URL      string
-	Identity map[string]any
-}
-
-func (t VerificationCodeValid) Type() string { return "verification_code_valid" }
-func (t VerificationCodeValid) Data() map[string]any {
-	return map[string]any{"To": t.To, "VerificationCode": t.Code, "VerificationURL": t.URL, "Identity": identityData(t.Identity)}
-}
-
-// VerificationCodeInvalid tells an unknown address that someone asked to
-// verify it.
-type VerificationCodeInvalid struct{ Address }
-
-func (t VerificationCodeInvalid) Type() string { return "verification_code_invalid" }
-
-// VerificationValid carries a verification link.
-type VerificationValid struct {
-	Address
-	URL      string
-	Identity map[string]any
-}
-
-func (t VerificationValid) Type() string { return "verification_valid" }
-func (t VerificationValid) Data() map[string]any {
-	return map[string]any{"To": t.To, "VerificationURL": t.URL, "Identity": identityData(t.Identity)}
-}
-
-// VerificationInvalid is the link strategy's VerificationCodeInvalid.
-type VerificationInvalid struct{ Address }
-
-func (t VerificationInvalid) Type() string { return "verification_invalid" }
-
 // templateTypes maps each template type to its directory in Kratos's
 // layout, which built-in templates and template_override_path share.
 var templateTypes = map[string]string{
-	"recovery_code_valid":       "recovery_code/valid",
-	"recovery_code_invalid":     "recovery_code/invalid",
-	"recovery_valid":            "recovery/valid",
-	"recovery_invalid":          "recovery/invalid",
-	"verification_code_valid":   "verification_code/valid",
-	"verification_code_invalid": "verification_code/invalid",
-	"verification_valid":        "verification/valid",
-	"verification_invalid":      "verification/invalid",
+	RecoveryCodeValid:       "recovery_code/valid",
+	RecoveryCodeInvalid:     "recovery_code/invalid",
+	RecoveryValid:           "recovery/valid",
+	RecoveryInvalid:         "recovery/invalid",
+	VerificationCodeValid:   "verification_code/valid",
+	VerificationCodeInvalid: "verification_code/invalid",
+	VerificationValid:       "verification/valid",
+	VerificationInvalid:     "verification/invalid",
 }
 
 //go:embed templates

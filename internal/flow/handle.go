@@ -155,7 +155,7 @@ func (k *Kit) Receive(w http.ResponseWriter, r *http.Request, kind Kind, decode 
 		nf, err := restart(f)
 		if err == nil {
 			nf.ReturnTo = f.ReturnTo
-			nf.UI.Messages = append(nf.UI.Messages, expiredMessage(kind, time.Since(f.ExpiresAt)))
+			nf.UI.Messages = append(nf.UI.Messages, expiredMessage(kind, f.ExpiresAt))
 			err = k.Update(r.Context(), nf)
 		}
 		if err != nil {
@@ -227,19 +227,19 @@ func completedMessage(kind Kind) *text.Message {
 }
 
 // expiredMessage tells the user why they see a new flow.
-func expiredMessage(kind Kind, ago time.Duration) *text.Message {
-	a := ago.Round(time.Second).String()
+func expiredMessage(kind Kind, expiredAt time.Time) *text.Message {
+	a := time.Since(expiredAt).Round(time.Second).String()
 	switch kind {
 	case Login:
-		return text.LoginExpired(a)
+		return text.LoginExpired(expiredAt)
 	case Registration:
-		return text.RegistrationExpired(a)
+		return text.RegistrationExpired(expiredAt)
 	case Settings:
-		return text.SettingsExpired(a)
+		return text.SettingsExpired(expiredAt)
 	case Recovery:
-		return text.RecoveryExpired(a)
+		return text.RecoveryExpired(expiredAt)
 	case Verification:
-		return text.VerificationExpired(a)
+		return text.VerificationExpired(expiredAt)
 	}
 	return text.ValidationGeneric("The flow expired " + a + " ago, please try again.")
 }

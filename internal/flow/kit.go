@@ -70,22 +70,25 @@ func (k *Kit) UIURLOf(kind Kind) string {
 var ErrReturnToForbidden = wire.BadRequest.WithID("self_service_flow_return_to_forbidden").
 	WithReason("The requested return_to URL is not allowed. Add it to selfservice.allowed_return_urls.")
 
-// CheckReturnTo validates a requested return_to against the allowed URLs:
-// same scheme and host (a leading "*." allows subdomains) and a path under
-// the allowed one. Relative URLs resolve against the public base URL.
+// CheckReturnTo validates a requested return_to as Kratos does: it must
+// match an allowed URL in scheme, host (a leading "*" matches any prefix,
+// so "*.example.com" allows subdomains) and path prefix. Any scheme works
+// once it is listed, so native apps can return to deep links such as
+// exp://example.com/my-app; script schemes (javascript:, data:, vbscript:)
+// never do, and neither do opaque URLs, which have no host or path to
+// check. Relative URLs resolve against the public base URL.
 func (k *Kit) CheckReturnTo(requested string) (string, error) {
 	if requested == "" {
 		return "", nil
 	}
-	base, _ := url.Parse(k.PublicURL)
 	u, err := url.Parse(requested)
 	if err != nil {
 		return "", ErrReturnToForbidden
 	}
-	if base != nil {
+	if base, err := url.Parse(k.PublicURL); err == nil {
 		u = base.ResolveReference(u)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
+	if u.Scheme == "" || u.Opaque != "" || scriptSchemes[u.Scheme] {
 		return "", ErrReturnToForbidden
 	}
 	allowed := append([]string{}, k.AllowedReturnURLs...)
@@ -94,10 +97,10 @@ func (k *Kit) CheckReturnTo(requested string) (string, error) {
 	allowed = append(allowed, k.DefaultReturnTo, k.PublicURL)
 	for _, a := range allowed {
 		au, err := url.Parse(a)
-		if err != nil || a == "" {
+		if err != nil || a == "" || au.Opaque != "" {
 			continue
 		}
-		if au.Scheme != u.Scheme || !hostMatches(au.Host, u.Host) {
+		if !strings.EqualFold(au.Scheme, u.Scheme) || !hostMatches(au.Host, u.Host) {
 			continue
 		}
 		if strings.HasPrefix(u.Path, au.Path) || strings.TrimSuffix(au.Path, "/") == u.Path {
@@ -107,10 +110,16 @@ func (k *Kit) CheckReturnTo(requested string) (string, error) {
 	return "", ErrReturnToForbidden
 }
 
+// scriptSchemes run code where a browser is sent, so no allow list entry
+// can make them a return address.
+var scriptSchemes = map[string]bool{"javascript": true, "data": true, "vbscript": true}
+
+// hostMatches compares hosts (with ports) case-insensitively; a pattern
+// starting with "*" matches every host ending in the rest, as in Kratos.
 func hostMatches(pattern, host string) bool {
 	pattern, host = strings.ToLower(pattern), strings.ToLower(host)
-	if suffix, ok := strings.CutPrefix(pattern, "*."); ok {
-		return strings.HasSuffix(host, "."+suffix)
+	if suffix, ok := strings.CutPrefix(pattern, "*"); ok {
+		return suffix != "" && strings.HasSuffix(host, suffix)
 	}
 	return pattern == host
 }

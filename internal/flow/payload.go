@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/text"
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
 
@@ -33,11 +36,23 @@ func (p Payload) Traits() map[string]any {
 const submitBodyLimit = 64 << 10
 
 // DecodePayload reads a submission as JSON or as a form; fields types the
-// form values of traits.
+// form values of traits. A string that is not valid text (wire.ValidText;
+// in JSON also an unpaired surrogate escape) is refused with an error
+// that errors.As reads as a FormError, the message on the offending field,
+// and as a *wire.Error, a 400; the payload then holds only the csrf_token
+// (see csrfOnly). Any other failure answers no payload.
 func DecodePayload(w http.ResponseWriter, r *http.Request, fields []schema.Field) (Payload, error) {
 	if wire.IsJSONBody(r) {
 		var p Payload
 		if err := wire.DecodeJSON(w, r, submitBodyLimit, &p); err != nil {
+			var bad *wire.InvalidText
+			if errors.As(err, &bad) {
+				field := bad.Field
+				if bad.Key {
+					field = ""
+				}
+				return csrfOnly(p.String("csrf_token"), field), refuseText(field, wire.From(err))
+			}
 			return nil, err
 		}
 		if p == nil {
@@ -52,6 +67,9 @@ func DecodePayload(w http.ResponseWriter, r *http.Request, fields []schema.Field
 			return nil, wire.From(err)
 		}
 		return nil, wire.BadRequest.WithReason("The form could not be parsed.")
+	}
+	if field, err := checkFormText(r.PostForm); err != nil {
+		return csrfOnly(r.PostForm.Get("csrf_token"), field), err
 	}
 	types := make(map[string]string, len(fields))
 	for _, f := range fields {
@@ -69,6 +87,61 @@ func DecodePayload(w http.ResponseWriter, r *http.Request, fields []schema.Field
 	}
 	return p, nil
 }
+
+// checkFormText refuses form names and values that are not valid text
+// (wire.ValidText): no store can hold them. It answers the field refused
+// ("" for a name).
+func checkFormText(form url.Values) (string, error) {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same field is named whatever the map's order
+	for _, k := range keys {
+		if !wire.ValidText(k) {
+			return "", refuseText("", wire.BadRequest.WithReason("A form field name is not valid text: names must be valid UTF-8 without NUL characters."))
+		}
+	}
+	for _, k := range keys {
+		for _, v := range form[k] {
+			if !wire.ValidText(v) {
+				return k, refuseText(k, wire.BadRequest.WithReason("The form field %q is not valid text: values must be valid UTF-8 without NUL characters.", k))
+			}
+		}
+	}
+	return "", nil
+}
+
+// csrfOnly is the payload of a submission refused for its text: only the
+// CSRF token, so that a browser flow can check it before it shows the
+// error, and only when it is not the refused field.
+func csrfOnly(token, refused string) Payload {
+	if refused == "csrf_token" || !wire.ValidText(token) {
+		return Payload{}
+	}
+	return Payload{"csrf_token": token}
+}
+
+// textError refuses a submission whose value (or name, then the field is
+// "") is not valid text. It is both a FormError, which a flow shows on the
+// field, and a 400, for callers that answer errors plainly (wire.From).
+type textError struct {
+	form FormError
+	err  *wire.Error
+}
+
+func refuseText(field string, e *wire.Error) *textError {
+	msg := text.ValidationGeneric("The value must be valid UTF-8 text without NUL characters.")
+	if field == "" {
+		msg = text.ValidationGeneric("Field names must be valid UTF-8 text without NUL characters.")
+	}
+	return &textError{form: FormError{{Field: field, Message: msg}}, err: e}
+}
+
+func (e *textError) Error() string { return e.err.Error() }
+
+// Unwrap lets errors.As find either face.
+func (e *textError) Unwrap() []error { return []error{e.form, e.err} }
 
 // typed converts a form value to the JSON type the schema wants; an empty
 // value of a non-string field is dropped, as an unfilled input.

@@ -49,6 +49,7 @@ type Hasher struct {
 	alg    string
 	cost   int // bcrypt
 	argon2 argon2Params
+	gate   *memoryGate
 
 	dummyMu sync.Mutex
 	dummy   []byte
@@ -56,10 +57,18 @@ type Hasher struct {
 
 // New validates cfg and returns a Hasher. Zero fields take Kratos's defaults
 // (bcrypt cost 12; argon2 128 MiB, 1 iteration, parallelism 2×CPUs, 16-byte
-// salt, 32-byte key). Dev-mode cost relaxation is the config loader's job:
-// any bcrypt cost from 4 to 18 is accepted here.
+// salt, 32-byte key, 1 GiB dedicated memory). Dev-mode cost relaxation is
+// the config loader's job: any bcrypt cost from 4 to 18 is accepted here.
+//
+// hashers.argon2.dedicated_memory sizes the memory gate that every argon2
+// and scrypt derivation of this Hasher passes, for new hashes and for
+// imported ones alike, whatever the configured algorithm.
 func New(cfg config.Hashers) (*Hasher, error) {
-	h := &Hasher{alg: cfg.Algorithm}
+	dedicated := cfg.Argon2.DedicatedMemory
+	if dedicated == 0 {
+		dedicated = defaultDedicatedMemory
+	}
+	h := &Hasher{alg: cfg.Algorithm, gate: newMemoryGate(dedicated)}
 	switch cfg.Algorithm {
 	case "", algBcrypt:
 		h.alg = algBcrypt
@@ -74,6 +83,14 @@ func New(cfg config.Hashers) (*Hasher, error) {
 		p, err := argon2FromConfig(cfg.Argon2)
 		if err != nil {
 			return nil, err
+		}
+		// Every one of our own hashes would need more than the whole
+		// budget, so logins would hash one at a time and still exceed
+		// it: a mistake better reported at start-up than found as a
+		// queue of stalled logins. (Imports that large run alone.)
+		if p.memoryBytes() > dedicated {
+			return nil, fmt.Errorf("hasher: hashers.argon2.memory (%d KiB) exceeds hashers.argon2.dedicated_memory (%d KiB): "+
+				"raise dedicated_memory to a multiple of memory, one per login that may hash at once", p.memory, dedicated>>10)
 		}
 		h.argon2 = p
 	default:
@@ -142,7 +159,7 @@ func (h *Hasher) Hash(ctx context.Context, password []byte) ([]byte, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return nil, err
 	}
-	release, err := gate.acquire(ctx, h.argon2.memoryBytes())
+	release, err := h.gate.acquire(ctx, h.argon2.memoryBytes())
 	if err != nil {
 		return nil, err
 	}
@@ -186,10 +203,12 @@ func (h *Hasher) Dummy() []byte {
 	return h.dummy
 }
 
-// Compare checks password against hash. It returns nil on a match,
-// ErrMismatch for a wrong password, ErrUnknownFormat for an encoding it does
-// not know, an error wrapping ErrMalformed for a broken hash, or ctx's error.
-func Compare(ctx context.Context, password, hash []byte) error {
+// Compare checks password against hash, in any format Recognised accepts.
+// It returns nil on a match, ErrMismatch for a wrong password,
+// ErrUnknownFormat for an encoding it does not know, an error wrapping
+// ErrMalformed for a broken hash, or ctx's error. Memory-hard hashes wait
+// for their share of the dedicated memory first.
+func (h *Hasher) Compare(ctx context.Context, password, hash []byte) error {
 	v, err := parse(hash)
 	if err != nil {
 		return err
@@ -208,7 +227,7 @@ func Compare(ctx context.Context, password, hash []byte) error {
 		return err
 	}
 	if m, ok := v.(memoryHard); ok {
-		release, err := gate.acquire(ctx, m.memoryBytes())
+		release, err := h.gate.acquire(ctx, m.memoryBytes())
 		if err != nil {
 			return err
 		}

@@ -160,7 +160,7 @@ func TestCreateAndGet(t *testing.T) {
 		if c == nil || len(c.Identifiers) != 1 || c.Identifiers[0] != "ada@example.org" {
 			t.Fatalf("password credential = %+v; want the normalised email as identifier", c)
 		}
-		if h := passwordHash(t, got); !strings.HasPrefix(h, "$2a$04$") || hasher.Compare(ctx, []byte("correct horse battery staple"), []byte(h)) != nil {
+		if h := passwordHash(t, got); !strings.HasPrefix(h, "$2a$04$") || testHasher(t).Compare(ctx, []byte("correct horse battery staple"), []byte(h)) != nil {
 			t.Errorf("stored hash %q does not verify the password", h)
 		}
 		if len(got.VerifiableAddresses) != 1 || got.VerifiableAddresses[0].Value != "ada@example.org" ||
@@ -342,7 +342,7 @@ func TestReplace(t *testing.T) {
 			t.Errorf("state_changed_at = %v; want it moved by the state change", got.StateChangedAt)
 		}
 		stored, _ = m.Get(ctx, orig.ID)
-		if h := passwordHash(t, stored); hasher.Compare(ctx, []byte("another-pw-1"), []byte(h)) != nil {
+		if h := passwordHash(t, stored); testHasher(t).Compare(ctx, []byte("another-pw-1"), []byte(h)) != nil {
 			t.Error("the new password does not verify")
 		}
 

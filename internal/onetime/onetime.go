@@ -129,7 +129,12 @@ func scan(row interface{ Scan(...any) error }) (*Code, bool, error) {
 // ErrExpired, and one used already (also by a racing request) is ErrUsed.
 // The caller commits the transaction on these errors so that the attempt
 // counts.
-func (c *Codes) RedeemCode(ctx context.Context, q *store.Q, purpose string, flowID uuid.UUID, plain string, maxAttempts int) (*Code, error) {
+//
+// gate, when set, is asked after the flow's own limit and before the code
+// is compared, with the address the flow's live code went to: an error it
+// answers refuses the submission (which still counts for the flow), so a
+// brute-force guard can count guesses per address across flows.
+func (c *Codes) RedeemCode(ctx context.Context, q *store.Q, purpose string, flowID uuid.UUID, plain string, maxAttempts int, gate func(address string) error) (*Code, error) {
 	if _, err := q.Exec(ctx, `UPDATE selfservice_codes SET attempts = attempts + 1
 WHERE flow_id = $1 AND purpose = $2 AND method = $3 AND used_at IS NULL`, flowID, purpose, MethodCode); err != nil {
 		return nil, err
@@ -145,6 +150,20 @@ WHERE flow_id = $1 AND purpose = $2 AND method = $3 AND used_at IS NULL`, flowID
 			return nil, err
 		}
 		return nil, ErrTooManyAttempts
+	}
+	if gate != nil {
+		var address string
+		err := q.QueryRow(ctx, `SELECT address_value FROM selfservice_codes
+WHERE flow_id = $1 AND purpose = $2 AND method = $3 AND used_at IS NULL ORDER BY created_at DESC LIMIT 1`,
+			flowID, purpose, MethodCode).Scan(&address)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if address != "" {
+			if err := gate(address); err != nil {
+				return nil, err
+			}
+		}
 	}
 	code, used, err := scan(q.QueryRow(ctx, `SELECT `+codeColumns+` FROM selfservice_codes
 WHERE flow_id = $1 AND purpose = $2 AND method = $3 AND code_hash = $4`,

@@ -67,7 +67,7 @@ func redeem(t *testing.T, s *store.Store, c *onetime.Codes, purpose string, flow
 	var code *onetime.Code
 	var redeemErr error
 	err := s.Write(context.Background(), func(q *store.Q) error {
-		code, redeemErr = c.RedeemCode(context.Background(), q, purpose, flowID, plain, 5)
+		code, redeemErr = c.RedeemCode(context.Background(), q, purpose, flowID, plain, 5, nil)
 		if redeemErr != nil && (errors.Is(redeemErr, onetime.ErrInvalid) || errors.Is(redeemErr, onetime.ErrTooManyAttempts)) {
 			return nil
 		}
@@ -329,7 +329,7 @@ func TestRecoveryCodes_Race(t *testing.T) {
 					defer wg.Done()
 					<-start
 					codeErrs <- s.Write(context.Background(), func(q *store.Q) error {
-						_, err := c.RedeemCode(context.Background(), q, onetime.Recovery, flowID, plain, 0)
+						_, err := c.RedeemCode(context.Background(), q, onetime.Recovery, flowID, plain, 0, nil)
 						return err
 					})
 				}()

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -49,6 +50,9 @@ var ErrNotFound = errors.New("not found")
 
 // Open connects to the database named by dsn: "memory", "sqlite://path?...",
 // "sqlite:///abs/path", "file:...", or "postgres://..." / "postgresql://...".
+// The query string takes Kratos's options (dsn.go): the pool options
+// max_conns, max_idle_conns, max_conn_lifetime and max_conn_idle_time, and
+// the options of the database; an option nobody understands is refused.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	switch {
 	case dsn == "memory" || strings.HasPrefix(dsn, "sqlite:") || strings.HasPrefix(dsn, "file:"):
@@ -66,13 +70,15 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 }
 
 func openPostgres(ctx context.Context, dsn string) (*Store, error) {
+	dsn, p, err := postgresDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("dsn: %w", err)
 	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
-	db.SetConnMaxIdleTime(5 * time.Minute)
+	p.apply(db, 32, 32, 0, 5*time.Minute)
 	if err := pingWithRetry(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
@@ -102,83 +108,44 @@ func pingWithRetry(ctx context.Context, db *sql.DB) error {
 }
 
 func openSQLite(ctx context.Context, dsn string) (*Store, error) {
-	path, memory, err := sqlitePath(dsn)
+	d, err := parseSQLiteDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	var writerDSN, readerDSN string
-	if memory {
-		// A named shared-cache in-memory database lets the reader pool
-		// see what the writer wrote.
-		name := "lanyard-" + uuid.NewString()
-		writerDSN = "file:" + name + "?mode=memory&cache=shared&" + pragmas
-		readerDSN = writerDSN
-	} else {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	for _, w := range d.warnings {
+		slog.Warn(w)
+	}
+	memoryName := "lanyard-" + uuid.NewString()
+	if !d.memory && d.mode == "rwc" {
+		if err := os.MkdirAll(filepath.Dir(d.path), 0o700); err != nil {
 			return nil, fmt.Errorf("dsn: creating database directory: %w", err)
 		}
-		base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas + "&_pragma=journal_mode(WAL)"
-		writerDSN = base + "&_txlock=immediate"
-		readerDSN = base + "&_pragma=query_only(1)"
 	}
-	writer, err := sql.Open("sqlite", writerDSN)
+	writer, err := sql.Open("sqlite", d.writerDSN(memoryName))
 	if err != nil {
 		return nil, fmt.Errorf("dsn: %w", err)
 	}
+	// One long-lived writer connection: writes queue in Go, and an
+	// in-memory database lives as long as it does.
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
 	if err := writer.PingContext(ctx); err != nil {
 		writer.Close()
-		return nil, fmt.Errorf("opening SQLite database %s: %w", path, err)
+		return nil, fmt.Errorf("opening SQLite database %s: %w", d.path, err)
 	}
-	reader, err := sql.Open("sqlite", readerDSN)
+	reader, err := sql.Open("sqlite", d.readerDSN(memoryName))
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("dsn: %w", err)
 	}
-	reader.SetMaxOpenConns(8)
-	reader.SetMaxIdleConns(8)
-	reader.SetConnMaxLifetime(0)
+	// The DSN's pool options size the read pool.
+	d.pool.apply(reader, 8, 8, 0, 0)
 	where := "sqlite (in memory)"
-	if !memory {
-		where = "sqlite (" + path + ")"
+	if !d.memory {
+		where = "sqlite (" + d.path + ")"
 	}
 	return &Store{dialect: SQLite, writer: writer, reader: reader, where: where}, nil
-}
-
-// sqlitePath extracts the file path from the Kratos-style DSN forms
-// sqlite://./rel.db?..., sqlite:///abs.db?..., sqlite:rel.db and file:rel.db.
-// Kratos-specific query options (_fk, mode, ...) are ignored: Lanyard always
-// turns on foreign keys and WAL.
-func sqlitePath(dsn string) (path string, memory bool, err error) {
-	if dsn == "memory" {
-		return "", true, nil
-	}
-	rest := dsn
-	for _, p := range []string{"sqlite://", "sqlite:", "file://", "file:"} {
-		if strings.HasPrefix(rest, p) {
-			rest = strings.TrimPrefix(rest, p)
-			break
-		}
-	}
-	query := ""
-	if i := strings.IndexByte(rest, '?'); i >= 0 {
-		rest, query = rest[:i], rest[i+1:]
-	}
-	q, _ := url.ParseQuery(query)
-	if rest == ":memory:" || rest == "" || q.Get("mode") == "memory" {
-		return "", true, nil
-	}
-	if p, err := url.PathUnescape(rest); err == nil {
-		rest = p
-	}
-	abs, err := filepath.Abs(rest)
-	if err != nil {
-		return "", false, fmt.Errorf("dsn: %w", err)
-	}
-	return abs, false, nil
 }
 
 // Dialect reports the SQL engine.

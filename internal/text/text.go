@@ -3,7 +3,10 @@
 // are Lanyard's own.
 package text
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Message is the SDK's UiText.
 type Message struct {
@@ -102,9 +105,19 @@ func PasswordTooLong(max, actual int) *Message {
 	return m
 }
 
+// expired tells that a flow, code or link expired at expiredAt. UIs fill
+// their own texts from expired_at (RFC 3339) and expired_at_unix, as
+// Kratos's messages carry them.
+func expired(id int, what string, expiredAt time.Time) *Message {
+	ago := max(time.Since(expiredAt), 0).Round(time.Second)
+	m := errMsg(id, fmt.Sprintf("The %s expired %s ago, please try again.", what, ago))
+	m.Context = map[string]any{"expired_at": expiredAt.UTC(), "expired_at_unix": expiredAt.Unix()}
+	return m
+}
+
 // Flow errors.
-func LoginExpired(ago string) *Message {
-	return errMsg(4010001, "The login flow expired "+ago+" ago, please try again.")
+func LoginExpired(expiredAt time.Time) *Message {
+	return expired(4010001, "login flow", expiredAt)
 }
 
 func NoLoginStrategy() *Message {
@@ -115,8 +128,8 @@ func NoRegistrationStrategy() *Message {
 	return errMsg(4010003, "Could not find a strategy to sign you up with. Did you fill out the form correctly?")
 }
 
-func RegistrationExpired(ago string) *Message {
-	return errMsg(4040001, "The registration flow expired "+ago+" ago, please try again.")
+func RegistrationExpired(expiredAt time.Time) *Message {
+	return expired(4040001, "registration flow", expiredAt)
 }
 
 // Settings.
@@ -124,8 +137,8 @@ func SettingsSaved() *Message {
 	return &Message{ID: 1050001, Text: "Your changes have been saved.", Type: Success}
 }
 
-func SettingsExpired(ago string) *Message {
-	return errMsg(4050001, "The settings flow expired "+ago+" ago, please try again.")
+func SettingsExpired(expiredAt time.Time) *Message {
+	return expired(4050001, "settings flow", expiredAt)
 }
 
 func NoSettingsStrategy() *Message {
@@ -137,9 +150,18 @@ func LabelRecoveryCode() *Message     { return info(1070010, "Recovery code") }
 func LabelVerificationCode() *Message { return info(1070011, "Verification code") }
 func LabelResendCode() *Message       { return info(1070008, "Resend code") }
 
-func RecoverySuccessful(until string) *Message {
-	m := &Message{ID: 1060001, Text: "You recovered your account. Change your password or add another way to sign in before " + until + ".", Type: Success}
-	m.Context = map[string]any{"privileged_session_expires_at": until}
+// RecoverySuccessful says until when the recovered session may change
+// credentials without signing in again. Kratos's context has the time
+// under two names (camelCase for older UIs) and as Unix seconds.
+func RecoverySuccessful(privilegedUntil time.Time) *Message {
+	until := privilegedUntil.UTC()
+	m := &Message{ID: 1060001, Type: Success,
+		Text: "You recovered your account. Change your password or add another way to sign in before " + until.Format(time.RFC3339) + "."}
+	m.Context = map[string]any{
+		"privilegedSessionExpiresAt":         until,
+		"privileged_session_expires_at":      until,
+		"privileged_session_expires_at_unix": until.Unix(),
+	}
 	return m
 }
 
@@ -159,8 +181,8 @@ func RecoveryLinkInvalid() *Message {
 	return errMsg(4060004, "The recovery link is invalid or was used already. Please request a new one.")
 }
 
-func RecoveryExpired(ago string) *Message {
-	return errMsg(4060005, "The recovery flow expired "+ago+" ago, please try again.")
+func RecoveryExpired(expiredAt time.Time) *Message {
+	return expired(4060005, "recovery flow", expiredAt)
 }
 
 func NoRecoveryStrategy() *Message {
@@ -183,8 +205,8 @@ func VerificationLinkInvalid() *Message {
 	return errMsg(4070001, "The verification link is invalid or was used already. Please request a new one.")
 }
 
-func VerificationExpired(ago string) *Message {
-	return errMsg(4070005, "The verification flow expired "+ago+" ago, please try again.")
+func VerificationExpired(expiredAt time.Time) *Message {
+	return expired(4070005, "verification flow", expiredAt)
 }
 
 func VerificationCodeInvalid() *Message {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The ids UIs translate by, from Kratos's message catalogue; the texts are
@@ -33,7 +34,7 @@ func TestMessageIDs(t *testing.T) {
 		{"LabelRecoveryCode", LabelRecoveryCode(), 1070010, Info},
 		{"LabelVerificationCode", LabelVerificationCode(), 1070011, Info},
 		{"SettingsSaved", SettingsSaved(), 1050001, Success},
-		{"RecoverySuccessful", RecoverySuccessful("2024-01-01T00:00:00Z"), 1060001, Success},
+		{"RecoverySuccessful", RecoverySuccessful(time.Now().Add(10 * time.Minute)), 1060001, Success},
 		{"RecoveryLinkSent", RecoveryLinkSent(), 1060002, Info},
 		{"RecoveryCodeSent", RecoveryCodeSent(), 1060003, Info},
 		{"VerificationLinkSent", VerificationLinkSent(), 1080001, Info},
@@ -50,19 +51,19 @@ func TestMessageIDs(t *testing.T) {
 		{"PasswordTooShort", PasswordTooShort(8, 5), 4000032, Error},
 		{"PasswordTooLong", PasswordTooLong(72, 80), 4000033, Error},
 		{"InvalidEmail", InvalidEmail("x"), 4000040, Error},
-		{"LoginExpired", LoginExpired("5m0s"), 4010001, Error},
+		{"LoginExpired", LoginExpired(time.Now().Add(-5 * time.Minute)), 4010001, Error},
 		{"NoLoginStrategy", NoLoginStrategy(), 4010002, Error},
 		{"NoRegistrationStrategy", NoRegistrationStrategy(), 4010003, Error},
 		{"NoSettingsStrategy", NoSettingsStrategy(), 4010004, Error},
 		{"NoRecoveryStrategy", NoRecoveryStrategy(), 4010005, Error},
 		{"NoVerificationStrategy", NoVerificationStrategy(), 4010006, Error},
-		{"RegistrationExpired", RegistrationExpired("1m0s"), 4040001, Error},
-		{"SettingsExpired", SettingsExpired("1m0s"), 4050001, Error},
+		{"RegistrationExpired", RegistrationExpired(time.Now().Add(-time.Minute)), 4040001, Error},
+		{"SettingsExpired", SettingsExpired(time.Now().Add(-time.Minute)), 4050001, Error},
 		{"RecoveryLinkInvalid", RecoveryLinkInvalid(), 4060004, Error},
-		{"RecoveryExpired", RecoveryExpired("1m0s"), 4060005, Error},
+		{"RecoveryExpired", RecoveryExpired(time.Now().Add(-time.Minute)), 4060005, Error},
 		{"RecoveryCodeInvalid", RecoveryCodeInvalid(), 4060006, Error},
 		{"VerificationLinkInvalid", VerificationLinkInvalid(), 4070001, Error},
-		{"VerificationExpired", VerificationExpired("1m0s"), 4070005, Error},
+		{"VerificationExpired", VerificationExpired(time.Now().Add(-time.Minute)), 4070005, Error},
 		{"VerificationCodeInvalid", VerificationCodeInvalid(), 4070006, Error},
 	}
 	for _, c := range cases {

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,19 +13,28 @@ const DefaultBodyLimit = 1 << 20
 
 // DecodeJSON reads the body of r as JSON into v, at most limit bytes,
 // whatever the Content-Type says (as Kratos's admin API does, so that a
-// plain `curl -d` works). Every failure is a 4xx *Error saying what was wrong.
+// plain `curl -d` works). Every failure is a 4xx *Error saying what was
+// wrong; a string that is not valid text (see ValidText; escaped lone
+// surrogates count too) is refused with an InvalidText cause naming it.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return From(err)
+		}
+		return BadRequest.WithReason("The request body could not be read.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return From(err)
-		}
 		return BadRequest.WithReason("The request body must hold exactly one JSON value.")
+	}
+	if bad := findInvalidText(data); bad != nil {
+		return invalidTextError(bad)
 	}
 	return nil
 }

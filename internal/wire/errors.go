@@ -5,6 +5,7 @@
 package wire
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,9 +103,16 @@ func From(err error) *Error {
 }
 
 // WriteError answers with err in the error shape. Server-side errors are logged
-// with their cause; the client sees only the generic text.
+// with their cause; the client sees only the generic text. A failure
+// because the client went away is no server error: it is logged at info
+// and answered (to nobody) with 499, as nginx records it.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := From(err)
+	if e.Code >= 500 && ClientGone(r, err) {
+		logClientGone(r, err)
+		WriteJSON(w, StatusClientClosedRequest, map[string]any{"error": clientClosed})
+		return
+	}
 	if e.Code >= 500 {
 		LogServerError(r, err)
 	}
@@ -122,10 +130,33 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 
 var topLevelDetails = []string{"redirect_browser_to", "use_flow_id", "expired_at", "since"}
 
+// StatusClientClosedRequest is nginx's non-standard status for a request
+// whose client closed the connection before the answer.
+const StatusClientClosedRequest = 499
+
+var clientClosed = &Error{Code: StatusClientClosedRequest, Status: "Client Closed Request",
+	Message: "The client closed the request before the server could answer."}
+
+// ClientGone reports whether err is the result of the client going away:
+// the request's context is done (net/http cancels it when the connection
+// closes), or err is a cancellation.
+func ClientGone(r *http.Request, err error) bool {
+	return r.Context().Err() != nil || errors.Is(err, context.Canceled)
+}
+
 // LogServerError logs a server-side failure with its cause (never the
-// query string, which can carry tokens).
+// query string, which can carry tokens); one caused by the client going
+// away is logged at info, as what it is.
 func LogServerError(r *http.Request, err error) {
+	if ClientGone(r, err) {
+		logClientGone(r, err)
+		return
+	}
 	slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+}
+
+func logClientGone(r *http.Request, err error) {
+	slog.InfoContext(r.Context(), "client went away", "method", r.Method, "path", r.URL.Path, "status", StatusClientClosedRequest, "error", err)
 }
 
 // WriteJSON answers with v as JSON.

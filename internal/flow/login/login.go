@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/lanyard-id/lanyard/internal/flow"
+	"github.com/lanyard-id/lanyard/internal/guard"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/session"
@@ -44,6 +45,9 @@ type Options struct {
 	// feature_flags.legacy_require_verified_login_error) the refusal is the
 	// older form error 4000010.
 	Verifier Verifier
+	// Guard counts sign-in attempts per identifier and client, and refuses
+	// them past its limits; nil counts nothing.
+	Guard *guard.Guard
 }
 
 // Verifier starts the verification a refused login points at.
@@ -144,6 +148,15 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Active = strategy.ID()
 	f.UI.SetValue("identifier", p.String("identifier"))
+	attempt, refusal, err := h.countAttempt(r, p)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	if refusal != nil {
+		h.kit.Reject(w, r, f, flow.FormMessage(refusal))
+		return
+	}
 	i, err := strategy.Login(r.Context(), p)
 	var fe flow.FormError
 	if errors.As(err, &fe) {
@@ -155,7 +168,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.opts.RequireVerifiedAddress && !hasVerifiedAddress(i) {
-		h.refuseUnverified(w, r, f, i)
+		h.refuseUnverified(w, r, f, i, attempt)
 		return
 	}
 	if f.Refresh && current != nil && current.IdentityID != i.ID {
@@ -166,6 +179,9 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	var s *session.Session
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		if err := flow.Claim(r.Context(), q, f); err != nil {
+			return err
+		}
+		if err := attempt.succeeded(r.Context(), q); err != nil {
 			return err
 		}
 		if current != nil {
@@ -239,13 +255,18 @@ var ErrVerifiedAddressRequired = wire.Forbidden.WithID("session_verified_address
 // refuseUnverified answers a correct login of an identity without a
 // verified address: it starts a verification flow (sending a code) and
 // hands the caller over to it.
-func (h *Handler) refuseUnverified(w http.ResponseWriter, r *http.Request, f *flow.Flow, i *identity.Identity) {
+func (h *Handler) refuseUnverified(w http.ResponseWriter, r *http.Request, f *flow.Flow, i *identity.Identity, attempt attempt) {
 	if h.opts.Verifier == nil || len(i.VerifiableAddresses) == 0 {
 		h.kit.Reject(w, r, f, flow.FormMessage(text.AddressNotVerified()))
 		return
 	}
 	var vf *flow.Flow
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		// The password was right: its owner must not lock themselves out
+		// while they verify the address.
+		if err := attempt.succeeded(r.Context(), q); err != nil {
+			return err
+		}
 		var err error
 		vf, err = h.opts.Verifier.StartForLogin(r.Context(), q, r, w, f.Type, i)
 		return err
@@ -268,4 +289,44 @@ func (h *Handler) refuseUnverified(w http.ResponseWriter, r *http.Request, f *fl
 		return
 	}
 	http.Redirect(w, r, uiURL, http.StatusSeeOther)
+}
+
+// attempt is one counted sign-in attempt.
+type attempt struct {
+	guard          *guard.Guard
+	identifier, ip string
+}
+
+// countAttempt counts a submission that carries an identifier and a
+// password before the password is checked, in a transaction of its own so
+// that the count stands whatever the check says. It answers the message to
+// refuse the attempt with when the guard's limits are reached.
+func (h *Handler) countAttempt(r *http.Request, p flow.Payload) (attempt, *text.Message, error) {
+	identifier := p.String("identifier")
+	if identifier == "" {
+		identifier = p.String("password_identifier") // the legacy field
+	}
+	a := attempt{guard: h.opts.Guard, identifier: identifier, ip: h.opts.Guard.ClientIP(r)}
+	if a.guard == nil || identifier == "" || p.String("password") == "" {
+		return attempt{}, nil, nil // nothing to check, nothing to count
+	}
+	var v guard.Verdict
+	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		var err error
+		v, err = a.guard.Attempt(r.Context(), q, guard.ScopeLogin, a.identifier, a.ip)
+		return err
+	})
+	if err != nil || v.Allowed {
+		return a, nil, err
+	}
+	return a, v.Message(), nil
+}
+
+// succeeded resets the counters after a correct password, in the
+// transaction that completes the login.
+func (a attempt) succeeded(ctx context.Context, q *store.Q) error {
+	if a.guard == nil {
+		return nil
+	}
+	return a.guard.Succeeded(ctx, q, guard.ScopeLogin, a.identifier, a.ip)
 }

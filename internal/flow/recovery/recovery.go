@@ -14,7 +14,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/flow"
+	"github.com/lanyard-id/lanyard/internal/guard"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/onetime"
 	"github.com/lanyard-id/lanyard/internal/schema"
@@ -26,10 +28,10 @@ import (
 
 // Mailer queues the recovery messages inside the caller's transaction.
 type Mailer interface {
-	RecoveryCode(ctx context.Context, q *store.Q, to, code string, i *identity.Identity) error
-	RecoveryLink(ctx context.Context, q *store.Q, to, link string, i *identity.Identity) error
-	// RecoveryUnknown tells an address that no account uses it.
-	RecoveryUnknown(ctx context.Context, q *store.Q, to, method string) error
+	Queue(ctx context.Context, q *store.Q, m courier.Message) error
+	// Rehearse does the work of queuing m without queuing it, for an
+	// address no account uses; notice, if any, is queued in its place.
+	Rehearse(ctx context.Context, q *store.Q, m courier.Message, notice *courier.Message) error
 }
 
 // SettingsStarter creates the settings flow a recovered user lands in.
@@ -52,6 +54,8 @@ type Options struct {
 	// ContinueWith is feature_flags.use_continue_with_transitions.
 	ContinueWith     bool
 	PrivilegedMaxAge time.Duration
+	// Guard counts code guesses per address across flows; nil counts none.
+	Guard *guard.Guard
 }
 
 // Handler serves the recovery endpoints.
@@ -217,13 +221,15 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.kit.Reject(w, r, f, flow.FormMessage(text.NoRecoveryStrategy()))
 		return
 	}
-	h.send(w, r, f, method, email)
+	transient, _ := p["transient_payload"].(map[string]any)
+	h.send(w, r, f, method, email, transient)
 }
 
 // send issues a code (or link) for the address and queues the message. An
-// unknown address is treated alike, down to storing a code nobody receives,
-// so that answers and timing do not reveal which addresses exist.
-func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, method, email string) {
+// unknown address gets the same work, down to the queries, a code nobody
+// receives and the rendering of a message that is not queued, so that
+// neither the answers nor their timing reveal which addresses exist.
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, method, email string, transient map[string]any) {
 	if email == "" || !strings.Contains(email, "@") {
 		msg := text.ValidationRequired("email")
 		if email != "" {
@@ -235,7 +241,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, met
 		return
 	}
 	address := schema.NormalizeAddress("email", email)
-	owner, err := h.ids.FindByAddress(r.Context(), true, "email", address)
+	owner, err := h.ids.FindByAddressEvenly(r.Context(), true, "email", address)
 	if err != nil && !errors.Is(err, identity.ErrNotFound) {
 		h.kit.Fail(w, r, err)
 		return
@@ -256,15 +262,14 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, met
 		if err != nil {
 			return err
 		}
-		switch {
-		case owner != nil && method == onetime.MethodCode:
-			err = h.mail.RecoveryCode(r.Context(), q, address, plain, owner)
-		case owner != nil:
-			err = h.mail.RecoveryLink(r.Context(), q, address, h.linkURL(f, plain), owner)
-		case h.opts.NotifyUnknownRecipients:
-			err = h.mail.RecoveryUnknown(r.Context(), q, address, method)
+		msg := courier.Message{
+			Template: courier.RecoveryCodeValid, Via: courier.ViaEmail, To: address, Code: plain, Identity: owner,
+			RequestURL: f.RequestURL, TransientPayload: transient, ExpiresIn: lifespan,
 		}
-		if err != nil {
+		if method == onetime.MethodLink {
+			msg.Template, msg.Code, msg.URL = courier.RecoveryValid, "", h.linkURL(f, plain)
+		}
+		if err := h.queue(r.Context(), q, msg, owner != nil); err != nil {
 			return err
 		}
 		f.State, f.Active = flow.StateSentEmail, method
@@ -283,6 +288,23 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, met
 		return
 	}
 	h.show(w, r, f, http.StatusOK)
+}
+
+// queue queues msg to the address's owner. For an address no account
+// uses (known false) it rehearses msg instead and queues, when unknown
+// recipients are notified, the notice in its place.
+func (h *Handler) queue(ctx context.Context, q *store.Q, msg courier.Message, known bool) error {
+	if known {
+		return h.mail.Queue(ctx, q, msg)
+	}
+	var notice *courier.Message
+	if h.opts.NotifyUnknownRecipients {
+		notice = &courier.Message{Template: courier.RecoveryCodeInvalid, Via: msg.Via, To: msg.To, RequestURL: msg.RequestURL, TransientPayload: msg.TransientPayload}
+		if msg.Template == courier.RecoveryValid {
+			notice.Template = courier.RecoveryInvalid
+		}
+	}
+	return h.mail.Rehearse(ctx, q, msg, notice)
 }
 
 func (h *Handler) linkURL(f *flow.Flow, token string) string {
@@ -311,14 +333,19 @@ func (h *Handler) redeem(w http.ResponseWriter, r *http.Request, f *flow.Flow, p
 		redeemErr error
 		done      *recoveredOwner
 	)
+	ip := h.opts.Guard.ClientIP(r)
+	var refused *guard.Refused
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		var err error
-		code, err = h.codes.RedeemCode(r.Context(), q, onetime.Recovery, f.ID, strings.TrimSpace(plain), h.opts.MaxAttempts)
-		if errors.Is(err, onetime.ErrInvalid) || errors.Is(err, onetime.ErrTooManyAttempts) {
+		code, err = h.codes.RedeemCode(r.Context(), q, onetime.Recovery, f.ID, strings.TrimSpace(plain), h.opts.MaxAttempts, h.opts.Guard.CodeGate(r.Context(), q, ip))
+		if errors.Is(err, onetime.ErrInvalid) || errors.Is(err, onetime.ErrTooManyAttempts) || errors.As(err, &refused) {
 			redeemErr = err // committed: the attempt counts
 			return nil
 		}
 		if err != nil || code.IdentityID == nil {
+			return err
+		}
+		if err := h.opts.Guard.Succeeded(r.Context(), q, guard.ScopeCode, code.Value, ip); err != nil {
 			return err
 		}
 		done, err = h.complete(r, q, f, code)
@@ -340,8 +367,12 @@ func (h *Handler) redeem(w http.ResponseWriter, r *http.Request, f *flow.Flow, p
 	case errors.Is(redeemErr, onetime.ErrUsed):
 		h.retry(w, r, f, f.Type, text.ValidationGeneric(errCodeUsed.Reason), errCodeUsed)
 	case redeemErr != nil || code.IdentityID == nil:
-		// A wrong code, or the code of an address no account owns.
+		// A wrong code, the code of an address no account owns, or a
+		// guess past the guard's limits.
 		f.UI.Messages = []*text.Message{text.RecoveryCodeInvalid()}
+		if refused != nil {
+			f.UI.Messages = []*text.Message{refused.Verdict.Message()}
+		}
 		if f.Type == flow.TypeBrowser {
 			f.RefreshCSRF(h.kit.CSRF.Token(r))
 		}
@@ -394,7 +425,7 @@ func (h *Handler) retryExpired(w http.ResponseWriter, r *http.Request, old *flow
 	cause := wire.Gone.WithID("self_service_flow_expired").
 		WithReason("The recovery code or link expired %s ago; use the new flow.", ago).
 		WithDetail("expired_at", expiredAt)
-	h.retry(w, r, old, typ, text.RecoveryExpired(ago.String()), cause)
+	h.retry(w, r, old, typ, text.RecoveryExpired(expiredAt), cause)
 }
 
 // errWrongFlow rolls back the redemption of a link made for another flow.
@@ -515,7 +546,7 @@ func (h *Handler) recovered(w http.ResponseWriter, r *http.Request, f *flow.Flow
 	if settingsFlow.ReturnTo == "" {
 		settingsFlow.ReturnTo = h.kit.AfterReturnTo[flow.Recovery]
 	}
-	until := s.AuthenticatedAt.Add(h.opts.PrivilegedMaxAge).Format(time.RFC3339)
+	until := s.AuthenticatedAt.Add(h.opts.PrivilegedMaxAge)
 	settingsFlow.UI.Messages = []*text.Message{text.RecoverySuccessful(until)}
 	if err := h.kit.Update(r.Context(), settingsFlow); err != nil {
 		h.kit.Fail(w, r, err)

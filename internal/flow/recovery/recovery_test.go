@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lanyard-id/lanyard/internal/config"
+	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
@@ -33,30 +34,43 @@ const (
 )
 
 // mail is a message the fake mailer was asked to queue.
-type mail struct{ kind, to, secret string }
+type mail struct {
+	kind, to, secret string
+	msg              courier.Message
+}
 
 type fakeMailer struct {
 	mu   sync.Mutex
 	sent []mail
+	// rehearsed are the messages rehearsed for unknown addresses.
+	rehearsed []courier.Message
 }
 
-func (m *fakeMailer) add(x mail) error {
+// kinds names the template types as the tests do.
+var kinds = map[string]string{
+	courier.RecoveryCodeValid: "code", courier.RecoveryValid: "link",
+	courier.RecoveryCodeInvalid: "unknown-code", courier.RecoveryInvalid: "unknown-link",
+}
+
+func (m *fakeMailer) Queue(_ context.Context, _ *store.Q, msg courier.Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.sent = append(m.sent, x)
+	secret := msg.Code
+	if msg.URL != "" {
+		secret = msg.URL
+	}
+	m.sent = append(m.sent, mail{kinds[msg.Template], msg.To, secret, msg})
 	return nil
 }
 
-func (m *fakeMailer) RecoveryCode(_ context.Context, _ *store.Q, to, code string, _ *identity.Identity) error {
-	return m.add(mail{"code", to, code})
-}
-
-func (m *fakeMailer) RecoveryLink(_ context.Context, _ *store.Q, to, link string, _ *identity.Identity) error {
-	return m.add(mail{"link", to, link})
-}
-
-func (m *fakeMailer) RecoveryUnknown(_ context.Context, _ *store.Q, to, method string) error {
-	return m.add(mail{"unknown-" + method, to, ""})
+func (m *fakeMailer) Rehearse(ctx context.Context, q *store.Q, msg courier.Message, notice *courier.Message) error {
+	m.mu.Lock()
+	m.rehearsed = append(m.rehearsed, msg)
+	m.mu.Unlock()
+	if notice != nil {
+		return m.Queue(ctx, q, *notice)
+	}
+	return nil
 }
 
 func (m *fakeMailer) last(t *testing.T, to string) mail {
@@ -291,8 +305,9 @@ func TestRecoveryHandler_SameAnswerForUnknownAddresses(t *testing.T) {
 			e.user(t, known)
 			unknown := "nobody-" + map[bool]string{false: "q", true: "n"}[notify] + "@example.org"
 
-			a := e.submit(t, client(t, false), e.native(t).ID, map[string]any{"method": "code", "email": known})
-			b := e.submit(t, client(t, false), e.native(t).ID, map[string]any{"method": "code", "email": unknown})
+			transient := map[string]any{"campaign": "spring"}
+			a := e.submit(t, client(t, false), e.native(t).ID, map[string]any{"method": "code", "email": known, "transient_payload": transient})
+			b := e.submit(t, client(t, false), e.native(t).ID, map[string]any{"method": "code", "email": unknown, "transient_payload": transient})
 			if a.status != http.StatusOK || b.status != http.StatusOK {
 				t.Fatalf("answers %d and %d, want 200 and 200", a.status, b.status)
 			}
@@ -300,8 +315,20 @@ func TestRecoveryHandler_SameAnswerForUnknownAddresses(t *testing.T) {
 			if fa.State != fb.State || !fa.has(1060003) || !fb.has(1060003) || len(fa.UI.Nodes) != len(fb.UI.Nodes) {
 				t.Errorf("answers differ: %s vs %s", a.body, b.body)
 			}
-			if m := e.mail.last(t, known); m.kind != "code" || len(m.secret) != 6 {
+			m := e.mail.last(t, known)
+			if m.kind != "code" || len(m.secret) != 6 {
 				t.Errorf("known address got %+v, want a six-digit code", m)
+			}
+			if m.msg.Identity == nil || m.msg.ExpiresIn != time.Hour || !strings.Contains(m.msg.RequestURL, "/self-service/recovery/api") || m.msg.TransientPayload["campaign"] != "spring" {
+				t.Errorf("the known address's message lacks Kratos's fields: %+v", m.msg)
+			}
+			// The unknown address got the same work: the message it would
+			// have had, rehearsed.
+			e.mail.mu.Lock()
+			rehearsed := append([]courier.Message(nil), e.mail.rehearsed...)
+			e.mail.mu.Unlock()
+			if len(rehearsed) != 1 || rehearsed[0].To != unknown || rehearsed[0].Template != courier.RecoveryCodeValid || len(rehearsed[0].Code) != 6 || rehearsed[0].Identity != nil {
+				t.Errorf("rehearsals %+v, want one recovery_code_valid to %s", rehearsed, unknown)
 			}
 			switch n := e.mail.count(unknown); {
 			case notify && (n != 1 || e.mail.last(t, unknown).kind != "unknown-code"):

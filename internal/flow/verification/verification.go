@@ -21,7 +21,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/flow"
+	"github.com/lanyard-id/lanyard/internal/guard"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/onetime"
 	"github.com/lanyard-id/lanyard/internal/schema"
@@ -33,10 +35,10 @@ import (
 // Mailer queues the verification messages inside the caller's
 // transaction; via is the address's channel ("email" or "sms").
 type Mailer interface {
-	VerificationCode(ctx context.Context, q *store.Q, via, to, code, link string, i *identity.Identity) error
-	VerificationLink(ctx context.Context, q *store.Q, via, to, link string, i *identity.Identity) error
-	// VerificationUnknown tells an address that no account uses it.
-	VerificationUnknown(ctx context.Context, q *store.Q, via, to, method string) error
+	Queue(ctx context.Context, q *store.Q, m courier.Message) error
+	// Rehearse does the work of queuing m without queuing it, for an
+	// address no account uses; notice, if any, is queued in its place.
+	Rehearse(ctx context.Context, q *store.Q, m courier.Message, notice *courier.Message) error
 }
 
 // Options are the verification settings.
@@ -51,6 +53,8 @@ type Options struct {
 	// (selfservice.methods.code.config.max_submissions, default 5); the
 	// next submission replaces the flow, even with the right code.
 	MaxAttempts int
+	// Guard counts code guesses per address across flows; nil counts none.
+	Guard *guard.Guard
 }
 
 // Handler serves the verification endpoints.
@@ -144,7 +148,8 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := flow.DecodePayload(w, r, nil)
-	if err != nil {
+	var fe flow.FormError
+	if err != nil && !errors.As(err, &fe) {
 		h.kit.Fail(w, r, err)
 		return
 	}
@@ -167,12 +172,16 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	f.UI.ResetMessages()
 	switch {
+	case fe != nil:
+		// Bytes no field may hold; the payload has only its CSRF token.
+		h.kit.Reject(w, r, f, fe)
 	case method != h.opts.Method:
 		h.kit.Reject(w, r, f, flow.FormMessage(text.NoVerificationStrategy()))
 	case code != "" && method == onetime.MethodCode:
 		h.redeemCode(w, r, f, code)
 	default:
-		h.sendTo(w, r, f, p.String("email"))
+		transient, _ := p["transient_payload"].(map[string]any)
+		h.sendTo(w, r, f, p.String("email"), transient)
 	}
 }
 
@@ -256,8 +265,7 @@ func (h *Handler) successor(w http.ResponseWriter, r *http.Request, old *flow.Fl
 // replaceExpired sends the client to a new flow telling that old expired:
 // apps and AJAX to the new flow's JSON, browsers to the UI.
 func (h *Handler) replaceExpired(w http.ResponseWriter, r *http.Request, old *flow.Flow) {
-	ago := time.Since(old.ExpiresAt).Round(time.Second).String()
-	nf, err := h.successor(w, r, old, old.Type, text.VerificationExpired(ago))
+	nf, err := h.successor(w, r, old, old.Type, text.VerificationExpired(old.ExpiresAt))
 	if err != nil {
 		h.kit.Fail(w, r, err)
 		return
@@ -285,7 +293,7 @@ func (h *Handler) replace(w http.ResponseWriter, r *http.Request, old *flow.Flow
 	h.kit.RedirectToUI(w, r, nf)
 }
 
-func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, email string) {
+func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, email string, transient map[string]any) {
 	email = strings.TrimSpace(email)
 	if email == "" {
 		h.kit.Reject(w, r, f, flow.FormError{{Field: "email", Message: text.ValidationRequired("email")}})
@@ -297,7 +305,7 @@ func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, e
 		return
 	}
 	address := schema.NormalizeAddress("email", email)
-	owner, err := h.ids.FindByAddress(r.Context(), false, "email", address)
+	owner, err := h.ids.FindByAddressEvenly(r.Context(), false, "email", address)
 	if err != nil && !errors.Is(err, identity.ErrNotFound) {
 		h.kit.Fail(w, r, err)
 		return
@@ -306,7 +314,7 @@ func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, e
 		if err := h.codes.InvalidateFlow(r.Context(), q, f.ID); err != nil {
 			return err
 		}
-		if err := h.send(r.Context(), q, f, owner, "email", address); err != nil {
+		if err := h.send(r.Context(), q, f, owner, "email", address, transient); err != nil {
 			return err
 		}
 		h.sent(f, email)
@@ -321,9 +329,10 @@ func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, e
 }
 
 // send issues a code for one address and queues its message. An unknown
-// address (owner nil) gets a code nobody receives, so that answers and
-// timing are alike.
-func (h *Handler) send(ctx context.Context, q *store.Q, f *flow.Flow, owner *identity.Identity, via, address string) error {
+// address (owner nil) gets the same work, down to the queries, a code
+// nobody receives and the rendering of a message that is not queued, so
+// that neither the answers nor their timing tell which addresses exist.
+func (h *Handler) send(ctx context.Context, q *store.Q, f *flow.Flow, owner *identity.Identity, via, address string, transient map[string]any) error {
 	lifespan := h.opts.CodeLifespan
 	if h.opts.Method == onetime.MethodLink {
 		lifespan = h.opts.LinkLifespan
@@ -336,18 +345,31 @@ func (h *Handler) send(ctx context.Context, q *store.Q, f *flow.Flow, owner *ide
 	if err != nil {
 		return err
 	}
-	switch {
-	case owner != nil && h.opts.Method == onetime.MethodCode:
-		err = h.mail.VerificationCode(ctx, q, via, address, plain, h.link(f, "code", plain), owner)
-	case owner != nil:
-		err = h.mail.VerificationLink(ctx, q, via, address, h.link(f, "token", plain), owner)
-	case h.opts.NotifyUnknownRecipients:
-		err = h.mail.VerificationUnknown(ctx, q, via, address, h.opts.Method)
+	msg := courier.Message{
+		Template: courier.VerificationCodeValid, Via: via, To: address, Code: plain, URL: h.link(f, "code", plain), Identity: owner,
+		RequestURL: f.RequestURL, TransientPayload: transient, ExpiresIn: lifespan,
 	}
-	if err != nil || owner == nil {
+	if h.opts.Method == onetime.MethodLink {
+		msg.Template, msg.Code, msg.URL = courier.VerificationValid, "", h.link(f, "token", plain)
+	}
+	if owner != nil {
+		if err := h.mail.Queue(ctx, q, msg); err != nil {
+			return err
+		}
+		return h.ids.SetAddressStatus(ctx, q, owner.ID, via, address, identity.AddressStatusSent)
+	}
+	var notice *courier.Message
+	if h.opts.NotifyUnknownRecipients {
+		notice = &courier.Message{Template: courier.VerificationCodeInvalid, Via: via, To: address, RequestURL: f.RequestURL, TransientPayload: transient}
+		if h.opts.Method == onetime.MethodLink {
+			notice.Template = courier.VerificationInvalid
+		}
+	}
+	if err := h.mail.Rehearse(ctx, q, msg, notice); err != nil {
 		return err
 	}
-	return h.ids.SetAddressStatus(ctx, q, owner.ID, via, address, identity.AddressStatusSent)
+	// The statements an owner's address gets; no identity has the nil id.
+	return h.ids.SetAddressStatus(ctx, q, uuid.Nil, via, address, identity.AddressStatusSent)
 }
 
 // sent moves the flow on after a message went out.
@@ -382,10 +404,12 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
 
 func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flow, plain string) {
 	var redeemErr error
+	var refused *guard.Refused
+	ip := h.opts.Guard.ClientIP(r)
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		code, err := h.codes.RedeemCode(r.Context(), q, onetime.Verification, f.ID, plain, h.opts.MaxAttempts)
+		code, err := h.codes.RedeemCode(r.Context(), q, onetime.Verification, f.ID, plain, h.opts.MaxAttempts, h.opts.Guard.CodeGate(r.Context(), q, ip))
 		switch {
-		case errors.Is(err, onetime.ErrInvalid) || errors.Is(err, onetime.ErrTooManyAttempts):
+		case errors.Is(err, onetime.ErrInvalid) || errors.Is(err, onetime.ErrTooManyAttempts) || errors.As(err, &refused):
 			redeemErr = err // committed: the submission counts
 			return nil
 		case err != nil:
@@ -394,6 +418,9 @@ func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flo
 			// The code went to an address no account uses.
 			redeemErr = onetime.ErrInvalid
 			return nil
+		}
+		if err := h.opts.Guard.Succeeded(r.Context(), q, guard.ScopeCode, code.Value, ip); err != nil {
+			return err
 		}
 		return h.verified(r.Context(), q, f, code)
 	})
@@ -413,6 +440,9 @@ func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flo
 		// Wrong, used and expired codes read alike, as in Kratos; the
 		// form stays as it was.
 		f.UI.Messages = []*text.Message{text.VerificationCodeInvalid()}
+		if refused != nil {
+			f.UI.Messages = []*text.Message{refused.Verdict.Message()}
+		}
 		f.RefreshCSRF(h.kit.CSRF.Token(r))
 		if err := h.kit.Update(r.Context(), f); errors.Is(err, flow.ErrCompleted) {
 			// The code was right, and another submission used it first.
@@ -510,7 +540,7 @@ func (h *Handler) redeemToken(w http.ResponseWriter, r *http.Request, f *flow.Fl
 		case err == nil && (code.FlowID != f.ID || code.IdentityID == nil):
 			return errOtherFlow
 		case errors.Is(err, onetime.ErrExpired) && code != nil && code.FlowID == f.ID:
-			problem = text.VerificationExpired(time.Since(code.ExpiresAt).Round(time.Second).String())
+			problem = text.VerificationExpired(code.ExpiresAt)
 			return nil
 		case errors.Is(err, onetime.ErrInvalid):
 			problem = text.VerificationLinkInvalid()
@@ -595,7 +625,7 @@ func (h *Handler) startSent(ctx context.Context, q *store.Q, r *http.Request, w 
 		return nil, err
 	}
 	for _, a := range addresses {
-		if err := h.send(ctx, q, f, i, a.Via, a.Value); err != nil {
+		if err := h.send(ctx, q, f, i, a.Via, a.Value, nil); err != nil {
 			return nil, err
 		}
 	}

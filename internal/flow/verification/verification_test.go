@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lanyard-id/lanyard/internal/config"
+	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
@@ -25,30 +27,43 @@ import (
 const verificationUI = "https://ui.example.com/verification"
 
 // sent is a message the fake mailer was asked to queue.
-type sent struct{ kind, to, secret string }
+type sent struct {
+	kind, to, secret string
+	msg              courier.Message
+}
 
 type fakeMailer struct {
 	mu  sync.Mutex
 	all []sent
+	// rehearsed are the messages rehearsed for unknown addresses.
+	rehearsed []courier.Message
 }
 
-func (m *fakeMailer) add(x sent) error {
+// kinds names the template types as the tests do.
+var kinds = map[string]string{
+	courier.VerificationCodeValid: "code", courier.VerificationValid: "link",
+	courier.VerificationCodeInvalid: "unknown-code", courier.VerificationInvalid: "unknown-link",
+}
+
+func (m *fakeMailer) Queue(_ context.Context, _ *store.Q, msg courier.Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.all = append(m.all, x)
+	secret := msg.Code
+	if msg.Template == courier.VerificationValid {
+		secret = msg.URL
+	}
+	m.all = append(m.all, sent{kinds[msg.Template], msg.To, secret, msg})
 	return nil
 }
 
-func (m *fakeMailer) VerificationCode(_ context.Context, _ *store.Q, _, to, code, _ string, _ *identity.Identity) error {
-	return m.add(sent{"code", to, code})
-}
-
-func (m *fakeMailer) VerificationLink(_ context.Context, _ *store.Q, _, to, link string, _ *identity.Identity) error {
-	return m.add(sent{"link", to, link})
-}
-
-func (m *fakeMailer) VerificationUnknown(_ context.Context, _ *store.Q, _, to, method string) error {
-	return m.add(sent{"unknown-" + method, to, ""})
+func (m *fakeMailer) Rehearse(ctx context.Context, q *store.Q, msg courier.Message, notice *courier.Message) error {
+	m.mu.Lock()
+	m.rehearsed = append(m.rehearsed, msg)
+	m.mu.Unlock()
+	if notice != nil {
+		return m.Queue(ctx, q, *notice)
+	}
+	return nil
 }
 
 func (m *fakeMailer) to(addr string) []sent {
@@ -421,4 +436,48 @@ func TestVerification_Defaults(t *testing.T) {
 	if h.opts.Method != onetime.MethodCode || h.opts.MaxAttempts != 5 || h.opts.CodeLifespan != time.Hour || h.opts.LinkLifespan != time.Hour {
 		t.Errorf("defaults = %+v", h.opts)
 	}
+}
+
+// TestVerification_UnknownAddressGetsTheSameWork: an address no account
+// uses gets the answer a known one gets, and the message a known one
+// would get is rehearsed for it (with the notice queued in its place when
+// unknown recipients are notified); the known one's message carries
+// Kratos's template fields.
+func TestVerification_UnknownAddressGetsTheSameWork(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		for _, method := range []string{onetime.MethodCode, onetime.MethodLink} {
+			for _, notify := range []bool{false, true} {
+				e := newEnv(t, s, Options{Method: method, NotifyUnknownRecipients: notify})
+				suffix := method + map[bool]string{false: "-q", true: "-n"}[notify] + "@example.org"
+				known, unknown := "known-"+suffix, "nobody-"+suffix
+				e.user(t, known)
+				transient := map[string]any{"campaign": "spring"}
+				sa, a := e.post(t, e.newNative(t), map[string]any{"method": method, "email": known, "transient_payload": transient})
+				sb, b := e.post(t, e.newNative(t), map[string]any{"method": method, "email": unknown, "transient_payload": transient})
+				fa, fb := decode(t, a), decode(t, b)
+				if sa != http.StatusOK || sb != http.StatusOK || fa.State != fb.State || len(fa.UI.Messages) != len(fb.UI.Messages) {
+					t.Errorf("%s notify=%v: answers differ: %d %s vs %d %s", method, notify, sa, a, sb, b)
+				}
+				sent := e.mail.to(known)
+				want := map[string]string{onetime.MethodCode: courier.VerificationCodeValid, onetime.MethodLink: courier.VerificationValid}[method]
+				if len(sent) != 1 || sent[0].msg.Template != want || sent[0].msg.Identity == nil || sent[0].msg.ExpiresIn != time.Hour ||
+					!strings.Contains(sent[0].msg.RequestURL, "/self-service/verification/api") || sent[0].msg.TransientPayload["campaign"] != "spring" {
+					t.Errorf("%s notify=%v: known address got %+v", method, notify, sent)
+				}
+				e.mail.mu.Lock()
+				rehearsed := append([]courier.Message(nil), e.mail.rehearsed...)
+				e.mail.mu.Unlock()
+				if len(rehearsed) != 1 || rehearsed[0].Template != want || rehearsed[0].To != unknown || rehearsed[0].Identity != nil {
+					t.Errorf("%s notify=%v: rehearsals %+v, want one %s to %s", method, notify, rehearsed, want, unknown)
+				}
+				notices := e.mail.to(unknown)
+				switch {
+				case notify && (len(notices) != 1 || notices[0].kind != "unknown-"+method):
+					t.Errorf("%s: notify_unknown_recipients: %+v, want one notice", method, notices)
+				case !notify && len(notices) != 0:
+					t.Errorf("%s: the unknown address got %+v", method, notices)
+				}
+			}
+		}
+	})
 }

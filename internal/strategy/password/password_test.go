@@ -250,7 +250,7 @@ func TestLoginUpgradesImportedHash(t *testing.T) {
 		if upgraded == imported || !strings.HasPrefix(upgraded, "$2a$04$") || f.h.NeedsRehash([]byte(upgraded)) {
 			t.Errorf("hash after login = %q; want a fresh bcrypt cost 4 hash", upgraded)
 		}
-		if err := hasher.Compare(ctx, []byte("test123"), []byte(upgraded)); err != nil {
+		if err := f.h.Compare(ctx, []byte("test123"), []byte(upgraded)); err != nil {
 			t.Errorf("the upgraded hash does not verify: %v", err)
 		}
 		if _, err := f.st.Login(ctx, flow.Payload{"identifier": "import@example.org", "password": "test123"}); err != nil {
