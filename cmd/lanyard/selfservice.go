@@ -23,6 +23,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/session"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/strategy/password"
+	"github.com/lanyard-id/lanyard/internal/strategy/profile"
 )
 
 // selfService wires sessions and the self-service flows from the config.
@@ -96,7 +97,19 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	if pwCfg.HaveIBeenPwnedEnabled {
 		slog.Warn("selfservice.methods.password.config.haveibeenpwned_enabled: the breached-password check is not implemented yet; passwords are checked for length and similarity only")
 	}
-	pw := password.New(ids, h, password.Policy{MinLength: pwCfg.MinPasswordLength, IdentifierSimilarity: pwCfg.IdentifierSimilarityCheck})
+	// The methods, each in the order its flows show them (as Kratos:
+	// the profile before the password in settings; in registration the
+	// profile step's back button comes last).
+	var loginMethods, registrationMethods, settingsMethods flow.Methods
+	prof := profile.New(ids, !ss.Flows.Registration.LegacyOneStep, ss.Methods.Profile.Enabled)
+	settingsMethods = append(settingsMethods, prof)
+	if pwCfg.Enabled {
+		pw := password.New(ids, h, password.Policy{MinLength: pwCfg.MinPasswordLength, IdentifierSimilarity: pwCfg.IdentifierSimilarityCheck})
+		loginMethods = append(loginMethods, pw)
+		registrationMethods = append(registrationMethods, pw)
+		settingsMethods = append(settingsMethods, pw)
+	}
+	registrationMethods = append(registrationMethods, prof)
 
 	regHooks := passwordHooks(ss.Flows.Registration.AfterHooks, ss.Flows.Registration.AfterPasswordHooks)
 	reg := supportedHooks("registration", regHooks, "session", "show_verification_ui")
@@ -132,11 +145,9 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		MaxAttempts: ss.Methods.Code.MaxSubmissions, Guard: guards,
 	})
 
-	settingsHandler := settings.NewHandler(kit, sessions, ids, schemas, pw, settings.Options{
-		PrivilegedMaxAge:                 ss.Flows.Settings.PrivilegedSessionMaxAge,
-		RevokeOtherSessionsAfterPassword: settingsHooks["revoke_active_sessions"],
-		ProfileEnabled:                   ss.Methods.Profile.Enabled,
-		PasswordEnabled:                  pwCfg.Enabled,
+	settingsHandler := settings.NewHandler(kit, sessions, ids, schemas, settingsMethods, settings.Options{
+		PrivilegedMaxAge:         ss.Flows.Settings.PrivilegedSessionMaxAge,
+		RevokeOtherSessionsAfter: map[string]bool{password.ID: settingsHooks["revoke_active_sessions"]},
 	})
 	recoverer := recovery.NewHandler(kit, sessions, ids, codes, mailer, settingsHandler, recovery.Options{
 		Enabled: rec.Enabled, Method: rec.Use, NotifyUnknownRecipients: rec.NotifyUnknownRecipients,
@@ -154,15 +165,12 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		session.NewPublicHandler(sessions, kit, public),
 		session.NewMySessionsHandler(sessions, public),
 		routeFunc(func(mux *http.ServeMux) { mux.HandleFunc("GET /self-service/errors", kit.ServeError) }),
-	}
-	if pwCfg.Enabled {
-		routes = append(routes,
-			login.NewHandler(kit, sessions, schemas, login.Options{RequireVerifiedAddress: loginHooks["require_verified_address"], Verifier: loginVerifier(cfg, verifier), Guard: guards}, pw),
-			registration.NewHandler(kit, sessions, schemas, pw, registration.Options{
-				Enabled: ss.Flows.Registration.Enabled, OneStep: ss.Flows.Registration.LegacyOneStep, IssueSession: issueSession,
-				Verification: verifierIfEnabled(verifier), ShowVerificationUI: reg["show_verification_ui"],
-			}),
-		)
+		// The flows exist whatever methods are on, as in Kratos.
+		login.NewHandler(kit, sessions, schemas, login.Options{RequireVerifiedAddress: loginHooks["require_verified_address"], Verifier: loginVerifier(cfg, verifier), Guard: guards}, loginMethods),
+		registration.NewHandler(kit, sessions, schemas, registrationMethods, registration.Options{
+			Enabled: ss.Flows.Registration.Enabled, OneStep: ss.Flows.Registration.LegacyOneStep, IssueSession: issueSession,
+			Verification: verifierIfEnabled(verifier), ShowVerificationUI: reg["show_verification_ui"],
+		}),
 	}
 	admin := []api.PrefixedRoutes{
 		session.NewAdminHandler(sessions, ids, cfg.Serve.Admin.BaseURL.String(), cfg.Session.EarliestPossibleExtend),

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/text"
 	"github.com/lanyard-id/lanyard/internal/wire"
@@ -94,10 +96,21 @@ func (k *Kit) Fetch(w http.ResponseWriter, r *http.Request, kind Kind) {
 	wire.WriteJSON(w, http.StatusOK, f.View())
 }
 
-// Submission is a flow being submitted to, with its decoded payload.
+// Submission is a flow being submitted to, with its decoded payload and
+// what the flow knows that a method may need.
 type Submission struct {
 	Flow    *Flow
 	Payload Payload
+	// Schema is the identity schema the submission is checked against.
+	Schema *schema.Schema
+	// Identity is the signed-in identity a settings flow changes.
+	Identity *identity.Identity
+	// Traits are the traits of a registration (submitted or kept from its
+	// first step).
+	Traits map[string]any
+	// Privileged reports whether the session signed in recently enough
+	// for changes to credentials and addresses (settings).
+	Privileged bool
 }
 
 // errAnswered means the response was already written.

@@ -343,13 +343,33 @@ func (m *Manager) Replace(ctx context.Context, id uuid.UUID, d Draft) (*Identity
 // change loads an identity, derives a draft from it, and writes the result,
 // all in one transaction (the password, if any, is hashed before it).
 func (m *Manager) change(ctx context.Context, id uuid.UUID, derive func(*Identity) (Draft, error)) (*Identity, error) {
-	return m.changeWith(ctx, id, derive, nil, nil)
+	plan, err := m.PlanChange(ctx, id, derive)
+	if err != nil {
+		return nil, err
+	}
+	var result *Identity
+	err = m.store.Write(ctx, func(q *store.Q) error {
+		var err error
+		result, err = plan.Apply(ctx, q)
+		return err
+	})
+	return result, mapWriteError(err)
 }
 
-func (m *Manager) changeWith(ctx context.Context, id uuid.UUID, derive func(*Identity) (Draft, error), first func(*store.Q) error, then func(*store.Q, *Identity) error) (*Identity, error) {
-	// Derive from a snapshot first so that hashing happens outside the
-	// transaction; inside it, the row is read again and the derivation
-	// repeated on the current state.
+// ChangePlan is a change of one identity prepared outside any
+// transaction (its password hashed: hashing is slow by design and must not
+// hold the writer), to be applied inside one.
+type ChangePlan struct {
+	m        *Manager
+	id       uuid.UUID
+	derive   func(*Identity) (Draft, error)
+	snapshot *Identity
+	p        *prepared
+}
+
+// PlanChange derives the draft of identity id from its current state and
+// prepares it.
+func (m *Manager) PlanChange(ctx context.Context, id uuid.UUID, derive func(*Identity) (Draft, error)) (*ChangePlan, error) {
 	snapshot, err := m.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -362,42 +382,35 @@ func (m *Manager) changeWith(ctx context.Context, id uuid.UUID, derive func(*Ide
 	if err != nil {
 		return nil, err
 	}
-	var result *Identity
-	err = m.store.Write(ctx, func(q *store.Q) error {
-		if first != nil {
-			if err := first(q); err != nil {
-				return err
-			}
-		}
-		before, err := getIdentity(ctx, q, id)
-		if err != nil {
-			return err
-		}
-		if !before.UpdatedAt.Equal(snapshot.UpdatedAt) {
-			// Changed meanwhile: validate the derivation against what is there now.
-			d, err := derive(before)
-			if err != nil {
-				return err
-			}
-			hash := p.hash
-			if p, err = m.prepareNoHash(ctx, d, hash); err != nil {
-				return err
-			}
-		}
-		now := store.Now()
-		result = p.build(id, before, now)
-		if err := updateIdentity(ctx, q, result, before); err != nil {
-			return err
-		}
-		if then != nil {
-			return then(q, result)
-		}
-		return nil
-	})
+	return &ChangePlan{m: m, id: id, derive: derive, snapshot: snapshot, p: p}, nil
+}
+
+// Apply writes the change in q's transaction. The row is read again; if it
+// changed since the plan was made, the draft is derived again from what is
+// there now (the hash is kept).
+func (c *ChangePlan) Apply(ctx context.Context, q *store.Q) (*Identity, error) {
+	before, err := getIdentity(ctx, q, c.id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNotFound
 	}
-	return result, mapWriteError(err)
+	if err != nil {
+		return nil, err
+	}
+	p := c.p
+	if !before.UpdatedAt.Equal(c.snapshot.UpdatedAt) {
+		d, err := c.derive(before)
+		if err != nil {
+			return nil, err
+		}
+		if p, err = c.m.prepareNoHash(ctx, d, c.p.hash); err != nil {
+			return nil, err
+		}
+	}
+	result := p.build(c.id, before, store.Now())
+	if err := updateIdentity(ctx, q, result, before); err != nil {
+		return nil, mapWriteError(err)
+	}
+	return result, nil
 }
 
 // prepareNoHash validates d like prepare but reuses an existing hash.
@@ -552,14 +565,6 @@ func (m *Manager) PasswordIdentifiers(i *Identity) []string {
 // passwords.
 func (m *Manager) Change(ctx context.Context, id uuid.UUID, derive func(*Identity) (Draft, error)) (*Identity, error) {
 	return m.change(ctx, id, derive)
-}
-
-// ChangeWith is Change with the caller's statements in the same
-// transaction: first runs before the identity is read (a flow claims
-// itself there), then after the changed identity is written. Either
-// failing undoes the change.
-func (m *Manager) ChangeWith(ctx context.Context, id uuid.UUID, derive func(*Identity) (Draft, error), first func(*store.Q) error, then func(*store.Q, *Identity) error) (*Identity, error) {
-	return m.changeWith(ctx, id, derive, first, then)
 }
 
 // DraftOf is the draft that rewrites i unchanged.

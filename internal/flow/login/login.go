@@ -17,23 +17,13 @@ import (
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
 
-// Strategy is a login method.
-type Strategy interface {
-	ID() string
-	// LoginNodes adds the method's inputs; refresh is the identity being
-	// re-authenticated, if any.
-	LoginNodes(f *flow.Flow, sch *schema.Schema, refresh *identity.Identity)
-	// Login authenticates a submission; a flow.FormError is shown to the user.
-	Login(ctx context.Context, p flow.Payload) (*identity.Identity, error)
-}
-
 // Handler serves the login endpoints.
 type Handler struct {
-	kit        *flow.Kit
-	sessions   *session.Manager
-	schemas    *schema.Registry
-	opts       Options
-	strategies []Strategy
+	kit      *flow.Kit
+	sessions *session.Manager
+	schemas  *schema.Registry
+	opts     Options
+	methods  flow.Methods
 }
 
 // Options are the login settings.
@@ -56,9 +46,10 @@ type Verifier interface {
 	UIURL(f *flow.Flow) string
 }
 
-// NewHandler wires the login flow.
-func NewHandler(kit *flow.Kit, sessions *session.Manager, schemas *schema.Registry, opts Options, strategies ...Strategy) *Handler {
-	return &Handler{kit: kit, sessions: sessions, schemas: schemas, opts: opts, strategies: strategies}
+// NewHandler wires the login flow with the methods serving it, in the
+// order their nodes appear.
+func NewHandler(kit *flow.Kit, sessions *session.Manager, schemas *schema.Registry, opts Options, methods flow.Methods) *Handler {
+	return &Handler{kit: kit, sessions: sessions, schemas: schemas, opts: opts, methods: methods.For(flow.Login)}
 }
 
 // Register adds the routes.
@@ -110,8 +101,8 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, re
 		}
 		f.UI.Messages = append(f.UI.Messages, text.LoginReauth())
 	}
-	for _, s := range h.strategies {
-		s.LoginNodes(f, sch, re)
+	if err := h.methods.AddNodes(r.Context(), f, flow.NodeContext{Schema: sch, Identity: re}); err != nil {
+		return nil, err
 	}
 	return f, h.kit.Save(r.Context(), f)
 }
@@ -134,19 +125,13 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	method := p.String("method")
-	var strategy Strategy
-	for _, s := range h.strategies {
-		if s.ID() == method {
-			strategy = s
-		}
-	}
+	m := h.methods.Named(p.String("method"))
 	f.UI.ResetMessages()
-	if strategy == nil {
+	if m == nil {
 		h.kit.Reject(w, r, f, flow.FormMessage(text.NoLoginStrategy()))
 		return
 	}
-	f.Active = strategy.ID()
+	f.Active = m.ID()
 	f.UI.SetValue("identifier", p.String("identifier"))
 	attempt, refusal, err := h.countAttempt(r, p)
 	if err != nil {
@@ -157,7 +142,8 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.kit.Reject(w, r, f, flow.FormMessage(refusal))
 		return
 	}
-	i, err := strategy.Login(r.Context(), p)
+	sub.Schema = h.schemas.Default()
+	out, err := m.Submit(r.Context(), sub)
 	var fe flow.FormError
 	if errors.As(err, &fe) {
 		h.kit.Reject(w, r, f, fe)
@@ -167,6 +153,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.kit.Fail(w, r, err)
 		return
 	}
+	i := out.Identity
 	if h.opts.RequireVerifiedAddress && !hasVerifiedAddress(i) {
 		h.refuseUnverified(w, r, f, i, attempt)
 		return
@@ -186,12 +173,12 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		}
 		if current != nil {
 			s = current
-			if err := h.sessions.Reauthenticate(r.Context(), q, s, strategy.ID()); err != nil {
+			if err := h.sessions.Reauthenticate(r.Context(), q, s, m.ID()); err != nil {
 				return err
 			}
 		} else {
 			var err error
-			if s, err = h.sessions.Issue(r.Context(), q, i, strategy.ID(), r); err != nil {
+			if s, err = h.sessions.Issue(r.Context(), q, i, m.ID(), r); err != nil {
 				return err
 			}
 		}

@@ -15,7 +15,6 @@ import (
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/session"
 	"github.com/lanyard-id/lanyard/internal/store"
-	"github.com/lanyard-id/lanyard/internal/strategy/password"
 	"github.com/lanyard-id/lanyard/internal/text"
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
@@ -46,13 +45,14 @@ type Handler struct {
 	kit      *flow.Kit
 	sessions *session.Manager
 	schemas  *schema.Registry
-	password *password.Strategy
+	methods  flow.Methods
 	opts     Options
 }
 
-// NewHandler wires the registration flow.
-func NewHandler(kit *flow.Kit, sessions *session.Manager, schemas *schema.Registry, pw *password.Strategy, opts Options) *Handler {
-	return &Handler{kit: kit, sessions: sessions, schemas: schemas, password: pw, opts: opts}
+// NewHandler wires the registration flow with the methods serving it, in
+// the order their nodes appear.
+func NewHandler(kit *flow.Kit, sessions *session.Manager, schemas *schema.Registry, methods flow.Methods, opts Options) *Handler {
+	return &Handler{kit: kit, sessions: sessions, schemas: schemas, methods: methods.For(flow.Registration), opts: opts}
 }
 
 // Register adds the routes.
@@ -65,8 +65,6 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 // ErrDisabled is Kratos's self_service_flow_disabled.
 var ErrDisabled = wire.BadRequest.WithID("self_service_flow_disabled").WithReason("Registration is not allowed because it was disabled.")
-
-const traitsKey = "traits"
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 	if !h.opts.Enabled {
@@ -96,36 +94,49 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string) (*
 	if err != nil {
 		return nil, err
 	}
-	h.firstStep(f, nil)
+	if err := h.render(r.Context(), f, h.firstStep(), nil); err != nil {
+		return nil, err
+	}
 	return f, h.kit.Save(r.Context(), f)
 }
 
-// firstStep renders the form that asks for the profile (or, in one-step
-// mode, for the profile and the password at once).
-func (h *Handler) firstStep(f *flow.Flow, traits map[string]any) {
-	h.firstStepAs(f, traits, h.opts.OneStep)
+// firstStep is where a registration begins: the profile, or in one-step
+// mode the profile and a credential at once.
+func (h *Handler) firstStep() string {
+	if h.opts.OneStep {
+		return flow.StepOneStep
+	}
+	return flow.StepProfile
 }
 
-func (h *Handler) firstStepAs(f *flow.Flow, traits map[string]any, oneStep bool) {
+// render lays out step of the form: the traits (hidden once the profile
+// step is done), then every method's nodes for that step.
+func (h *Handler) render(ctx context.Context, f *flow.Flow, step string, traits map[string]any) error {
 	f.UI.KeepOnlyCSRF()
 	sch := h.schemas.Default()
-	if oneStep {
-		f.UI.Add(flow.TraitNodes(sch, password.ID, traits, false)...)
-		h.password.RegistrationNodes(f)
-		return
+	switch step {
+	case flow.StepOneStep:
+		// Kratos puts the traits in the group of the credential method.
+		group := flow.GroupDefault
+		for _, m := range h.methods {
+			if m.ID() != flow.ProfileMethod {
+				group = m.ID()
+				break
+			}
+		}
+		f.UI.Add(flow.TraitNodes(sch, group, traits, false)...)
+	case flow.StepProfile:
+		f.UI.Add(flow.TraitNodes(sch, flow.GroupDefault, traits, false)...)
+	case flow.StepCredentials:
+		f.UI.Add(flow.TraitNodes(sch, flow.GroupDefault, traits, true)...)
 	}
-	f.UI.Add(flow.TraitNodes(sch, flow.GroupDefault, traits, false)...)
-	f.UI.Add(flow.Submit(flow.GroupProfile, "method", "profile", text.RegistrationSignUp()))
-}
-
-// secondStep renders the form that asks for the credential, the profile
-// carried along in hidden inputs.
-func (h *Handler) secondStep(f *flow.Flow, traits map[string]any) {
-	f.UI.KeepOnlyCSRF()
-	f.UI.Add(flow.TraitNodes(h.schemas.Default(), flow.GroupDefault, traits, true)...)
-	h.password.RegistrationNodes(f)
-	f.UI.Add(flow.Submit(flow.GroupProfile, "screen", "previous", text.RegistrationBack()))
-	f.UI.Messages = append(f.UI.Messages, text.RegistrationChooseCred())
+	if err := h.methods.AddNodes(ctx, f, flow.NodeContext{Schema: sch, Traits: traits, Step: step}); err != nil {
+		return err
+	}
+	if step == flow.StepCredentials {
+		f.UI.Messages = append(f.UI.Messages, text.RegistrationChooseCred())
+	}
+	return nil
 }
 
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
@@ -152,84 +163,60 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	f.UI.ResetMessages()
 	traits := p.Traits()
-	if raw := f.Internal[traitsKey]; traits == nil && raw != nil {
+	if raw := f.Internal[flow.RegistrationTraitsKey]; traits == nil && raw != nil {
 		if err := json.Unmarshal(raw, &traits); err != nil {
 			h.kit.Fail(w, r, fmt.Errorf("registration: the flow's stored traits are corrupt: %w", err))
 			return
 		}
 	}
+	sub.Schema, sub.Traits = sch, traits
 
-	switch p.String("method") {
-	case "profile":
-		h.profile(w, r, f, sch, p, traits)
-	case password.ID:
-		h.withPassword(w, r, f, sch, traits, p.String("password"))
-	default:
+	m := h.methods.Named(p.String("method"))
+	if m == nil {
 		h.kit.Reject(w, r, f, flow.FormMessage(text.NoRegistrationStrategy()))
-	}
-}
-
-// profile handles the first step: the traits are checked and kept, and the
-// flow moves on to choosing a credential. screen=previous goes back.
-func (h *Handler) profile(w http.ResponseWriter, r *http.Request, f *flow.Flow, sch *schema.Schema, p flow.Payload, traits map[string]any) {
-	f.Active = "profile"
-	if p.String("screen") == "previous" {
-		h.firstStep(f, traits)
-		h.kit.Reject(w, r, f, nil)
 		return
 	}
-	if _, err := sch.Validate(traits); err != nil {
-		var verr *schema.ValidationError
-		if !errors.As(err, &verr) {
+	f.Active = m.ID()
+	out, err := m.Submit(r.Context(), sub)
+	var fe flow.FormError
+	switch {
+	case errors.As(err, &fe):
+		h.showAgain(w, r, f, m, traits, fe)
+		return
+	case err != nil:
+		h.kit.Fail(w, r, err)
+		return
+	case out.Next != "":
+		// The form moved on (Kratos answers 400 with the flow: the
+		// registration is not complete yet).
+		if err := h.render(r.Context(), f, out.Next, traits); err != nil {
 			h.kit.Fail(w, r, err)
 			return
 		}
-		h.firstStep(f, traits)
-		h.kit.Reject(w, r, f, flow.FromSchema(verr))
+		h.kit.Reject(w, r, f, nil)
 		return
 	}
-	raw, err := json.Marshal(traits)
-	if err != nil {
-		h.kit.Fail(w, r, err)
-		return
-	}
-	f.Internal[traitsKey] = raw
-	h.secondStep(f, traits)
-	// Kratos answers the next step with 400 and the flow: the submission
-	// did not complete the registration yet.
-	h.kit.Reject(w, r, f, nil)
+	h.complete(w, r, f, m, out, traits)
 }
 
-// withPassword completes the registration: identity, credential and, with
-// the session hook, the session, all in one transaction.
-func (h *Handler) withPassword(w http.ResponseWriter, r *http.Request, f *flow.Flow, sch *schema.Schema, traits map[string]any, pw string) {
-	f.Active = password.ID
-	prepared, err := h.password.Register(r.Context(), sch, traits, pw)
-	var fe flow.FormError
-	if errors.As(err, &fe) {
-		h.showAgain(f, traits)
-		h.kit.Reject(w, r, f, fe)
-		return
-	}
-	if err != nil {
-		h.kit.Fail(w, r, err)
-		return
-	}
+// complete creates the identity, with the session hook its session, and
+// starts verification, all in the one transaction that claims the flow.
+func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow, m flow.Method, out *flow.Outcome, traits map[string]any) {
 	var (
 		i  *identity.Identity
 		s  *session.Session
 		vf *flow.Flow
 	)
-	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		if err := flow.Claim(r.Context(), q, f); err != nil {
 			return err
 		}
 		var err error
-		if i, err = prepared.Insert(r.Context(), q); err != nil {
+		if i, err = out.Commit(r.Context(), q); err != nil {
 			return err
 		}
 		if h.opts.IssueSession {
-			if s, err = h.sessions.Issue(r.Context(), q, i, password.ID, r); err != nil {
+			if s, err = h.sessions.Issue(r.Context(), q, i, m.ID(), r); err != nil {
 				return err
 			}
 		}
@@ -246,8 +233,7 @@ func (h *Handler) withPassword(w http.ResponseWriter, r *http.Request, f *flow.F
 		return
 	}
 	if identity.IsConflict(err) {
-		h.showAgain(f, traits)
-		h.kit.Reject(w, r, f, flow.FormMessage(text.DuplicateIdentifier()))
+		h.showAgain(w, r, f, m, traits, flow.FormMessage(text.DuplicateIdentifier()))
 		return
 	}
 	if err != nil {
@@ -257,17 +243,27 @@ func (h *Handler) withPassword(w http.ResponseWriter, r *http.Request, f *flow.F
 	h.succeed(w, r, f, i, s, vf)
 }
 
-// showAgain re-renders the form a failed password submission came from.
-func (h *Handler) showAgain(f *flow.Flow, traits map[string]any) {
-	if h.opts.OneStep || f.Internal[traitsKey] == nil {
-		// A password sent with the profile in one go (as native apps do)
-		// gets the one-step form back, so its mistakes have a password
-		// node to sit on.
-		h.firstStepAs(f, traits, true)
+// showAgain shows the form a failed submission came from with its
+// mistakes: the profile step for the profile's; the credential step once
+// the profile is kept; otherwise (a native app sending everything at once)
+// the one-step form, so that the mistakes have nodes to sit on.
+func (h *Handler) showAgain(w http.ResponseWriter, r *http.Request, f *flow.Flow, m flow.Method, traits map[string]any, fe flow.FormError) {
+	step := flow.StepOneStep
+	switch {
+	case h.opts.OneStep:
+	case m.ID() == flow.ProfileMethod:
+		step = flow.StepProfile
+	case f.Internal[flow.RegistrationTraitsKey] != nil:
+		step = flow.StepCredentials
+	}
+	if err := h.render(r.Context(), f, step, traits); err != nil {
+		h.kit.Fail(w, r, err)
 		return
 	}
-	h.secondStep(f, traits)
-	f.UI.Messages = nil
+	if step == flow.StepCredentials {
+		f.UI.Messages = nil
+	}
+	h.kit.Reject(w, r, f, fe)
 }
 
 func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, i *identity.Identity, s *session.Session, vf *flow.Flow) {

@@ -7,9 +7,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,7 +19,6 @@ import (
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/session"
 	"github.com/lanyard-id/lanyard/internal/store"
-	"github.com/lanyard-id/lanyard/internal/strategy/password"
 	"github.com/lanyard-id/lanyard/internal/text"
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
@@ -33,10 +32,9 @@ const (
 // Options are the settings-flow settings.
 type Options struct {
 	PrivilegedMaxAge time.Duration
-	// RevokeOtherSessionsAfterPassword is the revoke_active_sessions hook.
-	RevokeOtherSessionsAfterPassword bool
-	ProfileEnabled                   bool
-	PasswordEnabled                  bool
+	// RevokeOtherSessionsAfter names the methods after whose changes the
+	// revoke_active_sessions hook ends the identity's other sessions.
+	RevokeOtherSessionsAfter map[string]bool
 }
 
 // Handler serves the settings endpoints.
@@ -45,16 +43,17 @@ type Handler struct {
 	sessions *session.Manager
 	ids      *identity.Manager
 	schemas  *schema.Registry
-	password *password.Strategy
+	methods  flow.Methods
 	opts     Options
 }
 
-// NewHandler wires the settings flow.
-func NewHandler(kit *flow.Kit, sessions *session.Manager, ids *identity.Manager, schemas *schema.Registry, pw *password.Strategy, opts Options) *Handler {
+// NewHandler wires the settings flow with the methods serving it, in the
+// order their nodes appear.
+func NewHandler(kit *flow.Kit, sessions *session.Manager, ids *identity.Manager, schemas *schema.Registry, methods flow.Methods, opts Options) *Handler {
 	if opts.PrivilegedMaxAge <= 0 {
 		opts.PrivilegedMaxAge = time.Hour
 	}
-	return &Handler{kit: kit, sessions: sessions, ids: ids, schemas: schemas, password: pw, opts: opts}
+	return &Handler{kit: kit, sessions: sessions, ids: ids, schemas: schemas, methods: methods.For(flow.Settings), opts: opts}
 }
 
 // Register adds the routes.
@@ -131,26 +130,35 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, i 
 	f.State = StateShowForm
 	id := i.ID
 	f.IdentityID = &id
-	h.render(f, i, nil)
+	if err := h.render(r.Context(), f, i, nil); err != nil {
+		return nil, err
+	}
 	return f, h.kit.Save(r.Context(), f)
 }
 
-// render lays out the form: csrf_token, the profile group prefilled with
-// traits (or the submitted ones) and the password group.
-func (h *Handler) render(f *flow.Flow, i *identity.Identity, traits map[string]any) {
+// render lays out the form: csrf_token and every method's nodes, the
+// profile prefilled with the identity's traits (or the submitted ones).
+func (h *Handler) render(ctx context.Context, f *flow.Flow, i *identity.Identity, traits map[string]any) error {
 	f.UI.KeepOnlyCSRF()
 	if traits == nil {
-		_ = json.Unmarshal(i.Traits, &traits)
-	}
-	if h.opts.ProfileEnabled {
-		if sch, ok := h.schemas.Get(i.SchemaID); ok {
-			f.UI.Add(flow.TraitNodes(sch, flow.GroupProfile, traits, false)...)
-			f.UI.Add(flow.Submit(flow.GroupProfile, "method", "profile", text.LabelSave()))
+		if err := json.Unmarshal(i.Traits, &traits); err != nil {
+			return fmt.Errorf("settings: the traits of identity %s are corrupt: %w", i.ID, err)
 		}
 	}
-	if h.opts.PasswordEnabled {
-		h.password.SettingsNodes(f)
+	sch, err := h.schemaOf(i)
+	if err != nil {
+		return err
 	}
+	return h.methods.AddNodes(ctx, f, flow.NodeContext{Schema: sch, Identity: i, Traits: traits})
+}
+
+// schemaOf is the schema of identity i.
+func (h *Handler) schemaOf(i *identity.Identity) (*schema.Schema, error) {
+	sch, ok := h.schemas.Get(i.SchemaID)
+	if !ok {
+		return nil, wire.Internal.WithReason("The identity's schema %q is not configured.", i.SchemaID)
+	}
+	return sch, nil
 }
 
 // view is the SDK's SettingsFlow: the flow plus the identity it changes.
@@ -238,43 +246,40 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	f.UI.ResetMessages()
 	f.State = StateShowForm
+	sch, err := h.schemaOf(s.Identity)
+	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	sub.Schema, sub.Identity, sub.Privileged = sch, s.Identity, h.privileged(s)
 
-	// finish completes the submission inside the transaction that changes
-	// the identity: the flow shows the result, or nothing happened.
-	finish := func(q *store.Q, changed *identity.Identity) error {
-		f.State = StateSuccess
-		h.render(f, changed, nil)
-		f.UI.Messages = append(f.UI.Messages, text.SettingsSaved())
-		if f.Type == flow.TypeBrowser {
-			f.RefreshCSRF(h.kit.CSRF.Token(r))
-		}
-		return flow.Update(r.Context(), q, f)
+	m := h.methods.Named(p.String("method"))
+	var out *flow.Outcome
+	if m == nil {
+		err = flow.FormMessage(text.NoSettingsStrategy())
+	} else {
+		f.Active = m.ID()
+		out, err = m.Submit(r.Context(), sub)
 	}
 	var changed *identity.Identity
-	switch method := p.String("method"); {
-	case method == "profile" && h.opts.ProfileEnabled:
-		f.Active = "profile"
-		changed, err = h.profile(r, s, f, p, finish)
-	case method == password.ID && h.opts.PasswordEnabled:
-		f.Active = password.ID
-		changed, err = h.newPassword(r, s, f, p, finish)
-	default:
-		err = flow.FormMessage(text.NoSettingsStrategy())
+	if err == nil {
+		changed, err = h.complete(r, f, s, m, out)
 	}
 
 	var fe flow.FormError
-	var we *wire.Error
 	switch {
 	case errors.Is(err, flow.ErrCompleted):
 		h.kit.AnswerCompleted(w, r, f)
 		return
 	case errors.As(err, &fe):
-		if f.Active == "profile" {
-			h.render(f, s.Identity, p.Traits())
+		if err := h.render(r.Context(), f, s.Identity, p.Traits()); err != nil {
+			h.kit.Fail(w, r, err)
+			return
 		}
 		h.kit.RejectAs(w, r, f, fe, func() any { return h.view(f, s.Identity) })
 		return
-	case errors.As(err, &we) && we.ID == "session_refresh_required":
+	case errors.Is(err, flow.ErrPrivilegedSessionRequired):
+		we := h.errRefreshRequired(f)
 		if err := h.kit.Update(r.Context(), f); err != nil {
 			h.kit.Fail(w, r, err)
 			return
@@ -307,93 +312,42 @@ func (h *Handler) privileged(s *session.Session) bool {
 	return time.Since(s.AuthenticatedAt) <= h.opts.PrivilegedMaxAge
 }
 
-// profile changes the traits. Changing an identifier or an address is
-// privileged; a changed verifiable address starts unverified again.
-func (h *Handler) profile(r *http.Request, s *session.Session, f *flow.Flow, p flow.Payload, finish func(*store.Q, *identity.Identity) error) (*identity.Identity, error) {
-	traits := p.Traits()
-	if traits == nil {
-		return nil, flow.FormMessage(text.ValidationRequired("traits"))
-	}
-	sch, ok := h.schemas.Get(s.Identity.SchemaID)
-	if !ok {
-		return nil, wire.Internal.WithReason("The identity's schema is gone.")
-	}
-	next, err := sch.Validate(traits)
-	var verr *schema.ValidationError
-	if errors.As(err, &verr) {
-		return nil, flow.FromSchema(verr)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !h.privileged(s) && sensitiveChange(h.extracted(s.Identity), next) {
-		return nil, h.errRefreshRequired(f)
-	}
-	raw, err := json.Marshal(traits)
-	if err != nil {
-		return nil, err
-	}
-	return h.ids.ChangeWith(r.Context(), s.IdentityID, func(current *identity.Identity) (identity.Draft, error) {
-		d := identity.DraftOf(current)
-		d.Traits = raw
-		return d, nil
-	}, func(q *store.Q) error { return flow.Claim(r.Context(), q, f) }, finish)
-}
-
-func (h *Handler) extracted(i *identity.Identity) *schema.Extracted {
-	sch, ok := h.schemas.Get(i.SchemaID)
-	if !ok {
-		return &schema.Extracted{}
-	}
-	var traits any
-	_ = json.Unmarshal(i.Traits, &traits)
-	x, err := sch.Validate(traits)
-	if err != nil {
-		return &schema.Extracted{}
-	}
-	return x
-}
-
-// sensitiveChange reports whether identifiers or addresses differ.
-func sensitiveChange(a, b *schema.Extracted) bool {
-	for typ, ids := range b.Identifiers {
-		if !slices.Equal(a.Identifiers[typ], ids) {
-			return true
+// complete writes the method's change, runs the after hooks and shows the
+// flow's success, all in the one transaction that claims the flow: a
+// password change never leaves the other sessions on, and a racing
+// submission of the same version of the flow changes nothing.
+func (h *Handler) complete(r *http.Request, f *flow.Flow, s *session.Session, m flow.Method, out *flow.Outcome) (*identity.Identity, error) {
+	var changed *identity.Identity
+	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		if err := flow.Claim(r.Context(), q, f); err != nil {
+			return err
 		}
-	}
-	for typ := range a.Identifiers {
-		if _, ok := b.Identifiers[typ]; !ok {
-			return true
-		}
-	}
-	return !slices.Equal(a.Verifiable, b.Verifiable) || !slices.Equal(a.Recovery, b.Recovery)
-}
-
-// newPassword sets a new password (always privileged) and, with the
-// revoke_active_sessions hook, ends the identity's other sessions.
-func (h *Handler) newPassword(r *http.Request, s *session.Session, f *flow.Flow, p flow.Payload, finish func(*store.Q, *identity.Identity) error) (*identity.Identity, error) {
-	if !h.privileged(s) {
-		return nil, h.errRefreshRequired(f)
-	}
-	pw := p.String("password")
-	if err := h.password.CheckNew(s.Identity, pw); err != nil {
-		return nil, err
-	}
-	// The new password, the other sessions ending and the flow's success
-	// commit together: a password change never leaves the old sessions on.
-	return h.ids.ChangeWith(r.Context(), s.IdentityID, func(current *identity.Identity) (identity.Draft, error) {
-		d := identity.DraftOf(current)
-		d.Password = &pw
-		return d, nil
-	}, func(q *store.Q) error { return flow.Claim(r.Context(), q, f) },
-		func(q *store.Q, changed *identity.Identity) error {
-			if h.opts.RevokeOtherSessionsAfterPassword {
-				if err := h.sessions.RevokeOthers(r.Context(), q, s); err != nil {
-					return err
-				}
+		changed = s.Identity
+		if out.Commit != nil {
+			i, err := out.Commit(r.Context(), q)
+			if err != nil {
+				return err
 			}
-			return finish(q, changed)
-		})
+			if i != nil {
+				changed = i
+			}
+		}
+		if h.opts.RevokeOtherSessionsAfter[m.ID()] {
+			if err := h.sessions.RevokeOthers(r.Context(), q, s); err != nil {
+				return err
+			}
+		}
+		f.State = StateSuccess
+		if err := h.render(r.Context(), f, changed, nil); err != nil {
+			return err
+		}
+		f.UI.Messages = append(f.UI.Messages, text.SettingsSaved())
+		if f.Type == flow.TypeBrowser {
+			f.RefreshCSRF(h.kit.CSRF.Token(r))
+		}
+		return flow.Update(r.Context(), q, f)
+	})
+	return changed, err
 }
 
 // StartFor creates a settings flow for identity i, as recovery does after

@@ -1,0 +1,116 @@
+package flow
+
+import (
+	"context"
+	"errors"
+
+	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/store"
+)
+
+// Method is one way to prove who someone is, or to change how they can:
+// password, profile, one-time codes, TOTP, ... Each method is a package of
+// its own under internal/strategy. Flows know methods only through this
+// interface and never import a method package (a test checks it), so a
+// new method plugs in without touching a flow.
+type Method interface {
+	// ID names the method: the `method` value of its submissions, the
+	// group of its nodes, and the entry a sign-in adds to the session's
+	// authentication methods.
+	ID() string
+	// Serves reports whether the method takes part in flows of kind.
+	Serves(kind Kind) bool
+	// AddNodes adds the method's nodes to f.
+	AddNodes(ctx context.Context, f *Flow, c NodeContext) error
+	// Submit handles a submission that names the method. It runs before
+	// the flow's completing transaction, so it may hash a password; what it
+	// writes goes in the outcome's Commit, which the flow runs inside that
+	// transaction. A FormError is shown on the method's nodes;
+	// ErrPrivilegedSessionRequired asks for a recent sign-in first.
+	Submit(ctx context.Context, s *Submission) (*Outcome, error)
+}
+
+// NodeContext is what a method may need to lay out its nodes.
+type NodeContext struct {
+	// Schema is the identity schema of the flow (the default one for
+	// login and registration, the identity's for settings).
+	Schema *schema.Schema
+	// Identity is the identity the flow is for: the signed-in one in
+	// settings, the one re-authenticating in a refresh login; else nil.
+	Identity *identity.Identity
+	// Traits are the traits entered so far (registration, settings).
+	Traits map[string]any
+	// Step is registration's step: StepProfile, StepCredentials, or
+	// StepOneStep for the legacy one-step form.
+	Step string
+}
+
+// Registration steps (NodeContext.Step).
+const (
+	StepProfile     = "profile"
+	StepCredentials = "credentials"
+	StepOneStep     = "one_step"
+)
+
+// ProfileMethod is the method two-step registration begins with, whose
+// mistakes are shown on the profile step.
+const ProfileMethod = "profile"
+
+// RegistrationTraitsKey is where registration keeps the traits of its
+// profile step in the flow's internal state.
+const RegistrationTraitsKey = "traits"
+
+// Outcome is what a method's submission achieved.
+type Outcome struct {
+	// Identity is who signed in (login), or the identity as the method
+	// found it; Commit answers the identity as written.
+	Identity *identity.Identity
+	// AAL is the assurance level the sign-in proved (aal1, aal2).
+	AAL string
+	// Commit writes the method's effect inside the flow's completing
+	// transaction, after the flow was claimed: a new identity, a changed
+	// credential. It answers the identity as written (nil: unchanged).
+	Commit func(ctx context.Context, q *store.Q) (*identity.Identity, error)
+	// Next, when set, keeps the flow open: the submission moved the form
+	// to registration's step Next (StepProfile or StepCredentials).
+	Next string
+}
+
+// ErrPrivilegedSessionRequired is a method's answer to a change that needs
+// a recent sign-in; the flow turns it into session_refresh_required.
+var ErrPrivilegedSessionRequired = errors.New("flow: the change needs a recent sign-in")
+
+// Methods are the methods a flow offers, in the order their nodes appear.
+type Methods []Method
+
+// For answers the methods serving kind.
+func (ms Methods) For(kind Kind) Methods {
+	var out Methods
+	for _, m := range ms {
+		if m.Serves(kind) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Named answers the method called id, or nil.
+func (ms Methods) Named(id string) Method {
+	for _, m := range ms {
+		if m.ID() == id {
+			return m
+		}
+	}
+	return nil
+}
+
+// AddNodes lets every method add its nodes to f, in order.
+func (ms Methods) AddNodes(ctx context.Context, f *Flow, c NodeContext) error {
+	for _, m := range ms {
+		if err := m.AddNodes(ctx, f, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package password
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lanyard-id/lanyard/internal/flow"
+	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/store"
+)
+
+// The password method in the flows it serves (flow.Method).
+
+// Serves implements flow.Method: sign-in, sign-up and changing the password.
+func (s *Strategy) Serves(kind flow.Kind) bool {
+	return kind == flow.Login || kind == flow.Registration || kind == flow.Settings
+}
+
+// AddNodes implements flow.Method.
+func (s *Strategy) AddNodes(_ context.Context, f *flow.Flow, c flow.NodeContext) error {
+	switch f.Kind {
+	case flow.Login:
+		s.LoginNodes(f, c.Schema, c.Identity)
+	case flow.Registration:
+		if c.Step != flow.StepProfile {
+			s.RegistrationNodes(f)
+		}
+	case flow.Settings:
+		s.SettingsNodes(f)
+	}
+	return nil
+}
+
+// Submit implements flow.Method.
+func (s *Strategy) Submit(ctx context.Context, sub *flow.Submission) (*flow.Outcome, error) {
+	p := sub.Payload
+	switch sub.Flow.Kind {
+	case flow.Login:
+		i, err := s.Login(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return &flow.Outcome{Identity: i, AAL: "aal1"}, nil
+	case flow.Registration:
+		prepared, err := s.Register(ctx, sub.Schema, sub.Traits, p.String("password"))
+		if err != nil {
+			return nil, err
+		}
+		return &flow.Outcome{Commit: prepared.Insert}, nil
+	case flow.Settings:
+		return s.change(ctx, sub)
+	}
+	return nil, fmt.Errorf("password: flows of kind %s are not served", sub.Flow.Kind)
+}
+
+// change sets a new password; it always needs a recent sign-in.
+func (s *Strategy) change(ctx context.Context, sub *flow.Submission) (*flow.Outcome, error) {
+	if !sub.Privileged {
+		return nil, flow.ErrPrivilegedSessionRequired
+	}
+	pw := sub.Payload.String("password")
+	if err := s.CheckNew(sub.Identity, pw); err != nil {
+		return nil, err
+	}
+	plan, err := s.ids.PlanChange(ctx, sub.Identity.ID, func(current *identity.Identity) (identity.Draft, error) {
+		d := identity.DraftOf(current)
+		d.Password = &pw
+		return d, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &flow.Outcome{Identity: sub.Identity, Commit: func(ctx context.Context, q *store.Q) (*identity.Identity, error) {
+		return plan.Apply(ctx, q)
+	}}, nil
+}
