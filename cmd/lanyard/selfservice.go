@@ -48,8 +48,9 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		sessionDomain = cfg.Cookies.Domain
 	}
 	sessions, err := session.NewManager(db, ids, session.Config{
-		Lifespan: cfg.Session.Lifespan,
-		Secrets:  cfg.Secrets.Cookie,
+		Lifespan:          cfg.Session.Lifespan,
+		Secrets:           cfg.Secrets.Cookie,
+		WhoamiRequiredAAL: cfg.Session.WhoamiRequiredAAL,
 		Cookie: session.CookieConfig{
 			Name: cfg.Session.Cookie.Name, Domain: sessionDomain, Path: sessionPath,
 			SameSite: sameSite(sessionSameSite), Persistent: cfg.Session.Cookie.Persistent, Secure: secure,
@@ -148,6 +149,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	settingsHandler := settings.NewHandler(kit, sessions, ids, schemas, settingsMethods, settings.Options{
 		PrivilegedMaxAge:         ss.Flows.Settings.PrivilegedSessionMaxAge,
 		RevokeOtherSessionsAfter: map[string]bool{password.ID: settingsHooks["revoke_active_sessions"]},
+		RequiredAAL:              ss.Flows.Settings.RequiredAAL,
 	})
 	recoverer := recovery.NewHandler(kit, sessions, ids, codes, mailer, settingsHandler, recovery.Options{
 		Enabled: rec.Enabled, Method: rec.Use, NotifyUnknownRecipients: rec.NotifyUnknownRecipients,
@@ -166,7 +168,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		session.NewMySessionsHandler(sessions, public),
 		routeFunc(func(mux *http.ServeMux) { mux.HandleFunc("GET /self-service/errors", kit.ServeError) }),
 		// The flows exist whatever methods are on, as in Kratos.
-		login.NewHandler(kit, sessions, schemas, login.Options{RequireVerifiedAddress: loginHooks["require_verified_address"], Verifier: loginVerifier(cfg, verifier), Guard: guards}, loginMethods),
+		login.NewHandler(kit, sessions, schemas, login.Options{RequireVerifiedAddress: loginHooks["require_verified_address"], Verifier: loginVerifier(cfg, verifier), Guard: guards, RequiredAAL: cfg.Session.WhoamiRequiredAAL}, loginMethods),
 		registration.NewHandler(kit, sessions, schemas, registrationMethods, registration.Options{
 			Enabled: ss.Flows.Registration.Enabled, OneStep: ss.Flows.Registration.LegacyOneStep, IssueSession: issueSession,
 			Verification: verifierIfEnabled(verifier), ShowVerificationUI: reg["show_verification_ui"],

@@ -26,6 +26,7 @@ type Config struct {
 	Secrets  Secrets
 	Log      Log
 	Hashers  Hashers
+	Ciphers  Ciphers
 
 	Selfservice Selfservice
 	// FeatureFlags holds feature_flags.*.
@@ -177,6 +178,9 @@ type Methods struct {
 	Code     CodeMethod
 	Link     LinkMethod
 	Profile  struct{ Enabled bool }
+	TOTP     TOTPMethod
+	// LookupSecret is selfservice.methods.lookup_secret: backup codes.
+	LookupSecret struct{ Enabled bool }
 }
 
 type PasswordMethod struct {
@@ -191,7 +195,9 @@ type Session struct {
 	Lifespan time.Duration
 	// EarliestPossibleExtend: 0 means a session may be extended any time.
 	EarliestPossibleExtend time.Duration
-	Cookie                 SessionCookie
+	// WhoamiRequiredAAL is "aal1" or "highest_available".
+	WhoamiRequiredAAL string
+	Cookie            SessionCookie
 }
 
 type SessionCookie struct {
@@ -224,10 +230,12 @@ type SettingsFlow struct {
 	UIURL                   string
 	Lifespan                time.Duration
 	PrivilegedSessionMaxAge time.Duration
-	AfterReturnURL          string
-	AfterHooks              []Hook
-	AfterPasswordHooks      []Hook
-	AfterProfileHooks       []Hook
+	// RequiredAAL is "aal1" or "highest_available".
+	RequiredAAL        string
+	AfterReturnURL     string
+	AfterHooks         []Hook
+	AfterPasswordHooks []Hook
+	AfterProfileHooks  []Hook
 }
 
 // Courier holds courier.* settings: how queued emails and SMS messages are

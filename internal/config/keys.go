@@ -66,7 +66,7 @@ func (k keySpec) envName() string {
 	return strings.ToUpper(strings.ReplaceAll(k.path, ".", "_"))
 }
 
-var keys = slices.Concat(flowKeys, coreKeys, protectionKeys)
+var keys = slices.Concat(flowKeys, coreKeys, protectionKeys, totpKeys, lookupKeys)
 
 var coreKeys = []keySpec{
 	ignored("version"),
@@ -124,8 +124,7 @@ var coreKeys = []keySpec{
 	field("selfservice.flows.settings.ui_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Settings.UIURL }),
 	field("selfservice.flows.settings.lifespan", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Flows.Settings.Lifespan }),
 	field("selfservice.flows.settings.privileged_session_max_age", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Flows.Settings.PrivilegedSessionMaxAge }),
-	// Only aal1 exists until multi-factor methods land, so both values mean the same.
-	field("selfservice.flows.settings.required_aal", enum("aal1", "highest_available"), "highest_available", func(c *Config) *string { return new(string) }),
+	field("selfservice.flows.settings.required_aal", enum("aal1", "highest_available"), "highest_available", func(c *Config) *string { return &c.Selfservice.Flows.Settings.RequiredAAL }),
 	field("selfservice.flows.settings.after.default_browser_return_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Settings.AfterReturnURL }),
 	field("selfservice.flows.settings.after.hooks", hookList, nil, func(c *Config) *[]Hook { return &c.Selfservice.Flows.Settings.AfterHooks }),
 	field("selfservice.flows.settings.after.password.hooks", hookList, nil, func(c *Config) *[]Hook { return &c.Selfservice.Flows.Settings.AfterPasswordHooks }),
@@ -140,6 +139,7 @@ var coreKeys = []keySpec{
 
 	field("session.lifespan", duration, 24*time.Hour, func(c *Config) *time.Duration { return &c.Session.Lifespan }),
 	field("session.earliest_possible_extend", duration, 0, func(c *Config) *time.Duration { return &c.Session.EarliestPossibleExtend }),
+	field("session.whoami.required_aal", enum("aal1", "highest_available"), "highest_available", func(c *Config) *string { return &c.Session.WhoamiRequiredAAL }),
 	field("session.cookie.name", text, "ory_kratos_session", func(c *Config) *string { return &c.Session.Cookie.Name }),
 	field("session.cookie.domain", text, "", func(c *Config) *string { return &c.Session.Cookie.Domain }),
 	field("session.cookie.path", text, "", func(c *Config) *string { return &c.Session.Cookie.Path }),
@@ -150,6 +150,7 @@ var coreKeys = []keySpec{
 	field("cookies.same_site", enum("Lax", "Strict", "None"), "Lax", func(c *Config) *string { return &c.Cookies.SameSite }),
 
 	field("hashers.argon2.dedicated_memory", byteSize, 1<<30, func(c *Config) *uint64 { return &c.Hashers.Argon2.DedicatedMemory }),
+	field("ciphers.algorithm", cipherAlgorithm, DefaultCipherAlgorithm, func(c *Config) *string { return &c.Ciphers.Algorithm }),
 
 	field("courier.smtp.connection_uri", smtpURI, "", func(c *Config) *string { return &c.Courier.SMTP.ConnectionURI }).sensitive(),
 	field("courier.smtp.client_cert_path", localPath, "", func(c *Config) *string { return &c.Courier.SMTP.ClientCertPath }),
@@ -213,11 +214,16 @@ var signingSecrets = then(stringList, func(ss []string, d *decodeCtx) ([]string,
 	return ss, nil
 })
 
-// cipherSecrets are used as 32-byte keys, so Kratos requires exactly 32.
+// cipherSecrets are used as 32-byte keys: Kratos's schema asks for exactly
+// 32 characters and its key is the secret's bytes, so only 32 ASCII
+// characters satisfy both.
 var cipherSecrets = then(stringList, func(ss []string, d *decodeCtx) ([]string, error) {
 	for i, s := range ss {
 		if len(s) != 32 {
-			return nil, d.errorf("secret %d is %d bytes long; cipher secrets must be exactly 32", i, len(s))
+			return nil, d.errorf("secret %d is %d bytes long; cipher secrets must be exactly 32 (32 ASCII characters)", i, len(s))
+		}
+		if n := utf8.RuneCountInString(s); n != 32 {
+			return nil, d.errorf("secret %d is 32 bytes but %d characters long; cipher secrets must be exactly 32 ASCII characters", i, n)
 		}
 	}
 	return ss, nil

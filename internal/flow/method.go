@@ -66,7 +66,10 @@ type Outcome struct {
 	// Identity is who signed in (login), or the identity as the method
 	// found it; Commit answers the identity as written.
 	Identity *identity.Identity
-	// AAL is the assurance level the sign-in proved (aal1, aal2).
+	// AAL is the assurance level the sign-in proved (aal1, aal2). In
+	// settings, a credential the change added that counts as a factor of
+	// this session (setting up TOTP or backup codes): the session gains
+	// the method at that level.
 	AAL string
 	// Commit writes the method's effect inside the flow's completing
 	// transaction, after the flow was claimed: a new identity, a changed
@@ -75,6 +78,16 @@ type Outcome struct {
 	// Next, when set, keeps the flow open: the submission moved the form
 	// to registration's step Next (StepProfile or StepCredentials).
 	Next string
+	// Shown, in settings, means the submission changed only the form (it
+	// revealed or prepared something): the flow is shown again, kept as the
+	// method left it, without a success.
+	Shown bool
+}
+
+// Implied is implemented by methods whose submissions may carry no
+// `method` (backup codes' action buttons): Implies reports whether p is one.
+type Implied interface {
+	Implies(p Payload) bool
 }
 
 // ErrPrivilegedSessionRequired is a method's answer to a change that needs
@@ -99,6 +112,20 @@ func (ms Methods) For(kind Kind) Methods {
 func (ms Methods) Named(id string) Method {
 	for _, m := range ms {
 		if m.ID() == id {
+			return m
+		}
+	}
+	return nil
+}
+
+// Pick answers the method a submission is for: the one its `method`
+// names, else one that the payload implies; nil when none.
+func (ms Methods) Pick(p Payload) Method {
+	if m := ms.Named(p.String("method")); m != nil {
+		return m
+	}
+	for _, m := range ms {
+		if im, ok := m.(Implied); ok && im.Implies(p) {
 			return m
 		}
 	}

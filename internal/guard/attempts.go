@@ -19,6 +19,9 @@ const (
 	ScopeLogin Scope = "login"
 	// ScopeCode counts one-time code submissions per address.
 	ScopeCode Scope = "code"
+	// ScopeSecondFactor counts second-factor sign-ins (TOTP, backup
+	// codes) per identity.
+	ScopeSecondFactor Scope = "second_factor"
 )
 
 // Verdict says whether an attempt may go on to check its credential.

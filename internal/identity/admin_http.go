@@ -95,7 +95,7 @@ func (b *createBody) draft() Draft {
 }
 
 func (h *AdminHandler) view(i *Identity, include []string) View {
-	return i.View(ViewOptions{SchemaURL: h.m.SchemaURL(i.SchemaID), Admin: true, IncludeConfig: include})
+	return i.View(ViewOptions{SchemaURL: h.m.SchemaURL(i.SchemaID), Admin: true, IncludeConfig: include, Declassify: h.m.declassify})
 }
 
 func (h *AdminHandler) create(w http.ResponseWriter, r *http.Request) {

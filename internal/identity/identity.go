@@ -16,9 +16,16 @@ const (
 	StateInactive = "inactive"
 )
 
-// Credential types known to Lanyard.
+// Credential types known to Lanyard. The methods storing most of them
+// live elsewhere; AvailableAAL needs to know them all.
 const (
-	CredentialsPassword = "password"
+	CredentialsPassword     = "password"
+	CredentialsOIDC         = "oidc"
+	CredentialsCode         = "code"
+	CredentialsPasskey      = "passkey"
+	CredentialsWebAuthn     = "webauthn"
+	CredentialsTOTP         = "totp"
+	CredentialsLookupSecret = "lookup_secret"
 )
 
 // Statuses of a verifiable address.

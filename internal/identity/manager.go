@@ -26,6 +26,9 @@ type Manager struct {
 	schemas   *schema.Registry
 	hasher    *hasher.Hasher
 	publicURL string // public base URL, ending in "/"
+	// declassifiers open credential configs sealed at rest for the admin
+	// view (declassify.go).
+	declassifiers map[string]Declassifier
 }
 
 // NewManager wires a Manager.

@@ -65,6 +65,9 @@ type ViewOptions struct {
 	// IncludeConfig lists credential types whose config (such as the
 	// password hash) is revealed too. Only with Admin.
 	IncludeConfig []string
+	// Declassify, when set, turns a revealed config as stored into the
+	// one shown (a TOTP key URL kept encrypted is shown decrypted).
+	Declassify func(typ string, stored json.RawMessage) json.RawMessage
 }
 
 // View renders i for the API.
@@ -109,6 +112,9 @@ func (i *Identity) View(opts ViewOptions) View {
 			for _, inc := range opts.IncludeConfig {
 				if inc == typ {
 					cv.Config = c.Config
+					if opts.Declassify != nil {
+						cv.Config = opts.Declassify(typ, c.Config)
+					}
 				}
 			}
 			v.Credentials[typ] = cv

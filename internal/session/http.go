@@ -47,6 +47,10 @@ func (h *PublicHandler) whoami(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, r, err)
 		return
 	}
+	if !h.m.SatisfiesAAL(s, h.m.cfg.WhoamiRequiredAAL) {
+		wire.WriteError(w, r, ErrAAL2Required(h.publicURL, ""))
+		return
+	}
 	w.Header().Set("X-Kratos-Authenticated-Identity-Id", s.IdentityID.String())
 	wire.WriteJSON(w, http.StatusOK, h.m.View(s, false))
 }

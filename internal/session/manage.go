@@ -195,6 +195,12 @@ func (h *MySessionsHandler) list(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
+	// Only listing asks for whoami's level, as in Kratos; revoking other
+	// sessions is allowed to any signed-in session.
+	if !h.m.SatisfiesAAL(s, h.m.cfg.WhoamiRequiredAAL) {
+		wire.WriteError(w, r, ErrAAL2Required(h.publicURL, ""))
+		return
+	}
 	pg, err := wire.ParsePage(r)
 	if err != nil {
 		wire.WriteError(w, r, err)

@@ -23,10 +23,11 @@ import (
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
 
-// Assurance levels.
+// Assurance levels (see AALOf).
 const (
-	AAL1 = "aal1"
-	AAL2 = "aal2"
+	AAL0 = identity.AAL0
+	AAL1 = identity.AAL1
+	AAL2 = identity.AAL2
 )
 
 // Session is a signed-in identity on one device.
@@ -48,11 +49,15 @@ type Session struct {
 	Token string
 }
 
-// Method is one completed authentication step.
+// Method is one completed authentication step: the method and the level
+// it proved (empty in entries older than levels, see AALOf).
 type Method struct {
 	Method      string    `json:"method"`
 	AAL         string    `json:"aal"`
 	CompletedAt time.Time `json:"completed_at"`
+	// Provider names the social sign-in provider of an oidc entry.
+	Provider     string `json:"provider,omitempty"`
+	Organization string `json:"organization,omitempty"`
 }
 
 // Device is where a session was used from.
@@ -75,6 +80,12 @@ type Config struct {
 	// Secrets key the cookie encryption and the logout tokens; the first
 	// one is used for new values, all are accepted (rotation).
 	Secrets []string
+	// WhoamiRequiredAAL is session.whoami.required_aal (RequireAAL1 or
+	// RequireHighestAvailable), checked by whoami and GET /sessions.
+	WhoamiRequiredAAL string
+	// Factors decide which credentials count toward an identity's
+	// available assurance level.
+	Factors identity.FactorRules
 }
 
 // CookieConfig shapes the session cookie.
@@ -169,17 +180,21 @@ func (m *Manager) logoutToken(sessionToken string) string {
 	return b.String()
 }
 
-// Issue creates a session for identity i, authenticated now by method.
-// It runs inside the caller's transaction.
-func (m *Manager) Issue(ctx context.Context, q *store.Q, i *identity.Identity, method string, r *http.Request) (*Session, error) {
+// Issue creates a session for identity i, authenticated now by method,
+// which proved aal (AAL1 or AAL2). It runs inside the caller's transaction.
+func (m *Manager) Issue(ctx context.Context, q *store.Q, i *identity.Identity, method, aal string, r *http.Request) (*Session, error) {
+	if err := proven(aal); err != nil {
+		return nil, err
+	}
 	now := store.Now()
 	s := &Session{
-		ID: uuid.New(), IdentityID: i.ID, Identity: i, Active: true, AAL: AAL1,
-		Methods:  []Method{{Method: method, AAL: AAL1, CompletedAt: now}},
+		ID: uuid.New(), IdentityID: i.ID, Identity: i, Active: true,
+		Methods:  []Method{{Method: method, AAL: aal, CompletedAt: now}},
 		IssuedAt: now, AuthenticatedAt: now, ExpiresAt: now.Add(m.cfg.Lifespan),
 		CreatedAt: now, UpdatedAt: now,
 		Token: randomToken("ory_st_", 32),
 	}
+	s.AAL = AALOf(s.Methods)
 	s.Devices = []Device{deviceOf(r)}
 	methods, _ := json.Marshal(s.Methods)
 	devices, _ := json.Marshal(s.Devices)
@@ -192,16 +207,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 	return s, nil
 }
 
-// Reauthenticate records a fresh authentication (refresh=true logins) on
-// an existing session.
-func (m *Manager) Reauthenticate(ctx context.Context, q *store.Q, s *Session, method string) error {
-	now := store.Now()
-	s.AuthenticatedAt, s.UpdatedAt = now, now
-	s.Methods = append(s.Methods, Method{Method: method, AAL: AAL1, CompletedAt: now})
-	methods, _ := json.Marshal(s.Methods)
-	_, err := q.Exec(ctx, `UPDATE sessions SET authenticated_at = $2, authentication_methods = $3, updated_at = $4 WHERE id = $1`,
-		s.ID, now, string(methods), now)
-	return err
+// Reauthenticate records a fresh sign-in by method, which proved aal, on
+// an existing session: a refresh login, or a step-up to a second factor.
+// The entry is appended, so a session that used a second factor keeps
+// aal2, and authenticated_at moves to now (contrast AddMethod).
+func (m *Manager) Reauthenticate(ctx context.Context, q *store.Q, s *Session, method, aal string) error {
+	return m.appendMethod(ctx, q, s, method, aal, true)
 }
 
 func deviceOf(r *http.Request) Device {

@@ -169,7 +169,7 @@ func (f *fixture) issue(t *testing.T, i *identity.Identity, r *http.Request) *Se
 	t.Helper()
 	var s *Session
 	err := f.s.Write(ctx, func(q *store.Q) (err error) {
-		s, err = f.m.Issue(ctx, q, i, "password", r)
+		s, err = f.m.Issue(ctx, q, i, "password", AAL1, r)
 		return err
 	})
 	if err != nil {
@@ -435,7 +435,7 @@ func TestRevokeOthersAndReauthenticate(t *testing.T) {
 			if err := f.m.RevokeOthers(ctx, q, keep); err != nil {
 				return err
 			}
-			return f.m.Reauthenticate(ctx, q, keep, "code")
+			return f.m.Reauthenticate(ctx, q, keep, "code", AAL1)
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -13,3 +13,8 @@ func RegistrationCompleted() *Message {
 func RecoveryCompleted() *Message {
 	return errMsg(4060001, "This account recovery was completed already; start a new one if you need to.")
 }
+
+// LoginSecondFactor asks a signed-in user for their second factor.
+func LoginSecondFactor() *Message {
+	return info(1010004, "Please complete the second authentication challenge.")
+}

@@ -49,7 +49,7 @@ var kratosContext = map[int]map[string]valueKind{
 	1050006: {"secret": str},
 	1050009: {"secret": str},
 	1050014: {"used_at": rfc3339, "used_at_unix": unix},
-	1050015: {"secrets": strList},
+	1050015: {"secrets": anyJSON}, // a list of messages 1050009 and 1050014
 	1050018: {"added_at": rfc3339, "added_at_unix": unix, "display_name": str},
 	1050020: {"added_at": rfc3339, "added_at_unix": unix, "display_name": str},
 	1060001: {"privilegedSessionExpiresAt": rfc3339, "privileged_session_expires_at": rfc3339,
@@ -101,6 +101,7 @@ var at = time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)
 func samples() map[string]*Message {
 	return map[string]*Message{
 		"LoginTitle":              LoginTitle(),
+		"LoginSecondFactor":       LoginSecondFactor(),
 		"LoginReauth":             LoginReauth(),
 		"LoginWithPassword":       LoginWithPassword(),
 		"RegistrationSignUp":      RegistrationSignUp(),
@@ -153,6 +154,28 @@ func samples() map[string]*Message {
 		"LoginCompleted":          LoginCompleted(),
 		"RegistrationCompleted":   RegistrationCompleted(),
 		"RecoveryCompleted":       RecoveryCompleted(),
+		"LoginLookupLabel":        LoginLookupLabel(),
+		"LoginWithLookup":         LoginWithLookup(),
+		"LookupReveal":            LookupReveal(),
+		"LookupRegenerate":        LookupRegenerate(),
+		"LookupConfirm":           LookupConfirm(),
+		"LookupDisable":           LookupDisable(),
+		"LookupCodesLabel":        LookupCodesLabel(),
+		"LookupCode":              LookupCode("k3j2abcd"),
+		"LookupCodeUsed":          LookupCodeUsed(at),
+		"LookupCodeList":          LookupCodeList([]string{"k3j2abcd", "used"}, []*Message{LookupCode("k3j2abcd"), LookupCodeUsed(at)}),
+		"LookupUsed":              LookupUsed(),
+		"LookupNotSetUp":          LookupNotSetUp(),
+		"LookupInvalid":           LookupInvalid(),
+		"LabelTOTPCode":           LabelTOTPCode(),
+		"LoginWithTOTP":           LoginWithTOTP(),
+		"TOTPUnlink":              TOTPUnlink(),
+		"TOTPQRCode":              TOTPQRCode(),
+		"TOTPSecret":              TOTPSecret("JBSWY3DPEHPK3PXP"),
+		"TOTPSecretLabel":         TOTPSecretLabel(),
+		"LabelVerifyCode":         LabelVerifyCode(),
+		"TOTPCodeInvalid":         TOTPCodeInvalid(),
+		"NoTOTPDevice":            NoTOTPDevice(),
 	}
 }
 

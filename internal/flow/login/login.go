@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/guard"
@@ -38,6 +39,9 @@ type Options struct {
 	// Guard counts sign-in attempts per identifier and client, and refuses
 	// them past its limits; nil counts nothing.
 	Guard *guard.Guard
+	// RequiredAAL is session.whoami.required_aal: a sign-in that leaves
+	// the session below it is sent on to the second factor.
+	RequiredAAL string
 }
 
 // Verifier starts the verification a refused login points at.
@@ -60,10 +64,19 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /self-service/login", h.submit)
 }
 
+// ErrAAL1Required is Kratos's session_aal1_required: a second factor is
+// asked for without a session that proved the first.
+var ErrAAL1Required = wire.Unauthorized.WithID("session_aal1_required").
+	WithReason("You must sign in with a first factor before a second one.")
+
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 	refresh := r.URL.Query().Get("refresh") == "true"
-	if aal := r.URL.Query().Get("aal"); aal != "" && aal != session.AAL1 {
-		h.kit.Fail(w, r, wire.BadRequest.WithReason("Only aal1 logins are available."))
+	aal := r.URL.Query().Get("aal")
+	if aal == "" {
+		aal = session.AAL1
+	}
+	if aal != session.AAL1 && aal != session.AAL2 {
+		h.kit.Fail(w, r, wire.BadRequest.WithReason("Unable to parse the requested AAL %q: use aal1 or aal2.", aal))
 		return
 	}
 	current, err := h.sessions.Current(r.Context(), r)
@@ -71,7 +84,14 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 		h.kit.Fail(w, r, err)
 		return
 	}
-	if current != nil && !refresh {
+	if current == nil && aal == session.AAL2 {
+		h.kit.Fail(w, r, ErrAAL1Required)
+		return
+	}
+	// A signed-in browser or app may ask to refresh its session, or to
+	// step it up to the second factor it has not used yet.
+	stepUp := current != nil && aal == session.AAL2 && current.AAL < session.AAL2
+	if current != nil && !refresh && !stepUp {
 		returnTo, err := h.kit.CheckReturnTo(r.URL.Query().Get("return_to"))
 		if err != nil {
 			h.kit.Fail(w, r, err)
@@ -80,26 +100,32 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 		h.kit.AlreadySignedIn(w, r, typ, returnTo)
 		return
 	}
-	f, err := h.newFlow(w, r, typ, refresh, current)
+	f, err := h.newFlow(w, r, typ, refresh, aal, current)
 	h.kit.RespondCreated(w, r, f, err)
 }
 
-// newFlow builds and stores a login flow.
-func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, refresh bool, current *session.Session) (*flow.Flow, error) {
+// newFlow builds and stores a login flow at aal: first factors for aal1,
+// the identity's second factors for aal2.
+func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, refresh bool, aal string, current *session.Session) (*flow.Flow, error) {
 	f, err := h.kit.Start(w, r, flow.Login, typ)
 	if err != nil {
 		return nil, err
 	}
-	f.Refresh = refresh
-	f.RequestedAAL = session.AAL1
+	f.Refresh = refresh && current != nil
+	f.RequestedAAL = aal
 	var re *identity.Identity
 	sch := h.schemas.Default()
-	if refresh && current != nil {
+	if current != nil && (f.Refresh || aal == session.AAL2) {
 		re = current.Identity
 		if s, ok := h.schemas.Get(re.SchemaID); ok {
 			sch = s
 		}
+	}
+	if f.Refresh {
 		f.UI.Messages = append(f.UI.Messages, text.LoginReauth())
+	}
+	if aal == session.AAL2 && (current == nil || current.AAL < session.AAL2) {
+		f.UI.Messages = append(f.UI.Messages, text.LoginSecondFactor())
 	}
 	if err := h.methods.AddNodes(r.Context(), f, flow.NodeContext{Schema: sch, Identity: re}); err != nil {
 		return nil, err
@@ -110,7 +136,16 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, re
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	sub, err := h.kit.Receive(w, r, flow.Login,
 		func() (flow.Payload, error) { return flow.DecodePayload(w, r, nil) },
-		func(old *flow.Flow) (*flow.Flow, error) { return h.newFlow(w, r, old.Type, old.Refresh, nil) })
+		func(old *flow.Flow) (*flow.Flow, error) {
+			current, err := h.sessions.Current(r.Context(), r)
+			if err != nil {
+				return nil, err
+			}
+			if current == nil && old.RequestedAAL == session.AAL2 {
+				return nil, ErrAAL1Required
+			}
+			return h.newFlow(w, r, old.Type, old.Refresh, old.RequestedAAL, current)
+		})
 	if err != nil {
 		return
 	}
@@ -120,12 +155,20 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.kit.Fail(w, r, err)
 		return
 	}
-	if current != nil && !f.Refresh {
+	secondFactor := f.RequestedAAL == session.AAL2
+	switch {
+	case secondFactor && current == nil:
+		h.kit.Fail(w, r, ErrAAL1Required)
+		return
+	case current != nil && !f.Refresh && !(secondFactor && current.AAL < session.AAL2):
 		h.kit.AlreadySignedIn(w, r, f.Type, h.kit.ReturnTo(f))
 		return
 	}
+	if current != nil {
+		sub.Identity = current.Identity
+	}
 
-	m := h.methods.Named(p.String("method"))
+	m := h.methods.Pick(p)
 	f.UI.ResetMessages()
 	if m == nil {
 		h.kit.Reject(w, r, f, flow.FormMessage(text.NoLoginStrategy()))
@@ -133,7 +176,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Active = m.ID()
 	f.UI.SetValue("identifier", p.String("identifier"))
-	attempt, refusal, err := h.countAttempt(r, p)
+	attempt, refusal, err := h.countAttempt(r, p, sub.Identity, secondFactor)
 	if err != nil {
 		h.kit.Fail(w, r, err)
 		return
@@ -143,6 +186,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub.Schema = h.schemas.Default()
+	if sub.Identity != nil {
+		if sch, ok := h.schemas.Get(sub.Identity.SchemaID); ok {
+			sub.Schema = sch
+		}
+	}
 	out, err := m.Submit(r.Context(), sub)
 	var fe flow.FormError
 	if errors.As(err, &fe) {
@@ -168,17 +216,22 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		if err := flow.Claim(r.Context(), q, f); err != nil {
 			return err
 		}
+		if out.Commit != nil {
+			if _, err := out.Commit(r.Context(), q); err != nil {
+				return err
+			}
+		}
 		if err := attempt.succeeded(r.Context(), q); err != nil {
 			return err
 		}
 		if current != nil {
 			s = current
-			if err := h.sessions.Reauthenticate(r.Context(), q, s, m.ID()); err != nil {
+			if err := h.sessions.Reauthenticate(r.Context(), q, s, m.ID(), out.AAL); err != nil {
 				return err
 			}
 		} else {
 			var err error
-			if s, err = h.sessions.Issue(r.Context(), q, i, m.ID(), r); err != nil {
+			if s, err = h.sessions.Issue(r.Context(), q, i, m.ID(), out.AAL, r); err != nil {
 				return err
 			}
 		}
@@ -187,6 +240,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	})
 	if errors.Is(err, flow.ErrCompleted) {
 		h.kit.AnswerCompleted(w, r, f)
+		return
+	}
+	if errors.As(err, &fe) {
+		// The method's own check inside the transaction (a replayed code).
+		h.kit.Reject(w, r, f, fe)
 		return
 	}
 	if err != nil {
@@ -216,6 +274,21 @@ func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, 
 	if !refreshed {
 		h.sessions.SetCookie(w, s)
 		h.kit.CSRF.Rotate(w) // a new identity in this browser gets a new CSRF token
+	}
+	if !h.sessions.SatisfiesAAL(s, h.opts.RequiredAAL) {
+		// The identity has a second factor: the browser goes on to it,
+		// signed in at aal1 meanwhile, as Kratos sends it.
+		q := url.Values{"aal": {session.AAL2}}
+		if f.ReturnTo != "" {
+			q.Set("return_to", f.ReturnTo)
+		}
+		target := h.kit.PublicURL + "self-service/login/browser?" + q.Encode()
+		if wire.WantsJSON(r) {
+			wire.WriteError(w, r, flow.ErrLocationChange(target))
+			return
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
 	}
 	if wire.WantsJSON(r) {
 		wire.WriteJSON(w, http.StatusOK, map[string]any{"session": h.sessions.View(s, false), "continue_with": []any{}})
@@ -281,6 +354,7 @@ func (h *Handler) refuseUnverified(w http.ResponseWriter, r *http.Request, f *fl
 // attempt is one counted sign-in attempt.
 type attempt struct {
 	guard          *guard.Guard
+	scope          guard.Scope
 	identifier, ip string
 }
 
@@ -288,19 +362,25 @@ type attempt struct {
 // password before the password is checked, in a transaction of its own so
 // that the count stands whatever the check says. It answers the message to
 // refuse the attempt with when the guard's limits are reached.
-func (h *Handler) countAttempt(r *http.Request, p flow.Payload) (attempt, *text.Message, error) {
-	identifier := p.String("identifier")
-	if identifier == "" {
-		identifier = p.String("password_identifier") // the legacy field
+func (h *Handler) countAttempt(r *http.Request, p flow.Payload, signedIn *identity.Identity, secondFactor bool) (attempt, *text.Message, error) {
+	a := attempt{guard: h.opts.Guard, scope: guard.ScopeLogin, ip: h.opts.Guard.ClientIP(r)}
+	switch {
+	case secondFactor && signedIn != nil:
+		// A second factor's guesses count per identity, whatever the method.
+		a.scope, a.identifier = guard.ScopeSecondFactor, signedIn.ID.String()
+	case p.String("password") != "":
+		a.identifier = p.String("identifier")
+		if a.identifier == "" {
+			a.identifier = p.String("password_identifier") // the legacy field
+		}
 	}
-	a := attempt{guard: h.opts.Guard, identifier: identifier, ip: h.opts.Guard.ClientIP(r)}
-	if a.guard == nil || identifier == "" || p.String("password") == "" {
+	if a.guard == nil || a.identifier == "" {
 		return attempt{}, nil, nil // nothing to check, nothing to count
 	}
 	var v guard.Verdict
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		var err error
-		v, err = a.guard.Attempt(r.Context(), q, guard.ScopeLogin, a.identifier, a.ip)
+		v, err = a.guard.Attempt(r.Context(), q, a.scope, a.identifier, a.ip)
 		return err
 	})
 	if err != nil || v.Allowed {
@@ -315,5 +395,5 @@ func (a attempt) succeeded(ctx context.Context, q *store.Q) error {
 	if a.guard == nil {
 		return nil
 	}
-	return a.guard.Succeeded(ctx, q, guard.ScopeLogin, a.identifier, a.ip)
+	return a.guard.Succeeded(ctx, q, a.scope, a.identifier, a.ip)
 }

@@ -512,7 +512,7 @@ func (h *Handler) complete(r *http.Request, q *store.Q, f *flow.Flow, code *onet
 	if err != nil {
 		return nil, err
 	}
-	s, err := h.sessions.Issue(r.Context(), q, i, code.Method+"_recovery", r)
+	s, err := h.sessions.Issue(r.Context(), q, i, code.Method+"_recovery", session.AAL1, r)
 	if err != nil {
 		return nil, err
 	}

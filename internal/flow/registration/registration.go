@@ -171,7 +171,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	sub.Schema, sub.Traits = sch, traits
 
-	m := h.methods.Named(p.String("method"))
+	m := h.methods.Pick(p)
 	if m == nil {
 		h.kit.Reject(w, r, f, flow.FormMessage(text.NoRegistrationStrategy()))
 		return
@@ -216,7 +216,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 			return err
 		}
 		if h.opts.IssueSession {
-			if s, err = h.sessions.Issue(r.Context(), q, i, m.ID(), r); err != nil {
+			if s, err = h.sessions.Issue(r.Context(), q, i, m.ID(), session.AAL1, r); err != nil {
 				return err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,6 +36,8 @@ type Options struct {
 	// RevokeOtherSessionsAfter names the methods after whose changes the
 	// revoke_active_sessions hook ends the identity's other sessions.
 	RevokeOtherSessionsAfter map[string]bool
+	// RequiredAAL is selfservice.flows.settings.required_aal.
+	RequiredAAL string
 }
 
 // Handler serves the settings endpoints.
@@ -84,6 +87,28 @@ func (h *Handler) errRefreshRequired(f *flow.Flow) *wire.Error {
 
 func (h *Handler) uiURL(f *flow.Flow) string { return h.kit.FlowUIURL(f) }
 
+// requireAAL answers session_aal2_required when s has not used the second
+// factor its identity has and required_aal asks for it: a 303 to the login
+// for browser forms when redirect is set, else 403. The login comes back
+// to returnTo, when set.
+func (h *Handler) requireAAL(w http.ResponseWriter, r *http.Request, s *session.Session, redirect bool, returnTo string) bool {
+	if h.sessions.SatisfiesAAL(s, h.opts.RequiredAAL) {
+		return true
+	}
+	err := session.ErrAAL2Required(h.kit.PublicURL, returnTo)
+	if redirect && !wire.WantsJSON(r) {
+		http.Redirect(w, r, err.Details["redirect_browser_to"].(string), http.StatusSeeOther)
+	} else {
+		wire.WriteError(w, r, err)
+	}
+	return false
+}
+
+// requestURL is the URL of r under the public base URL.
+func (h *Handler) requestURL(r *http.Request) string {
+	return h.kit.PublicURL + strings.TrimPrefix(r.URL.RequestURI(), "/")
+}
+
 // requireSession answers when the request has no session: 401
 // session_inactive for apps and AJAX, a login for browsers that comes back.
 func (h *Handler) requireSession(w http.ResponseWriter, r *http.Request, typ string) *session.Session {
@@ -108,6 +133,13 @@ func (h *Handler) requireSession(w http.ResponseWriter, r *http.Request, typ str
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 	s := h.requireSession(w, r, typ)
 	if s == nil {
+		return
+	}
+	back := "" // a browser comes back here only when it asked to be sent on
+	if typ == flow.TypeBrowser && r.URL.Query().Has("return_to") {
+		back = h.requestURL(r)
+	}
+	if !h.requireAAL(w, r, s, typ == flow.TypeBrowser, back) {
 		return
 	}
 	f, err := h.newFlow(w, r, typ, s.Identity)
@@ -183,7 +215,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, ok := h.load(w, r, r.URL.Query().Get("id"), s)
-	if !ok {
+	if !ok || !h.requireAAL(w, r, s, false, h.uiURL(f)) {
 		return
 	}
 	if f.Type == flow.TypeBrowser && !h.kit.CSRF.MatchesFlow(r, f.CSRFHash) {
@@ -237,7 +269,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	f, p := sub.Flow, sub.Payload
 	s := h.requireSession(w, r, f.Type)
-	if s == nil {
+	if s == nil || !h.requireAAL(w, r, s, f.Type == flow.TypeBrowser, h.requestURL(r)) {
 		return
 	}
 	if f.IdentityID == nil || *f.IdentityID != s.IdentityID {
@@ -253,13 +285,17 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	sub.Schema, sub.Identity, sub.Privileged = sch, s.Identity, h.privileged(s)
 
-	m := h.methods.Named(p.String("method"))
+	m := h.methods.Pick(p)
 	var out *flow.Outcome
 	if m == nil {
 		err = flow.FormMessage(text.NoSettingsStrategy())
 	} else {
 		f.Active = m.ID()
 		out, err = m.Submit(r.Context(), sub)
+	}
+	if err == nil && out.Shown {
+		h.showAgain(w, r, f, s)
+		return
 	}
 	var changed *identity.Identity
 	if err == nil {
@@ -312,6 +348,23 @@ func (h *Handler) privileged(s *session.Session) bool {
 	return time.Since(s.AuthenticatedAt) <= h.opts.PrivilegedMaxAge
 }
 
+// showAgain answers a submission that changed only the form: the flow as
+// the method left it, not a success.
+func (h *Handler) showAgain(w http.ResponseWriter, r *http.Request, f *flow.Flow, s *session.Session) {
+	if f.Type == flow.TypeBrowser {
+		f.RefreshCSRF(h.kit.CSRF.Token(r))
+	}
+	if err := h.kit.Update(r.Context(), f); err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	if f.Type == flow.TypeAPI || wire.WantsJSON(r) {
+		wire.WriteJSON(w, http.StatusOK, h.view(f, s.Identity))
+		return
+	}
+	h.kit.RedirectToUI(w, r, f)
+}
+
 // complete writes the method's change, runs the after hooks and shows the
 // flow's success, all in the one transaction that claims the flow: a
 // password change never leaves the other sessions on, and a racing
@@ -330,6 +383,12 @@ func (h *Handler) complete(r *http.Request, f *flow.Flow, s *session.Session, m 
 			}
 			if i != nil {
 				changed = i
+			}
+		}
+		if out.AAL != "" {
+			// A new factor counts for the session that set it up.
+			if err := h.sessions.AddMethod(r.Context(), q, s, m.ID(), out.AAL); err != nil {
+				return err
 			}
 		}
 		if h.opts.RevokeOtherSessionsAfter[m.ID()] {

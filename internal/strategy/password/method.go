@@ -7,6 +7,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/store"
+	"github.com/lanyard-id/lanyard/internal/text"
 )
 
 // The password method in the flows it serves (flow.Method).
@@ -20,7 +21,9 @@ func (s *Strategy) Serves(kind flow.Kind) bool {
 func (s *Strategy) AddNodes(_ context.Context, f *flow.Flow, c flow.NodeContext) error {
 	switch f.Kind {
 	case flow.Login:
-		s.LoginNodes(f, c.Schema, c.Identity)
+		if f.RequestedAAL != "aal2" { // a first factor
+			s.LoginNodes(f, c.Schema, c.Identity)
+		}
 	case flow.Registration:
 		if c.Step != flow.StepProfile {
 			s.RegistrationNodes(f)
@@ -36,6 +39,9 @@ func (s *Strategy) Submit(ctx context.Context, sub *flow.Submission) (*flow.Outc
 	p := sub.Payload
 	switch sub.Flow.Kind {
 	case flow.Login:
+		if sub.Flow.RequestedAAL == "aal2" {
+			return nil, flow.FormMessage(text.NoLoginStrategy())
+		}
 		i, err := s.Login(ctx, p)
 		if err != nil {
 			return nil, err
