@@ -3,7 +3,6 @@ package main
 import (
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/lanyard-id/lanyard/internal/api"
@@ -17,6 +16,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/flow/verification"
 	"github.com/lanyard-id/lanyard/internal/guard"
 	"github.com/lanyard-id/lanyard/internal/hasher"
+	"github.com/lanyard-id/lanyard/internal/hook"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/onetime"
 	"github.com/lanyard-id/lanyard/internal/schema"
@@ -112,17 +112,26 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	}
 	registrationMethods = append(registrationMethods, prof)
 
-	regHooks := passwordHooks(ss.Flows.Registration.AfterHooks, ss.Flows.Registration.AfterPasswordHooks)
-	reg := supportedHooks("registration", regHooks, "session", "show_verification_ui")
-	issueSession := reg["session"] || zeroConfig && regHooks == nil
-	settingsHooks := supportedHooks("settings", passwordHooks(ss.Flows.Settings.AfterHooks, ss.Flows.Settings.AfterPasswordHooks), "revoke_active_sessions")
-	supportedHooks("settings profile", ss.Flows.Settings.AfterProfileHooks)
-	loginHooks := supportedHooks("login", passwordHooks(ss.Flows.Login.AfterHooks, ss.Flows.Login.AfterPasswordHooks), "require_verified_address")
+	// One hook runner per flow: a method's own list replaces the flow's.
+	sessionHooks := hook.Sessions{M: sessions}
+	regAfter := ss.Flows.Registration.AfterHooks
+	if zeroConfig && regAfter == nil && ss.Flows.Registration.AfterPasswordHooks == nil {
+		regAfter = []config.Hook{{Name: hook.Session}} // serve --dev signs new users in
+	}
+	registrationHooks := hook.NewRunner("registration", regAfter,
+		map[string][]config.Hook{password.ID: ss.Flows.Registration.AfterPasswordHooks},
+		map[string]hook.Hook{hook.Session: hook.Func(sessionHooks.Issue), hook.ShowVerificationUI: hook.Func(hook.ShowVerification)})
+	loginHooks := hook.NewRunner("login", ss.Flows.Login.AfterHooks,
+		map[string][]config.Hook{password.ID: ss.Flows.Login.AfterPasswordHooks},
+		map[string]hook.Hook{hook.RequireVerifiedAddress: nil, hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)})
+	settingsHooks := hook.NewRunner("settings", ss.Flows.Settings.AfterHooks,
+		map[string][]config.Hook{password.ID: ss.Flows.Settings.AfterPasswordHooks, profile.ID: ss.Flows.Settings.AfterProfileHooks},
+		map[string]hook.Hook{hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)})
 
 	codes := onetime.New(cfg.Secrets.Cookie[0])
 	rec, ver := ss.Flows.Recovery, ss.Flows.Verification
 	for name, f := range map[string]*config.AddressFlow{"recovery": &rec, "verification": &ver} {
-		supportedHooks(name, f.AfterHooks)
+		hook.NewRunner(name, f.AfterHooks, nil, nil) // none runs yet: each is warned about
 		methodOn := ss.Methods.Code.Enabled
 		if f.Use == onetime.MethodLink {
 			methodOn = ss.Methods.Link.Enabled
@@ -147,9 +156,9 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	})
 
 	settingsHandler := settings.NewHandler(kit, sessions, ids, schemas, settingsMethods, settings.Options{
-		PrivilegedMaxAge:         ss.Flows.Settings.PrivilegedSessionMaxAge,
-		RevokeOtherSessionsAfter: map[string]bool{password.ID: settingsHooks["revoke_active_sessions"]},
-		RequiredAAL:              ss.Flows.Settings.RequiredAAL,
+		PrivilegedMaxAge: ss.Flows.Settings.PrivilegedSessionMaxAge,
+		Hooks:            settingsHooks,
+		RequiredAAL:      ss.Flows.Settings.RequiredAAL,
 	})
 	recoverer := recovery.NewHandler(kit, sessions, ids, codes, mailer, settingsHandler, recovery.Options{
 		Enabled: rec.Enabled, Method: rec.Use, NotifyUnknownRecipients: rec.NotifyUnknownRecipients,
@@ -168,10 +177,10 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		session.NewMySessionsHandler(sessions, public),
 		routeFunc(func(mux *http.ServeMux) { mux.HandleFunc("GET /self-service/errors", kit.ServeError) }),
 		// The flows exist whatever methods are on, as in Kratos.
-		login.NewHandler(kit, sessions, schemas, login.Options{RequireVerifiedAddress: loginHooks["require_verified_address"], Verifier: loginVerifier(cfg, verifier), Guard: guards, RequiredAAL: cfg.Session.WhoamiRequiredAAL}, loginMethods),
+		login.NewHandler(kit, sessions, schemas, login.Options{Hooks: loginHooks, Verifier: loginVerifier(cfg, verifier), Guard: guards, RequiredAAL: cfg.Session.WhoamiRequiredAAL}, loginMethods),
 		registration.NewHandler(kit, sessions, schemas, registrationMethods, registration.Options{
-			Enabled: ss.Flows.Registration.Enabled, OneStep: ss.Flows.Registration.LegacyOneStep, IssueSession: issueSession,
-			Verification: verifierIfEnabled(verifier), ShowVerificationUI: reg["show_verification_ui"],
+			Enabled: ss.Flows.Registration.Enabled, OneStep: ss.Flows.Registration.LegacyOneStep, Hooks: registrationHooks,
+			Verification: verifierIfEnabled(verifier),
 		}),
 	}
 	admin := []api.PrefixedRoutes{
@@ -180,29 +189,6 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		mail.Admin(cfg.Serve.Admin.BaseURL.String()),
 	}
 	return routes, admin, nil
-}
-
-// passwordHooks are the hooks run after the password method: its own list
-// replaces the flow's, as in Kratos. Nil means none is configured.
-func passwordHooks(after, afterPassword []config.Hook) []config.Hook {
-	if afterPassword != nil {
-		return afterPassword
-	}
-	return after
-}
-
-// supportedHooks answers which of hooks Lanyard runs and warns about the
-// others, so that none is skipped silently.
-func supportedHooks(flowName string, hooks []config.Hook, supported ...string) map[string]bool {
-	on := map[string]bool{}
-	for _, hook := range hooks {
-		if slices.Contains(supported, hook.Name) {
-			on[hook.Name] = true
-			continue
-		}
-		slog.Warn(flowName+" hook is not supported by Lanyard yet and is skipped", "hook", hook.Name)
-	}
-	return on
 }
 
 // verifierIfEnabled keeps registration from sending verification messages

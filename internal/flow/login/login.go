@@ -10,6 +10,7 @@ import (
 
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/guard"
+	"github.com/lanyard-id/lanyard/internal/hook"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/session"
@@ -29,8 +30,9 @@ type Handler struct {
 
 // Options are the login settings.
 type Options struct {
-	// RequireVerifiedAddress is the require_verified_address hook.
-	RequireVerifiedAddress bool
+	// Hooks are the after-hooks: require_verified_address (checked before
+	// the session is issued) and revoke_active_sessions.
+	Hooks *hook.Runner
 	// Verifier, when set, starts the verification a refused login is sent
 	// to, as Kratos does since v25.4; without it (or with
 	// feature_flags.legacy_require_verified_login_error) the refusal is the
@@ -202,7 +204,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	i := out.Identity
-	if h.opts.RequireVerifiedAddress && !hasVerifiedAddress(i) {
+	if h.opts.Hooks.Has(m.ID(), hook.RequireVerifiedAddress) && !hasVerifiedAddress(i) {
 		h.refuseUnverified(w, r, f, i, attempt)
 		return
 	}
@@ -234,6 +236,9 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 			if s, err = h.sessions.Issue(r.Context(), q, i, m.ID(), out.AAL, r); err != nil {
 				return err
 			}
+		}
+		if err := h.opts.Hooks.Run(r.Context(), q, &hook.Event{Flow: f, Method: m.ID(), AAL: out.AAL, Identity: i, Session: s, Request: r}); err != nil {
+			return err
 		}
 		f.State = flow.StatePassedChallenge
 		return flow.Update(r.Context(), q, f)

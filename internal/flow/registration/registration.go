@@ -11,6 +11,7 @@ import (
 	"net/http"
 
 	"github.com/lanyard-id/lanyard/internal/flow"
+	"github.com/lanyard-id/lanyard/internal/hook"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/session"
@@ -24,14 +25,11 @@ type Options struct {
 	Enabled bool
 	// OneStep is selfservice.flows.registration.enable_legacy_one_step.
 	OneStep bool
-	// IssueSession is true when the session hook runs after a password
-	// registration.
-	IssueSession bool
+	// Hooks are the after-hooks (session, show_verification_ui).
+	Hooks *hook.Runner
 	// Verification, when set, sends verification messages to the new
 	// identity's addresses.
 	Verification Verifier
-	// ShowVerificationUI is the show_verification_ui hook.
-	ShowVerificationUI bool
 }
 
 // Verifier starts address verification for a new identity.
@@ -204,7 +202,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow, m flow.Method, out *flow.Outcome, traits map[string]any) {
 	var (
 		i  *identity.Identity
-		s  *session.Session
+		ev *hook.Event
 		vf *flow.Flow
 	)
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
@@ -215,10 +213,9 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		if i, err = out.Commit(r.Context(), q); err != nil {
 			return err
 		}
-		if h.opts.IssueSession {
-			if s, err = h.sessions.Issue(r.Context(), q, i, m.ID(), session.AAL1, r); err != nil {
-				return err
-			}
+		ev = &hook.Event{Flow: f, Method: m.ID(), AAL: out.AAL, Identity: i, Request: r}
+		if err := h.opts.Hooks.Run(r.Context(), q, ev); err != nil {
+			return err
 		}
 		if h.opts.Verification != nil {
 			if vf, err = h.opts.Verification.StartAfterRegistration(r.Context(), q, r, w, f.Type, i); err != nil {
@@ -240,7 +237,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		h.kit.Fail(w, r, err)
 		return
 	}
-	h.succeed(w, r, f, i, s, vf)
+	h.succeed(w, r, f, i, ev, vf)
 }
 
 // showAgain shows the form a failed submission came from with its
@@ -266,7 +263,8 @@ func (h *Handler) showAgain(w http.ResponseWriter, r *http.Request, f *flow.Flow
 	h.kit.Reject(w, r, f, fe)
 }
 
-func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, i *identity.Identity, s *session.Session, vf *flow.Flow) {
+func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, i *identity.Identity, ev *hook.Event, vf *flow.Flow) {
+	s := ev.Session
 	iv := i.View(identity.ViewOptions{SchemaURL: h.sessions.SchemaURL(i.SchemaID)})
 	continueWith := []any{}
 	out := map[string]any{"identity": iv}
@@ -278,7 +276,7 @@ func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, 
 		}
 	}
 	var verificationURL string
-	if vf != nil && h.opts.ShowVerificationUI {
+	if vf != nil && ev.ShowVerificationUI {
 		verificationURL = h.opts.Verification.UIURL(vf)
 		address := ""
 		if len(i.VerifiableAddresses) > 0 {

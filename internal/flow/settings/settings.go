@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lanyard-id/lanyard/internal/flow"
+	"github.com/lanyard-id/lanyard/internal/hook"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/session"
@@ -33,9 +34,8 @@ const (
 // Options are the settings-flow settings.
 type Options struct {
 	PrivilegedMaxAge time.Duration
-	// RevokeOtherSessionsAfter names the methods after whose changes the
-	// revoke_active_sessions hook ends the identity's other sessions.
-	RevokeOtherSessionsAfter map[string]bool
+	// Hooks are the after-hooks (revoke_active_sessions).
+	Hooks *hook.Runner
 	// RequiredAAL is selfservice.flows.settings.required_aal.
 	RequiredAAL string
 }
@@ -391,10 +391,8 @@ func (h *Handler) complete(r *http.Request, f *flow.Flow, s *session.Session, m 
 				return err
 			}
 		}
-		if h.opts.RevokeOtherSessionsAfter[m.ID()] {
-			if err := h.sessions.RevokeOthers(r.Context(), q, s); err != nil {
-				return err
-			}
+		if err := h.opts.Hooks.Run(r.Context(), q, &hook.Event{Flow: f, Method: m.ID(), Identity: changed, Session: s, Request: r}); err != nil {
+			return err
 		}
 		f.State = StateSuccess
 		if err := h.render(r.Context(), f, changed, nil); err != nil {
