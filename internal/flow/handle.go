@@ -318,3 +318,38 @@ func (k *Kit) AlreadySignedIn(w http.ResponseWriter, r *http.Request, typ string
 	}
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
 }
+
+// Answer is how a flow answers what a submission achieved. Kit.Answer is
+// the one place that tells apps and AJAX callers (JSON) from browser forms
+// (303); the built-in UI will be a third way of answering the same Answer.
+type Answer struct {
+	// Status and JSON are the answer for apps and AJAX (Status 0: 200).
+	Status int
+	JSON   any
+	// Error, when set, is what apps and AJAX get instead of JSON, in the
+	// error shape (e.g. browser_location_change_required).
+	Error error
+	// Redirect is where a browser form goes; empty: the flow's UI.
+	Redirect string
+}
+
+// Answer answers a for flow f.
+func (k *Kit) Answer(w http.ResponseWriter, r *http.Request, f *Flow, a Answer) {
+	if f.Type == TypeAPI || wire.WantsJSON(r) {
+		if a.Error != nil {
+			wire.WriteError(w, r, a.Error)
+			return
+		}
+		status := a.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		wire.WriteJSON(w, status, a.JSON)
+		return
+	}
+	if a.Redirect == "" {
+		k.RedirectToUI(w, r, f)
+		return
+	}
+	http.Redirect(w, r, a.Redirect, http.StatusSeeOther)
+}

@@ -267,13 +267,13 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 // succeed answers a completed login: the session token for apps, the
 // session cookie for browsers.
 func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, s *session.Session, refreshed bool) {
+	out := map[string]any{"session": h.sessions.View(s, false), "continue_with": []any{}}
 	if f.Type == flow.TypeAPI {
-		out := map[string]any{"session": h.sessions.View(s, false)}
 		if s.Token != "" {
 			out["session_token"] = s.Token
 			out["continue_with"] = []any{flow.SetSessionToken(s.Token)}
 		}
-		wire.WriteJSON(w, http.StatusOK, out)
+		h.kit.Answer(w, r, f, flow.Answer{JSON: out})
 		return
 	}
 	if !refreshed {
@@ -288,18 +288,10 @@ func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, 
 			q.Set("return_to", f.ReturnTo)
 		}
 		target := h.kit.PublicURL + "self-service/login/browser?" + q.Encode()
-		if wire.WantsJSON(r) {
-			wire.WriteError(w, r, flow.ErrLocationChange(target))
-			return
-		}
-		http.Redirect(w, r, target, http.StatusSeeOther)
+		h.kit.Answer(w, r, f, flow.Answer{Error: flow.ErrLocationChange(target), Redirect: target})
 		return
 	}
-	if wire.WantsJSON(r) {
-		wire.WriteJSON(w, http.StatusOK, map[string]any{"session": h.sessions.View(s, false), "continue_with": []any{}})
-		return
-	}
-	http.Redirect(w, r, h.kit.ReturnTo(f), http.StatusSeeOther)
+	h.kit.Answer(w, r, f, flow.Answer{JSON: out, Redirect: h.kit.ReturnTo(f)})
 }
 
 // hasVerifiedAddress is the require_verified_address check: at least one
@@ -344,16 +336,14 @@ func (h *Handler) refuseUnverified(w http.ResponseWriter, r *http.Request, f *fl
 		return
 	}
 	uiURL := h.opts.Verifier.UIURL(vf)
-	if f.Type == flow.TypeAPI || wire.WantsJSON(r) {
-		item := map[string]any{"id": vf.ID.String(), "verifiable_address": i.VerifiableAddresses[0].Value}
-		if uiURL != "" {
-			item["url"] = uiURL
-		}
-		wire.WriteError(w, r, ErrVerifiedAddressRequired.
-			WithDetail("continue_with", []any{map[string]any{"action": "show_verification_ui", "flow": item}}))
-		return
+	item := map[string]any{"id": vf.ID.String(), "verifiable_address": i.VerifiableAddresses[0].Value}
+	if uiURL != "" {
+		item["url"] = uiURL
 	}
-	http.Redirect(w, r, uiURL, http.StatusSeeOther)
+	h.kit.Answer(w, r, f, flow.Answer{
+		Error:    ErrVerifiedAddressRequired.WithDetail("continue_with", []any{map[string]any{"action": "show_verification_ui", "flow": item}}),
+		Redirect: uiURL,
+	})
 }
 
 // attempt is one counted sign-in attempt.

@@ -289,23 +289,15 @@ func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, 
 		continueWith = append(continueWith, map[string]any{"action": "show_verification_ui", "flow": item})
 	}
 	out["continue_with"] = continueWith
-	if f.Type == flow.TypeAPI {
-		wire.WriteJSON(w, http.StatusOK, out)
-		return
-	}
-	if s != nil {
+	if s != nil && f.Type == flow.TypeBrowser {
 		h.sessions.SetCookie(w, s)
 		if vf == nil || vf.Type != flow.TypeBrowser { // StartAfterRegistration rotated it already
 			h.kit.CSRF.Rotate(w)
 		}
 	}
-	if wire.WantsJSON(r) {
-		wire.WriteJSON(w, http.StatusOK, out)
-		return
+	next := verificationURL
+	if next == "" {
+		next = h.kit.ReturnTo(f)
 	}
-	if verificationURL != "" {
-		http.Redirect(w, r, verificationURL, http.StatusSeeOther)
-		return
-	}
-	http.Redirect(w, r, h.kit.ReturnTo(f), http.StatusSeeOther)
+	h.kit.Answer(w, r, f, flow.Answer{JSON: out, Redirect: next})
 }

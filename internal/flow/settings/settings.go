@@ -147,11 +147,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 		h.kit.Fail(w, r, err)
 		return
 	}
-	if typ == flow.TypeAPI || wire.WantsJSON(r) {
-		wire.WriteJSON(w, http.StatusOK, h.view(f, s.Identity))
-		return
-	}
-	h.kit.RedirectToUI(w, r, f)
+	h.kit.Answer(w, r, f, flow.Answer{JSON: h.view(f, s.Identity)})
 }
 
 func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, i *identity.Identity) (*flow.Flow, error) {
@@ -320,26 +316,15 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 			h.kit.Fail(w, r, err)
 			return
 		}
-		if f.Type == flow.TypeBrowser && !wire.WantsJSON(r) {
-			http.Redirect(w, r, we.Details["redirect_browser_to"].(string), http.StatusSeeOther)
-			return
-		}
-		wire.WriteError(w, r, we)
+		h.kit.Answer(w, r, f, flow.Answer{Error: we, Redirect: we.Details["redirect_browser_to"].(string)})
 		return
 	case err != nil:
 		h.kit.Fail(w, r, err)
 		return
 	}
 
-	if f.Type == flow.TypeAPI || wire.WantsJSON(r) {
-		wire.WriteJSON(w, http.StatusOK, h.view(f, changed))
-		return
-	}
-	if f.ReturnTo != "" {
-		http.Redirect(w, r, f.ReturnTo, http.StatusSeeOther)
-		return
-	}
-	h.kit.RedirectToUI(w, r, f)
+	// Browsers go back where the flow was asked to return, or to its UI.
+	h.kit.Answer(w, r, f, flow.Answer{JSON: h.view(f, changed), Redirect: f.ReturnTo})
 }
 
 // privileged reports whether the session signed in recently enough for
@@ -358,11 +343,7 @@ func (h *Handler) showAgain(w http.ResponseWriter, r *http.Request, f *flow.Flow
 		h.kit.Fail(w, r, err)
 		return
 	}
-	if f.Type == flow.TypeAPI || wire.WantsJSON(r) {
-		wire.WriteJSON(w, http.StatusOK, h.view(f, s.Identity))
-		return
-	}
-	h.kit.RedirectToUI(w, r, f)
+	h.kit.Answer(w, r, f, flow.Answer{JSON: h.view(f, s.Identity)})
 }
 
 // complete writes the method's change, runs the after hooks and shows the
