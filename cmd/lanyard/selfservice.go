@@ -111,6 +111,9 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		settingsMethods = append(settingsMethods, pw)
 	}
 	registrationMethods = append(registrationMethods, prof)
+	if err := secondFactors(cfg, ids, &loginMethods, &settingsMethods); err != nil {
+		return nil, nil, err
+	}
 
 	// One hook runner per flow: a method's own list replaces the flow's.
 	sessionHooks := hook.Sessions{M: sessions}

@@ -8,7 +8,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -234,16 +236,64 @@ func later(prev time.Time) time.Time {
 	return now
 }
 
+// Sealer encrypts what flows store of their form (internal/cipher's Cipher).
+type Sealer interface {
+	Encrypt(plaintext []byte) (string, error)
+	Decrypt(ciphertext string) ([]byte, error)
+}
+
+// formSealer seals every stored form when set: forms can show secrets
+// (a TOTP key, backup codes), which must not rest in the database in the
+// clear. It is set once at start-up, before any request is served.
+var formSealer Sealer
+
+// sealedPrefix marks a sealed form, stored as a JSON string (the column
+// is JSON on PostgreSQL); unsealed forms are JSON objects.
+const sealedPrefix = "sealed:"
+
+// SealForms makes every flow stored from now on keep its form encrypted
+// with s, and lets flows read forms sealed with it.
+func SealForms(s Sealer) { formSealer = s }
+
 func encode(f *Flow) (string, string, error) {
-	ui, err := json.Marshal(f.UI)
+	raw, err := json.Marshal(f.UI)
 	if err != nil {
 		return "", "", err
+	}
+	ui := string(raw)
+	if formSealer != nil {
+		sealed, err := formSealer.Encrypt(raw)
+		if err != nil {
+			return "", "", err
+		}
+		quoted, err := json.Marshal(sealedPrefix + sealed)
+		if err != nil {
+			return "", "", err
+		}
+		ui = string(quoted)
 	}
 	internal, err := json.Marshal(f.Internal)
 	if err != nil {
 		return "", "", err
 	}
-	return string(ui), string(internal), nil
+	return ui, string(internal), nil
+}
+
+// decodeForm reads a stored form, sealed or not.
+func decodeForm(stored string, into **Container) error {
+	raw := []byte(stored)
+	var text string
+	if strings.HasPrefix(stored, `"`) && json.Unmarshal(raw, &text) == nil && strings.HasPrefix(text, sealedPrefix) {
+		sealed := strings.TrimPrefix(text, sealedPrefix)
+		if formSealer == nil {
+			return errors.New("flow: the form is sealed, and no secrets.cipher is configured to open it")
+		}
+		var err error
+		if raw, err = formSealer.Decrypt(sealed); err != nil {
+			return fmt.Errorf("flow: opening the stored form: %w", err)
+		}
+	}
+	return json.Unmarshal(raw, into)
 }
 
 // Get loads a flow of kind; a missing one (or one of another kind) is
@@ -268,7 +318,7 @@ FROM selfservice_flows WHERE id = $1`, id).Scan(&f.ID, &k, &f.Type, &f.State, &a
 	}
 	f.Kind, f.Active, f.ReturnTo, f.RequestedAAL, f.IdentityID = Kind(k), active.String, ret.String, reqAAL.String, identityID
 	f.IssuedAt, f.ExpiresAt, f.CreatedAt, f.UpdatedAt = issued.Time, exp.Time, c.Time, u.Time
-	if err := json.Unmarshal([]byte(ui), &f.UI); err != nil {
+	if err := decodeForm(ui, &f.UI); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(internal), &f.Internal); err != nil {

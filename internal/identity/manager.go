@@ -392,6 +392,12 @@ func (m *Manager) PlanChange(ctx context.Context, id uuid.UUID, derive func(*Ide
 // changed since the plan was made, the draft is derived again from what is
 // there now (the hash is kept).
 func (c *ChangePlan) Apply(ctx context.Context, q *store.Q) (*Identity, error) {
+	// Lock the row before reading it: the write below rewrites every
+	// credential, and a credential changed meanwhile by another
+	// transaction (a backup code spent) must not be undone.
+	if _, err := q.Exec(ctx, `UPDATE identities SET updated_at = updated_at WHERE id = $1`, c.id); err != nil {
+		return nil, err
+	}
 	before, err := getIdentity(ctx, q, c.id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNotFound

@@ -294,6 +294,9 @@ func baseConfig(dsn string, publicPort, adminPort int) map[string]any {
 		},
 		"secrets": map[string]any{
 			"cookie": []any{"conformance-cookie-secret-0123456789"},
+			// Shared by every server of a test, as by a deployment's
+			// instances: they open each other's sealed secrets.
+			"cipher": []any{"conformance-cipher-secret-32byte"},
 		},
 	}
 }
