@@ -103,9 +103,12 @@ func (m *Manager) appendMethod(ctx context.Context, q *store.Q, s *Session, meth
 	if err != nil {
 		return err
 	}
+	expires := now.Add(m.cfg.Lifespan)
 	if fresh {
-		_, err = q.Exec(ctx, `UPDATE sessions SET authentication_methods = $2, aal = $3, authenticated_at = $4 WHERE id = $1`,
-			s.ID, string(encoded), level, now)
+		// A sign-in on the session starts it afresh, as Kratos does: issued
+		// and authenticated now, and a whole lifespan to go.
+		_, err = q.Exec(ctx, `UPDATE sessions SET authentication_methods = $2, aal = $3, issued_at = $4, authenticated_at = $4, expires_at = $5 WHERE id = $1`,
+			s.ID, string(encoded), level, now, expires)
 	} else {
 		_, err = q.Exec(ctx, `UPDATE sessions SET authentication_methods = $2, aal = $3 WHERE id = $1`,
 			s.ID, string(encoded), level)
@@ -115,7 +118,7 @@ func (m *Manager) appendMethod(ctx context.Context, q *store.Q, s *Session, meth
 	}
 	s.Methods, s.AAL, s.UpdatedAt = methods, level, now
 	if fresh {
-		s.AuthenticatedAt = now
+		s.IssuedAt, s.AuthenticatedAt, s.ExpiresAt = now, now, expires
 	}
 	return nil
 }

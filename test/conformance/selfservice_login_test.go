@@ -387,6 +387,10 @@ func TestSelfserviceLogin_RefreshKeepsSessionAndMovesAuthenticatedAt(t *testing.
 			if !sess.AuthenticatedAt.After(*reg.Session.AuthenticatedAt) {
 				t.Errorf("authenticated_at = %v, want after the first login's %v", sess.AuthenticatedAt, reg.Session.AuthenticatedAt)
 			}
+			// A refresh starts the session afresh, as Kratos's does.
+			if !sess.ExpiresAt.After(*reg.Session.ExpiresAt) || !sess.IssuedAt.After(*reg.Session.IssuedAt) {
+				t.Errorf("issued_at %v, expires_at %v, want both after the first login's %v, %v", sess.IssuedAt, sess.ExpiresAt, reg.Session.IssuedAt, reg.Session.ExpiresAt)
+			}
 		})
 
 		t.Run("browser", func(t *testing.T) {
