@@ -196,6 +196,12 @@ func TestTOTP_NativeSetupStepUpReplayUnlink(t *testing.T) {
 		if e := requireError(t, status, whoami.body, http.StatusForbidden); e.Error.ID != "session_aal2_required" {
 			t.Errorf("whoami of the aal1 session: error id %q, want session_aal2_required", e.Error.ID)
 		}
+		// So does the settings flow (selfservice.flows.settings.required_aal).
+		_, res, err = s.Public.FrontendAPI.CreateNativeSettingsFlow(context.Background()).XSessionToken(other.Token).Execute()
+		st, body = sdkFailure(t, res, err)
+		if e := requireError(t, st, body, http.StatusForbidden); e.Error.ID != "session_aal2_required" || e.Error.Details["redirect_browser_to"] == nil {
+			t.Errorf("settings of the aal1 session: %s, want session_aal2_required with redirect_browser_to", body)
+		}
 
 		// Step up with the app: a wrong code is a flow-level 4000008.
 		loginID := totpNativeStepUp(t, s, other.Token)
