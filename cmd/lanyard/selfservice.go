@@ -22,6 +22,8 @@ import (
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/session"
 	"github.com/lanyard-id/lanyard/internal/store"
+	"github.com/lanyard-id/lanyard/internal/strategy/code"
+	"github.com/lanyard-id/lanyard/internal/strategy/link"
 	"github.com/lanyard-id/lanyard/internal/strategy/password"
 	"github.com/lanyard-id/lanyard/internal/strategy/profile"
 )
@@ -152,7 +154,18 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	// Every recovery and verification message counts toward the guard's
 	// cap per address, known or not.
 	mailer := mail.Mailer().WithLimit(guards)
-	verifier := verification.NewHandler(kit, ids, codes, mailer, verification.Options{
+	// The code and link methods of each flow; a flow uses the one its
+	// `use` names (recovery's admin API makes flows of either).
+	addressMethods := func(notify bool) flow.Methods {
+		return flow.Methods{
+			code.New(kit.Config, ids, codes, mailer, code.Options{
+				Lifespan: ss.Methods.Code.Lifespan, MaxAttempts: ss.Methods.Code.MaxSubmissions,
+				NotifyUnknownRecipients: notify, Guard: guards,
+			}),
+			link.New(kit.Config, ids, codes, mailer, link.Options{Lifespan: ss.Methods.Link.Lifespan, NotifyUnknownRecipients: notify}),
+		}
+	}
+	verifier := verification.NewHandler(kit, ids, addressMethods(ver.NotifyUnknownRecipients), verification.Options{
 		Enabled: ver.Enabled, Method: ver.Use, NotifyUnknownRecipients: ver.NotifyUnknownRecipients,
 		CodeLifespan: ss.Methods.Code.Lifespan, LinkLifespan: ss.Methods.Link.Lifespan,
 		MaxAttempts: ss.Methods.Code.MaxSubmissions, Guard: guards,
@@ -163,7 +176,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		Hooks:            settingsHooks,
 		RequiredAAL:      ss.Flows.Settings.RequiredAAL,
 	})
-	recoverer := recovery.NewHandler(kit, sessions, ids, codes, mailer, settingsHandler, recovery.Options{
+	recoverer := recovery.NewHandler(kit, sessions, ids, codes, settingsHandler, addressMethods(rec.NotifyUnknownRecipients), recovery.Options{
 		Enabled: rec.Enabled, Method: rec.Use, NotifyUnknownRecipients: rec.NotifyUnknownRecipients,
 		CodeLifespan: ss.Methods.Code.Lifespan, LinkLifespan: ss.Methods.Link.Lifespan,
 		MaxAttempts:      ss.Methods.Code.MaxSubmissions,

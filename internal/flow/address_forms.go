@@ -1,6 +1,12 @@
 package flow
 
-import "github.com/lanyard-id/lanyard/internal/text"
+import (
+	"net/url"
+	"strings"
+
+	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/text"
+)
 
 // The forms recovery and verification share: first an address to send a
 // code or link to, then (for codes) the code.
@@ -38,4 +44,44 @@ func AskForCode(f *Flow, codeLabel *text.Message, email string) {
 	if email != "" {
 		f.UI.Add(Submit("code", "email", email, text.LabelResendCode()))
 	}
+}
+
+// CheckAddress reads the address a recovery or verification form was
+// given, for method's form, and answers it normalised, or a FormError on
+// the email field. A rejected address is shown again in the address form
+// (recovery also shows the form for an empty one, leaving a sent state).
+func CheckAddress(f *Flow, method, email string) (string, error) {
+	email = strings.TrimSpace(email)
+	if email != "" && strings.Contains(email, "@") {
+		return schema.NormalizeAddress("email", email), nil
+	}
+	msg := text.ValidationRequired("email")
+	if email != "" {
+		msg = text.InvalidEmail(email)
+	}
+	if f.Kind == Recovery {
+		f.State = StateChooseMethod
+		AskForAddress(f, method, email)
+	} else if email != "" {
+		AskForAddress(f, method, email)
+	}
+	return "", FormError{{Field: "email", Message: msg}}
+}
+
+// MessageLink is the link a recovery or verification message carries to
+// flow f: GET /self-service/<kind>?flow=&<param>=secret.
+func (c Config) MessageLink(f *Flow, param, secret string) string {
+	q := url.Values{}
+	q.Set("flow", f.ID.String())
+	q.Set(param, secret)
+	return c.LinkURL("self-service/"+string(f.Kind), q)
+}
+
+// LinkPayload is the payload of a link opened from a message: its query.
+func LinkPayload(q url.Values) Payload {
+	p := Payload{}
+	for k := range q {
+		p[k] = q.Get(k)
+	}
+	return p
 }

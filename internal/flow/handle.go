@@ -111,6 +111,12 @@ type Submission struct {
 	// Privileged reports whether the session signed in recently enough
 	// for changes to credentials and addresses (settings).
 	Privileged bool
+	// ClientIP is the caller's address as the brute-force guard sees it
+	// (recovery and verification codes).
+	ClientIP string
+	// Link reports that the submission is a link opened from a message
+	// (GET with the link's query as the payload), not a form.
+	Link bool
 }
 
 // errAnswered means the response was already written.

@@ -5,8 +5,10 @@ import (
 	"errors"
 
 	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/onetime"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/store"
+	"github.com/lanyard-id/lanyard/internal/text"
 )
 
 // Method is one way to prove who someone is, or to change how they can:
@@ -80,8 +82,49 @@ type Outcome struct {
 	Next string
 	// Shown, in settings, means the submission changed only the form (it
 	// revealed or prepared something): the flow is shown again, kept as the
-	// method left it, without a success.
+	// method left it, without a success. In verification, a code link
+	// opened from a message filled the code into the form.
 	Shown bool
+	// Send, in recovery and verification, issues the code or link the
+	// submission asked for and queues its message, inside the transaction
+	// that writes the flow back; the method has moved the form to what it
+	// shows once sent (state sent_email).
+	Send func(ctx context.Context, q *store.Q) error
+	// Redeem, in recovery and verification, spends the code or link token
+	// the submission carries, inside the flow's completing transaction and
+	// before the flow is claimed. It answers the spent code, whose owner
+	// the flow completes with; a *Refusal says why it cannot be used.
+	Redeem func(ctx context.Context, q *store.Q) (*onetime.Code, error)
+}
+
+// Refusal is Redeem's answer to a code or link that cannot be used. The
+// flow commits the transaction (the attempt counts) unless Undo is set.
+type Refusal struct {
+	// Cause is onetime.ErrInvalid, ErrExpired, ErrUsed or
+	// ErrTooManyAttempts.
+	Cause error
+	// Code is the code that matched, when it expired.
+	Code *onetime.Code
+	// Message, when set, is what the flow shows instead of its own
+	// message for Cause (the brute-force guard's verdict).
+	Message *text.Message
+	// Undo rolls the redemption back: a link of another flow stays
+	// usable there.
+	Undo bool
+}
+
+func (r *Refusal) Error() string { return "flow: refused: " + r.Cause.Error() }
+func (r *Refusal) Unwrap() error { return r.Cause }
+
+// Sender is implemented by the methods that send a code or link to an
+// address outside a submission: verification after sign-up and for a
+// login that require_verified_address refused.
+type Sender interface {
+	// SendTo issues a code or link of f for address and queues its
+	// message to owner, in q's transaction.
+	SendTo(ctx context.Context, q *store.Q, f *Flow, owner *identity.Identity, via, address string) error
+	// ShowSent moves f's form to what it shows once sent to address.
+	ShowSent(f *Flow, address string)
 }
 
 // Implied is implemented by methods whose submissions may carry no

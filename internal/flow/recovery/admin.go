@@ -10,7 +10,6 @@ import (
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/onetime"
 	"github.com/lanyard-id/lanyard/internal/store"
-	"github.com/lanyard-id/lanyard/internal/text"
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
 
@@ -67,6 +66,11 @@ func (a *Admin) create(w http.ResponseWriter, r *http.Request, method string) {
 			return
 		}
 	}
+	m := h.methods.Named(method)
+	if m == nil {
+		wire.WriteError(w, r, wire.NotFound.WithReason("Recovery by %s is not available.", method))
+		return
+	}
 	i, err := h.ids.Get(r.Context(), id)
 	if err != nil {
 		wire.WriteError(w, r, err)
@@ -79,10 +83,9 @@ func (a *Admin) create(w http.ResponseWriter, r *http.Request, method string) {
 	f.AddCSRF(nil)
 	f.Internal[adminKey] = json.RawMessage(`true`)
 	f.Active, f.State = method, flow.StateSentEmail
-	if method == onetime.MethodCode {
-		flow.AskForCode(f, text.LabelRecoveryCode(), "")
-	} else {
-		flow.AskForAddress(f, method, "")
+	if err := m.AddNodes(r.Context(), f, flow.NodeContext{}); err != nil {
+		wire.WriteError(w, r, err)
+		return
 	}
 	var plain string
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
@@ -100,7 +103,7 @@ func (a *Admin) create(w http.ResponseWriter, r *http.Request, method string) {
 		return
 	}
 	if method == onetime.MethodLink {
-		wire.WriteJSON(w, http.StatusOK, map[string]any{"recovery_link": h.linkURL(f, plain), "expires_at": f.ExpiresAt})
+		wire.WriteJSON(w, http.StatusOK, map[string]any{"recovery_link": h.kit.MessageLink(f, "token", plain), "expires_at": f.ExpiresAt})
 		return
 	}
 	// As with Kratos, the link opens the recovery UI on the flow, where

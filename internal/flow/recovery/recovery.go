@@ -1,7 +1,7 @@
 // Package recovery is the account recovery flow: a code (or a link) sent to
 // a recovery address signs its owner in with a fresh session and hands over
-// to a settings flow to set a new password. Known and unknown addresses get
-// the same answer, so the flow does not tell which accounts exist.
+// to a settings flow to set a new password. The methods (code, link) ask
+// for the address, send and redeem; the flow completes what they redeem.
 package recovery
 
 import (
@@ -9,30 +9,19 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/guard"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/onetime"
-	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/session"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/text"
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
-
-// Mailer queues the recovery messages inside the caller's transaction.
-type Mailer interface {
-	Queue(ctx context.Context, q *store.Q, m courier.Message) error
-	// Rehearse does the work of queuing m without queuing it, for an
-	// address no account uses; notice, if any, is queued in its place.
-	Rehearse(ctx context.Context, q *store.Q, m courier.Message, notice *courier.Message) error
-}
 
 // SettingsStarter creates the settings flow a recovered user lands in.
 type SettingsStarter interface {
@@ -40,10 +29,13 @@ type SettingsStarter interface {
 	UIURL(f *flow.Flow) string
 }
 
-// Options are the recovery settings.
+// Options are the recovery settings. NotifyUnknownRecipients, the
+// lifespans and MaxAttempts configure the code and link methods the flow
+// is given, made from the same settings; the flow itself reads the
+// lifespans only for admin codes and links.
 type Options struct {
 	Enabled bool
-	// Method is selfservice.flows.recovery.use: "code" or "link".
+	// Method is selfservice.flows.recovery.use: the method new flows use.
 	Method                  string
 	NotifyUnknownRecipients bool
 	CodeLifespan            time.Duration
@@ -54,7 +46,8 @@ type Options struct {
 	// ContinueWith is feature_flags.use_continue_with_transitions.
 	ContinueWith     bool
 	PrivilegedMaxAge time.Duration
-	// Guard counts code guesses per address across flows; nil counts none.
+	// Guard tells the client's address, by which the methods count code
+	// guesses; nil counts none.
 	Guard *guard.Guard
 }
 
@@ -64,13 +57,15 @@ type Handler struct {
 	sessions *session.Manager
 	ids      *identity.Manager
 	codes    *onetime.Codes
-	mail     Mailer
+	methods  flow.Methods
 	settings SettingsStarter
 	opts     Options
 }
 
-// NewHandler wires the recovery flow.
-func NewHandler(kit *flow.Kit, sessions *session.Manager, ids *identity.Manager, codes *onetime.Codes, mail Mailer, settings SettingsStarter, opts Options) *Handler {
+// NewHandler wires the recovery flow. methods are the ways to recover
+// (code, link); a flow uses the one it was made for (the admin API makes
+// flows of either), new flows opts.Method. codes issues admin codes.
+func NewHandler(kit *flow.Kit, sessions *session.Manager, ids *identity.Manager, codes *onetime.Codes, settings SettingsStarter, methods flow.Methods, opts Options) *Handler {
 	if opts.Method == "" {
 		opts.Method = onetime.MethodCode
 	}
@@ -86,7 +81,7 @@ func NewHandler(kit *flow.Kit, sessions *session.Manager, ids *identity.Manager,
 	if opts.PrivilegedMaxAge <= 0 {
 		opts.PrivilegedMaxAge = time.Hour
 	}
-	return &Handler{kit: kit, sessions: sessions, ids: ids, codes: codes, mail: mail, settings: settings, opts: opts}
+	return &Handler{kit: kit, sessions: sessions, ids: ids, codes: codes, methods: methods.For(flow.Recovery), settings: settings, opts: opts}
 }
 
 // Register adds the routes.
@@ -139,18 +134,42 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string) (*
 	if err != nil {
 		return nil, err
 	}
-	f.Active = h.opts.Method
-	flow.AskForAddress(f, f.Active, "")
+	if err := h.askForAddress(r.Context(), f); err != nil {
+		return nil, err
+	}
 	return f, h.kit.Save(r.Context(), f)
 }
 
-// methodOf is the method a flow was made for (admin links make link flows
-// whatever the configured method).
-func (h *Handler) methodOf(f *flow.Flow) string {
-	if f.Active == onetime.MethodCode || f.Active == onetime.MethodLink {
-		return f.Active
+// askForAddress makes f a flow of the configured method, showing its
+// first form.
+func (h *Handler) askForAddress(ctx context.Context, f *flow.Flow) error {
+	f.Active = h.opts.Method
+	if m := h.methods.Named(f.Active); m != nil {
+		return m.AddNodes(ctx, f, flow.NodeContext{})
 	}
-	return h.opts.Method
+	return nil
+}
+
+// methodOf is the method a flow was made for (the admin API makes flows
+// of either method whatever the configured one), or nil.
+func (h *Handler) methodOf(f *flow.Flow) flow.Method {
+	if m := h.methods.Named(f.Active); m != nil {
+		return m
+	}
+	return h.methods.Named(h.opts.Method)
+}
+
+// chosen reports whether p is a submission for m: it names m, or names
+// no method and m takes it anyway (the resend button sends an address).
+func chosen(m flow.Method, p flow.Payload) bool {
+	if m == nil {
+		return false
+	}
+	if named := p.String("method"); named != "" {
+		return named == m.ID()
+	}
+	im, ok := m.(flow.Implied)
+	return ok && im.Implies(p)
 }
 
 // fetch answers GET /self-service/recovery/flows?id=.
@@ -195,13 +214,17 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	f, p := sub.Flow, sub.Payload
 	f.UI.ResetMessages()
-	method := h.methodOf(f)
-	email := strings.TrimSpace(p.String("email"))
-
-	// Once a code went out, a submission without an address is a code,
-	// whoever sends it (as with Kratos, a signed-in browser too).
-	if method == onetime.MethodCode && f.State == flow.StateSentEmail && email == "" {
-		h.redeem(w, r, f, p.String("code"))
+	sub.ClientIP = h.opts.Guard.ClientIP(r)
+	m := h.methodOf(f)
+	var out *flow.Outcome
+	var submitErr error
+	if chosen(m, p) {
+		out, submitErr = m.Submit(r.Context(), sub)
+	}
+	// A code is its own proof: whoever sends it (as with Kratos, a
+	// signed-in browser too) redeems it.
+	if submitErr == nil && out != nil && out.Redeem != nil {
+		h.redeemCode(w, r, f, out.Redeem)
 		return
 	}
 	current, err := h.sessions.Current(r.Context(), r)
@@ -213,72 +236,27 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.kit.AlreadySignedIn(w, r, f.Type, "")
 		return
 	}
-	submitted := p.String("method")
-	if submitted == "" && email != "" {
-		submitted = method // the resend button sends only the address
-	}
-	if submitted != method {
+	var fe flow.FormError
+	switch {
+	case !chosen(m, p):
 		h.kit.Reject(w, r, f, flow.FormMessage(text.NoRecoveryStrategy()))
-		return
+	case errors.As(submitErr, &fe):
+		h.kit.Reject(w, r, f, fe)
+	case submitErr != nil:
+		h.kit.Fail(w, r, submitErr)
+	case out == nil || out.Send == nil:
+		h.kit.Reject(w, r, f, flow.FormMessage(text.NoRecoveryStrategy()))
+	default:
+		h.send(w, r, f, out.Send)
 	}
-	transient, _ := p["transient_payload"].(map[string]any)
-	h.send(w, r, f, method, email, transient)
 }
 
-// send issues a code (or link) for the address and queues the message. An
-// unknown address gets the same work, down to the queries, a code nobody
-// receives and the rendering of a message that is not queued, so that
-// neither the answers nor their timing reveal which addresses exist.
-func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, method, email string, transient map[string]any) {
-	if email == "" || !strings.Contains(email, "@") {
-		msg := text.ValidationRequired("email")
-		if email != "" {
-			msg = text.InvalidEmail(email)
-		}
-		f.State = flow.StateChooseMethod
-		flow.AskForAddress(f, method, email)
-		h.kit.Reject(w, r, f, flow.FormError{{Field: "email", Message: msg}})
-		return
-	}
-	address := schema.NormalizeAddress("email", email)
-	owner, err := h.ids.FindByAddressEvenly(r.Context(), true, "email", address)
-	if err != nil && !errors.Is(err, identity.ErrNotFound) {
-		h.kit.Fail(w, r, err)
-		return
-	}
-	lifespan := h.opts.CodeLifespan
-	if method == onetime.MethodLink {
-		lifespan = h.opts.LinkLifespan
-	}
-	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		if err := h.codes.InvalidateFlow(r.Context(), q, f.ID); err != nil {
+// send runs a method's Send (the code or link and its message) in the
+// transaction that stores the flow as the method left it.
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, send func(context.Context, *store.Q) error) {
+	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		if err := send(r.Context(), q); err != nil {
 			return err
-		}
-		code := onetime.Code{Purpose: onetime.Recovery, Method: method, FlowID: f.ID, Via: "email", Value: address, ExpiresAt: store.Now().Add(lifespan)}
-		if owner != nil {
-			code.IdentityID = &owner.ID
-		}
-		plain, err := h.codes.Issue(r.Context(), q, code)
-		if err != nil {
-			return err
-		}
-		msg := courier.Message{
-			Template: courier.RecoveryCodeValid, Via: courier.ViaEmail, To: address, Code: plain, Identity: owner,
-			RequestURL: f.RequestURL, TransientPayload: transient, ExpiresIn: lifespan,
-		}
-		if method == onetime.MethodLink {
-			msg.Template, msg.Code, msg.URL = courier.RecoveryValid, "", h.linkURL(f, plain)
-		}
-		if err := h.queue(r.Context(), q, msg, owner != nil); err != nil {
-			return err
-		}
-		f.State, f.Active = flow.StateSentEmail, method
-		if method == onetime.MethodCode {
-			flow.AskForCode(f, text.LabelRecoveryCode(), email)
-			f.UI.Messages = []*text.Message{text.RecoveryCodeSent()}
-		} else {
-			flow.AskForAddress(f, method, email)
-			f.UI.Messages = []*text.Message{text.RecoveryLinkSent()}
 		}
 		f.RefreshCSRF(h.kit.CSRF.Token(r))
 		return flow.Update(r.Context(), q, f)
@@ -287,92 +265,63 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, met
 		h.kit.Fail(w, r, err)
 		return
 	}
-	h.show(w, r, f, http.StatusOK)
-}
-
-// queue queues msg to the address's owner. For an address no account
-// uses (known false) it rehearses msg instead and queues, when unknown
-// recipients are notified, the notice in its place.
-func (h *Handler) queue(ctx context.Context, q *store.Q, msg courier.Message, known bool) error {
-	if known {
-		return h.mail.Queue(ctx, q, msg)
-	}
-	var notice *courier.Message
-	if h.opts.NotifyUnknownRecipients {
-		notice = &courier.Message{Template: courier.RecoveryCodeInvalid, Via: msg.Via, To: msg.To, RequestURL: msg.RequestURL, TransientPayload: msg.TransientPayload}
-		if msg.Template == courier.RecoveryValid {
-			notice.Template = courier.RecoveryInvalid
-		}
-	}
-	return h.mail.Rehearse(ctx, q, msg, notice)
-}
-
-func (h *Handler) linkURL(f *flow.Flow, token string) string {
-	q := url.Values{}
-	q.Set("flow", f.ID.String())
-	q.Set("token", token)
-	return h.kit.LinkURL("self-service/recovery", q)
+	h.show(w, r, f)
 }
 
 // show answers the flow: JSON for apps and AJAX, the UI for browsers.
-func (h *Handler) show(w http.ResponseWriter, r *http.Request, f *flow.Flow, status int) {
-	if f.Type == flow.TypeAPI || wire.WantsJSON(r) {
-		wire.WriteJSON(w, status, f.View())
-		return
-	}
-	h.kit.RedirectToUI(w, r, f)
+func (h *Handler) show(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
+	h.kit.Answer(w, r, f, flow.Answer{JSON: f.View()})
 }
 
-// redeem checks a typed code. A wrong code shows the same flow again with
-// 200, as Kratos does (the form is fine; only the code is not); a code that
-// cannot be used any more, or one submission too many, retires the flow
-// and offers a new one.
-func (h *Handler) redeem(w http.ResponseWriter, r *http.Request, f *flow.Flow, plain string) {
+// spend runs a method's Redeem and, when it answers a code, completes the
+// recovery in the same transaction. A refusal is committed (the attempt
+// counts) unless it asks to be undone.
+func (h *Handler) spend(r *http.Request, f *flow.Flow, redeem func(context.Context, *store.Q) (*onetime.Code, error)) (*recoveredOwner, *flow.Refusal, error) {
 	var (
-		code      *onetime.Code
-		redeemErr error
-		done      *recoveredOwner
+		done    *recoveredOwner
+		refusal *flow.Refusal
 	)
-	ip := h.opts.Guard.ClientIP(r)
-	var refused *guard.Refused
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		var err error
-		code, err = h.codes.RedeemCode(r.Context(), q, onetime.Recovery, f.ID, strings.TrimSpace(plain), h.opts.MaxAttempts, h.opts.Guard.CodeGate(r.Context(), q, ip))
-		if errors.Is(err, onetime.ErrInvalid) || errors.Is(err, onetime.ErrTooManyAttempts) || errors.As(err, &refused) {
-			redeemErr = err // committed: the attempt counts
+		code, err := redeem(r.Context(), q)
+		if errors.As(err, &refusal) {
+			if refusal.Undo {
+				return err
+			}
 			return nil
 		}
-		if err != nil || code.IdentityID == nil {
-			return err
-		}
-		if err := h.opts.Guard.Succeeded(r.Context(), q, guard.ScopeCode, code.Value, ip); err != nil {
+		if err != nil {
 			return err
 		}
 		done, err = h.complete(r, q, f, code)
 		return err
 	})
-	if errors.Is(err, flow.ErrCompleted) {
-		h.kit.AnswerCompleted(w, r, f)
-		return
+	if refusal != nil && errors.Is(err, refusal) {
+		err = nil
 	}
-	if err != nil {
-		h.kit.Fail(w, r, err)
-		return
-	}
+	return done, refusal, err
+}
+
+// redeemCode answers a typed code. A wrong code shows the same flow again
+// with 200, as Kratos does (the form is fine; only the code is not); a code
+// that cannot be used any more, or one submission too many, retires the
+// flow and offers a new one.
+func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flow, redeem func(context.Context, *store.Q) (*onetime.Code, error)) {
+	done, refusal, err := h.spend(r, f, redeem)
 	switch {
-	case errors.Is(redeemErr, onetime.ErrTooManyAttempts):
+	case errors.Is(err, flow.ErrCompleted):
+		h.kit.AnswerCompleted(w, r, f)
+	case err != nil:
+		h.kit.Fail(w, r, err)
+	case refusal == nil:
+		h.recovered(w, r, f, f.Type, done)
+	case errors.Is(refusal, onetime.ErrTooManyAttempts):
 		h.retry(w, r, f, f.Type, text.ValidationGeneric(errSubmittedTooOften.Reason), errSubmittedTooOften)
-	case errors.Is(redeemErr, onetime.ErrExpired):
-		h.retryExpired(w, r, f, f.Type, code.ExpiresAt)
-	case errors.Is(redeemErr, onetime.ErrUsed):
+	case errors.Is(refusal, onetime.ErrExpired) && refusal.Code != nil:
+		h.retryExpired(w, r, f, f.Type, refusal.Code.ExpiresAt)
+	case errors.Is(refusal, onetime.ErrUsed):
 		h.retry(w, r, f, f.Type, text.ValidationGeneric(errCodeUsed.Reason), errCodeUsed)
-	case redeemErr != nil || code.IdentityID == nil:
-		// A wrong code, the code of an address no account owns, or a
-		// guess past the guard's limits.
-		f.UI.Messages = []*text.Message{text.RecoveryCodeInvalid()}
-		if refused != nil {
-			f.UI.Messages = []*text.Message{refused.Verdict.Message()}
-		}
+	default:
+		f.UI.Messages = []*text.Message{refusal.Message}
 		if f.Type == flow.TypeBrowser {
 			f.RefreshCSRF(h.kit.CSRF.Token(r))
 		}
@@ -383,9 +332,7 @@ func (h *Handler) redeem(w http.ResponseWriter, r *http.Request, f *flow.Flow, p
 			h.kit.Fail(w, r, err)
 			return
 		}
-		h.show(w, r, f, http.StatusOK)
-	default:
-		h.recovered(w, r, f, f.Type, done)
+		h.show(w, r, f)
 	}
 }
 
@@ -395,12 +342,14 @@ func (h *Handler) redeem(w http.ResponseWriter, r *http.Request, f *flow.Flow, p
 // get cause with a continue_with pointing at it.
 func (h *Handler) retry(w http.ResponseWriter, r *http.Request, old *flow.Flow, typ string, msg *text.Message, cause *wire.Error) {
 	nf, err := h.kit.Start(w, r, flow.Recovery, typ)
+	if err == nil {
+		nf.ReturnTo = old.ReturnTo
+		err = h.askForAddress(r.Context(), nf)
+	}
 	if err != nil {
 		h.kit.Fail(w, r, err)
 		return
 	}
-	nf.Active, nf.ReturnTo = h.opts.Method, old.ReturnTo
-	flow.AskForAddress(nf, nf.Active, "")
 	nf.UI.Messages = []*text.Message{msg}
 	if err := h.kit.Save(r.Context(), nf); err != nil {
 		h.kit.Fail(w, r, err)
@@ -428,21 +377,26 @@ func (h *Handler) retryExpired(w http.ResponseWriter, r *http.Request, old *flow
 	h.retry(w, r, old, typ, text.RecoveryExpired(expiredAt), cause)
 }
 
-// errWrongFlow rolls back the redemption of a link made for another flow.
-var errWrongFlow = errors.New("recovery: the link belongs to another flow")
+// errLinkInvalid is the cause of the new flow offered for a link that
+// cannot be used.
+var errLinkInvalid = wire.BadRequest.WithReason("The recovery link is invalid or was used already.")
 
-// followLink redeems a recovery link (GET ?flow=&token=). A link is opened
-// in a browser, so it always answers as to a browser: the session cookie
-// and a redirect to the settings UI, or a new flow explaining what went
-// wrong.
+// followLink answers a link from a message (GET ?flow=&token=). A link is
+// opened in a browser, so it always answers as to a browser: the session
+// cookie and a redirect to the settings UI, or a new flow explaining what
+// went wrong. Without more than the flow id it shows the flow.
 func (h *Handler) followLink(w http.ResponseWriter, r *http.Request) {
-	token := r.URL.Query().Get("token")
-	if token != "" {
+	query := r.URL.Query()
+	opened := false // the link carries more than the flow id
+	for k := range query {
+		opened = opened || (k != "flow" && query.Get(k) != "")
+	}
+	if opened {
 		// Answer as to a browser even if the client asks for JSON.
 		r = r.Clone(r.Context())
 		r.Header.Del("Accept")
 	}
-	id, err := uuid.Parse(r.URL.Query().Get("flow"))
+	id, err := uuid.Parse(query.Get("flow"))
 	if err != nil {
 		h.kit.Fail(w, r, wire.BadRequest.WithReason("The recovery link is incomplete."))
 		return
@@ -452,46 +406,44 @@ func (h *Handler) followLink(w http.ResponseWriter, r *http.Request) {
 		h.kit.Fail(w, r, err)
 		return
 	}
-	if token == "" {
+	if !opened {
 		// A flow opened by URL, as one an admin created: show its form.
 		if _, err := h.claim(w, r, f); err != nil {
 			h.kit.Fail(w, r, err)
 			return
 		}
-		h.show(w, r, f, http.StatusOK)
+		h.show(w, r, f)
 		return
 	}
 	if f.Expired() {
 		h.retryExpired(w, r, f, flow.TypeBrowser, f.ExpiresAt)
 		return
 	}
-	var (
-		code *onetime.Code
-		done *recoveredOwner
-	)
-	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		var err error
-		code, err = h.codes.RedeemToken(r.Context(), q, onetime.Recovery, token)
-		if err == nil && (code.FlowID != f.ID || code.IdentityID == nil) {
-			return errWrongFlow
-		}
+	var out *flow.Outcome
+	if m := h.methodOf(f); m != nil {
+		out, err = m.Submit(r.Context(), &flow.Submission{Flow: f, Payload: flow.LinkPayload(query), Link: true, ClientIP: h.opts.Guard.ClientIP(r)})
 		if err != nil {
-			return err
+			h.kit.Fail(w, r, err)
+			return
 		}
-		done, err = h.complete(r, q, f, code)
-		return err
-	})
+	}
+	if out == nil || out.Redeem == nil {
+		// No method redeems what the link carries.
+		h.retry(w, r, f, flow.TypeBrowser, text.RecoveryLinkInvalid(), errLinkInvalid)
+		return
+	}
+	done, refusal, err := h.spend(r, f, out.Redeem)
 	switch {
 	case errors.Is(err, flow.ErrCompleted):
 		h.kit.AnswerCompleted(w, r, f)
-	case errors.Is(err, onetime.ErrExpired) && code.FlowID == f.ID:
-		h.retryExpired(w, r, f, flow.TypeBrowser, code.ExpiresAt)
-	case errors.Is(err, onetime.ErrInvalid) || errors.Is(err, errWrongFlow):
-		h.retry(w, r, f, flow.TypeBrowser, text.RecoveryLinkInvalid(), wire.BadRequest.WithReason("The recovery link is invalid or was used already."))
 	case err != nil:
 		h.kit.Fail(w, r, err)
-	default:
+	case refusal == nil:
 		h.recovered(w, r, f, flow.TypeBrowser, done)
+	case errors.Is(refusal, onetime.ErrExpired) && refusal.Code != nil:
+		h.retryExpired(w, r, f, flow.TypeBrowser, refusal.Code.ExpiresAt)
+	default:
+		h.retry(w, r, f, flow.TypeBrowser, refusal.Message, errLinkInvalid)
 	}
 }
 

@@ -152,7 +152,8 @@ func newEnv(t *testing.T, s *store.Store, opts Options) *env {
 		CSRF:  flow.NewCSRF(public, false, "", "/", http.SameSiteLaxMode),
 	}
 	m := &fakeMailer{}
-	h := NewHandler(kit, sessions, ids, onetime.New("cookie-secret-0123456789"), m, fakeSettings{kit}, opts)
+	codes := onetime.New("cookie-secret-0123456789")
+	h := NewHandler(kit, sessions, ids, codes, fakeSettings{kit}, methods(kit, ids, codes, m, opts), opts)
 	h.Register(mux)
 	h.Admin().Register(mux, "/admin")
 	return &env{srv: srv, h: h, ids: ids, mail: m, kit: kit}

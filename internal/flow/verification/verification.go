@@ -21,30 +21,22 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/guard"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/onetime"
-	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/text"
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
 
-// Mailer queues the verification messages inside the caller's
-// transaction; via is the address's channel ("email" or "sms").
-type Mailer interface {
-	Queue(ctx context.Context, q *store.Q, m courier.Message) error
-	// Rehearse does the work of queuing m without queuing it, for an
-	// address no account uses; notice, if any, is queued in its place.
-	Rehearse(ctx context.Context, q *store.Q, m courier.Message, notice *courier.Message) error
-}
-
-// Options are the verification settings.
+// Options are the verification settings. The flow itself reads Enabled,
+// Method and Guard; NotifyUnknownRecipients, the lifespans and MaxAttempts
+// configure the code and link methods it is given, made from the same
+// settings.
 type Options struct {
 	Enabled bool
-	// Method is selfservice.flows.verification.use: "code" or "link".
+	// Method is selfservice.flows.verification.use: the method flows use.
 	Method                  string
 	NotifyUnknownRecipients bool
 	CodeLifespan            time.Duration
@@ -53,21 +45,22 @@ type Options struct {
 	// (selfservice.methods.code.config.max_submissions, default 5); the
 	// next submission replaces the flow, even with the right code.
 	MaxAttempts int
-	// Guard counts code guesses per address across flows; nil counts none.
+	// Guard tells the client's address, by which the methods count code
+	// guesses; nil counts none.
 	Guard *guard.Guard
 }
 
 // Handler serves the verification endpoints.
 type Handler struct {
-	kit   *flow.Kit
-	ids   *identity.Manager
-	codes *onetime.Codes
-	mail  Mailer
-	opts  Options
+	kit     *flow.Kit
+	ids     *identity.Manager
+	methods flow.Methods
+	opts    Options
 }
 
-// NewHandler wires the verification flow.
-func NewHandler(kit *flow.Kit, ids *identity.Manager, codes *onetime.Codes, mail Mailer, opts Options) *Handler {
+// NewHandler wires the verification flow. methods are the ways to verify
+// (code, link); flows use the one opts.Method names.
+func NewHandler(kit *flow.Kit, ids *identity.Manager, methods flow.Methods, opts Options) *Handler {
 	if opts.Method == "" {
 		opts.Method = onetime.MethodCode
 	}
@@ -80,7 +73,7 @@ func NewHandler(kit *flow.Kit, ids *identity.Manager, codes *onetime.Codes, mail
 	if opts.LinkLifespan <= 0 {
 		opts.LinkLifespan = time.Hour
 	}
-	return &Handler{kit: kit, ids: ids, codes: codes, mail: mail, opts: opts}
+	return &Handler{kit: kit, ids: ids, methods: methods.For(flow.Verification), opts: opts}
 }
 
 // Enabled reports whether verification is on.
@@ -132,8 +125,28 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, typ string) (*fl
 		return nil, err
 	}
 	f.Active = h.opts.Method
-	flow.AskForAddress(f, h.opts.Method, "")
+	if m := h.method(); m != nil {
+		if err := m.AddNodes(r.Context(), f, flow.NodeContext{}); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
+}
+
+// method is the configured method, or nil.
+func (h *Handler) method() flow.Method { return h.methods.Named(h.opts.Method) }
+
+// chosen reports whether p is a submission for m: it names m, or names
+// no method and m takes it anyway (a code, the resend button's address).
+func chosen(m flow.Method, p flow.Payload) bool {
+	if m == nil {
+		return false
+	}
+	if named := p.String("method"); named != "" {
+		return named == m.ID()
+	}
+	im, ok := m.(flow.Implied)
+	return ok && im.Implies(p)
 }
 
 // submit is POST /self-service/verification: an address to send a code or
@@ -156,32 +169,45 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	if !h.usable(w, r, f) {
 		return
 	}
-	code := strings.TrimSpace(p.String("code"))
-	method := p.String("method")
-	if method == "" && code != "" {
-		method = onetime.MethodCode
-	}
-	if method == "" && p.String("email") != "" {
-		method = f.Active
+	m := h.method()
+	isFor := fe == nil && chosen(m, p)
+	var out *flow.Outcome
+	var submitErr error
+	submit := func() {
+		if isFor {
+			out, submitErr = m.Submit(r.Context(), &flow.Submission{Flow: f, Payload: p, ClientIP: h.opts.Guard.ClientIP(r)})
+		}
 	}
 	// A code is its own proof, so Kratos takes it from anywhere (a native
 	// app's flow finished in the browser the message opened); browsers
-	// still show their CSRF token, which the code link binds to them.
-	if !h.allowed(w, r, f, p, code != "" && method == onetime.MethodCode) {
+	// still show their CSRF token, which the code link binds to them, and
+	// show it before the method does any work.
+	if f.Type == flow.TypeBrowser {
+		if !h.allowed(w, r, f, p, false) {
+			return
+		}
+		submit()
+	} else if submit(); !h.allowed(w, r, f, p, submitErr == nil && out != nil && out.Redeem != nil) {
 		return
 	}
+	redeems := submitErr == nil && out != nil && out.Redeem != nil
 	f.UI.ResetMessages()
 	switch {
 	case fe != nil:
 		// Bytes no field may hold; the payload has only its CSRF token.
 		h.kit.Reject(w, r, f, fe)
-	case method != h.opts.Method:
+	case !isFor:
 		h.kit.Reject(w, r, f, flow.FormMessage(text.NoVerificationStrategy()))
-	case code != "" && method == onetime.MethodCode:
-		h.redeemCode(w, r, f, code)
+	case errors.As(submitErr, &fe):
+		h.kit.Reject(w, r, f, fe)
+	case submitErr != nil:
+		h.kit.Fail(w, r, submitErr)
+	case redeems:
+		h.redeemCode(w, r, f, out.Redeem)
+	case out.Send != nil:
+		h.send(w, r, f, out.Send)
 	default:
-		transient, _ := p["transient_payload"].(map[string]any)
-		h.sendTo(w, r, f, p.String("email"), transient)
+		h.kit.Reject(w, r, f, flow.FormMessage(text.NoVerificationStrategy()))
 	}
 }
 
@@ -293,31 +319,13 @@ func (h *Handler) replace(w http.ResponseWriter, r *http.Request, old *flow.Flow
 	h.kit.RedirectToUI(w, r, nf)
 }
 
-func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, email string, transient map[string]any) {
-	email = strings.TrimSpace(email)
-	if email == "" {
-		h.kit.Reject(w, r, f, flow.FormError{{Field: "email", Message: text.ValidationRequired("email")}})
-		return
-	}
-	if !strings.Contains(email, "@") {
-		flow.AskForAddress(f, h.opts.Method, email)
-		h.kit.Reject(w, r, f, flow.FormError{{Field: "email", Message: text.InvalidEmail(email)}})
-		return
-	}
-	address := schema.NormalizeAddress("email", email)
-	owner, err := h.ids.FindByAddressEvenly(r.Context(), false, "email", address)
-	if err != nil && !errors.Is(err, identity.ErrNotFound) {
-		h.kit.Fail(w, r, err)
-		return
-	}
-	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		if err := h.codes.InvalidateFlow(r.Context(), q, f.ID); err != nil {
+// send runs a method's Send (the code or link and its message) in the
+// transaction that stores the flow as the method left it.
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, send func(context.Context, *store.Q) error) {
+	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		if err := send(r.Context(), q); err != nil {
 			return err
 		}
-		if err := h.send(r.Context(), q, f, owner, "email", address, transient); err != nil {
-			return err
-		}
-		h.sent(f, email)
 		f.RefreshCSRF(h.kit.CSRF.Token(r))
 		return flow.Update(r.Context(), q, f)
 	})
@@ -328,121 +336,52 @@ func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, e
 	h.show(w, r, f)
 }
 
-// send issues a code for one address and queues its message. An unknown
-// address (owner nil) gets the same work, down to the queries, a code
-// nobody receives and the rendering of a message that is not queued, so
-// that neither the answers nor their timing tell which addresses exist.
-func (h *Handler) send(ctx context.Context, q *store.Q, f *flow.Flow, owner *identity.Identity, via, address string, transient map[string]any) error {
-	lifespan := h.opts.CodeLifespan
-	if h.opts.Method == onetime.MethodLink {
-		lifespan = h.opts.LinkLifespan
-	}
-	code := onetime.Code{Purpose: onetime.Verification, Method: h.opts.Method, FlowID: f.ID, Via: via, Value: address, ExpiresAt: store.Now().Add(lifespan)}
-	if owner != nil {
-		code.IdentityID = &owner.ID
-	}
-	plain, err := h.codes.Issue(ctx, q, code)
-	if err != nil {
-		return err
-	}
-	msg := courier.Message{
-		Template: courier.VerificationCodeValid, Via: via, To: address, Code: plain, URL: h.link(f, "code", plain), Identity: owner,
-		RequestURL: f.RequestURL, TransientPayload: transient, ExpiresIn: lifespan,
-	}
-	if h.opts.Method == onetime.MethodLink {
-		msg.Template, msg.Code, msg.URL = courier.VerificationValid, "", h.link(f, "token", plain)
-	}
-	if owner != nil {
-		if err := h.mail.Queue(ctx, q, msg); err != nil {
-			return err
-		}
-		return h.ids.SetAddressStatus(ctx, q, owner.ID, via, address, identity.AddressStatusSent)
-	}
-	var notice *courier.Message
-	if h.opts.NotifyUnknownRecipients {
-		notice = &courier.Message{Template: courier.VerificationCodeInvalid, Via: via, To: address, RequestURL: f.RequestURL, TransientPayload: transient}
-		if h.opts.Method == onetime.MethodLink {
-			notice.Template = courier.VerificationInvalid
-		}
-	}
-	if err := h.mail.Rehearse(ctx, q, msg, notice); err != nil {
-		return err
-	}
-	// The statements an owner's address gets; no identity has the nil id.
-	return h.ids.SetAddressStatus(ctx, q, uuid.Nil, via, address, identity.AddressStatusSent)
-}
-
-// sent moves the flow on after a message went out.
-func (h *Handler) sent(f *flow.Flow, email string) {
-	f.State = flow.StateSentEmail
-	f.UI.Messages = nil
-	if h.opts.Method == onetime.MethodCode {
-		flow.AskForCode(f, text.LabelVerificationCode(), email)
-		f.UI.Messages = append(f.UI.Messages, text.VerificationCodeSent())
-	} else {
-		flow.AskForAddress(f, h.opts.Method, email)
-		f.UI.Messages = append(f.UI.Messages, text.VerificationLinkSent())
-	}
-}
-
-func (h *Handler) link(f *flow.Flow, param, secret string) string {
-	q := url.Values{}
-	q.Set("flow", f.ID.String())
-	q.Set(param, secret)
-	return h.kit.LinkURL("self-service/verification", q)
-}
-
 // show answers with the flow: JSON for apps and AJAX (200, also when the
 // flow carries an error message), the UI for browsers.
 func (h *Handler) show(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
-	if f.Type == flow.TypeAPI || wire.WantsJSON(r) {
-		wire.WriteJSON(w, http.StatusOK, f.View())
-		return
-	}
-	h.kit.RedirectToUI(w, r, f)
+	h.kit.Answer(w, r, f, flow.Answer{JSON: f.View()})
 }
 
-func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flow, plain string) {
-	var redeemErr error
-	var refused *guard.Refused
-	ip := h.opts.Guard.ClientIP(r)
-	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		code, err := h.codes.RedeemCode(r.Context(), q, onetime.Verification, f.ID, plain, h.opts.MaxAttempts, h.opts.Guard.CodeGate(r.Context(), q, ip))
-		switch {
-		case errors.Is(err, onetime.ErrInvalid) || errors.Is(err, onetime.ErrTooManyAttempts) || errors.As(err, &refused):
-			redeemErr = err // committed: the submission counts
-			return nil
-		case err != nil:
-			return err
-		case code.IdentityID == nil:
-			// The code went to an address no account uses.
-			redeemErr = onetime.ErrInvalid
+// spend runs a method's Redeem and, when it answers a code, verifies the
+// address in the same transaction. A refusal is committed (the attempt
+// counts) unless it asks to be undone.
+func (h *Handler) spend(ctx context.Context, f *flow.Flow, redeem func(context.Context, *store.Q) (*onetime.Code, error)) (*flow.Refusal, error) {
+	var refusal *flow.Refusal
+	err := h.kit.Store.Write(ctx, func(q *store.Q) error {
+		code, err := redeem(ctx, q)
+		if errors.As(err, &refusal) {
+			if refusal.Undo {
+				return err
+			}
 			return nil
 		}
-		if err := h.opts.Guard.Succeeded(r.Context(), q, guard.ScopeCode, code.Value, ip); err != nil {
+		if err != nil {
 			return err
 		}
-		return h.verified(r.Context(), q, f, code)
+		return h.verified(ctx, q, f, code)
 	})
-	if errors.Is(err, flow.ErrCompleted) {
+	if refusal != nil && errors.Is(err, refusal) {
+		err = nil
+	}
+	return refusal, err
+}
+
+func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flow, redeem func(context.Context, *store.Q) (*onetime.Code, error)) {
+	refusal, err := h.spend(r.Context(), f, redeem)
+	switch {
+	case errors.Is(err, flow.ErrCompleted):
 		// Another submission verified with this flow meanwhile.
 		h.replace(w, r, f, f.Type, text.VerificationAlreadyDone())
-		return
-	}
-	if err != nil {
+	case err != nil:
 		h.kit.Fail(w, r, err)
-		return
-	}
-	switch {
-	case errors.Is(redeemErr, onetime.ErrTooManyAttempts):
+	case refusal == nil:
+		h.show(w, r, f)
+	case errors.Is(refusal, onetime.ErrTooManyAttempts):
 		h.replace(w, r, f, f.Type, tooManySubmissions())
-	case redeemErr != nil:
+	default:
 		// Wrong, used and expired codes read alike, as in Kratos; the
 		// form stays as it was.
-		f.UI.Messages = []*text.Message{text.VerificationCodeInvalid()}
-		if refused != nil {
-			f.UI.Messages = []*text.Message{refused.Verdict.Message()}
-		}
+		f.UI.Messages = []*text.Message{refusal.Message}
 		f.RefreshCSRF(h.kit.CSRF.Token(r))
 		if err := h.kit.Update(r.Context(), f); errors.Is(err, flow.ErrCompleted) {
 			// The code was right, and another submission used it first.
@@ -452,8 +391,6 @@ func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flo
 			h.kit.Fail(w, r, err)
 			return
 		}
-		h.show(w, r, f)
-	default:
 		h.show(w, r, f)
 	}
 }
@@ -502,24 +439,29 @@ func (h *Handler) followLink(w http.ResponseWriter, r *http.Request) {
 	if !ok || !h.usable(w, r, f) {
 		return
 	}
-	query := r.URL.Query()
+	var out *flow.Outcome
+	if m := h.method(); m != nil {
+		var err error
+		out, err = m.Submit(r.Context(), &flow.Submission{Flow: f, Payload: flow.LinkPayload(r.URL.Query()), Link: true, ClientIP: h.opts.Guard.ClientIP(r)})
+		if err != nil {
+			h.kit.Fail(w, r, err)
+			return
+		}
+	}
 	switch {
-	case query.Get("code") != "" && h.opts.Method == onetime.MethodCode:
-		h.fillIn(w, r, f, strings.TrimSpace(query.Get("code")))
-	case query.Get("token") != "" && h.opts.Method == onetime.MethodLink:
-		h.redeemToken(w, r, f, query.Get("token"))
+	case out != nil && out.Redeem != nil:
+		h.redeemLink(w, r, f, out.Redeem)
+	case out != nil && out.Shown:
+		h.bindAndShow(w, r, f)
 	default:
 		h.show(w, r, f)
 	}
 }
 
-// fillIn puts a code from a link into the flow's form, binds the flow to
-// this browser (the link may open in another one) and shows the UI, where
-// the user submits it.
-func (h *Handler) fillIn(w http.ResponseWriter, r *http.Request, f *flow.Flow, code string) {
-	if f.UI.Find("code") != nil {
-		f.UI.SetValue("code", code)
-	}
+// bindAndShow binds a flow whose form a link filled in to this browser
+// (the link may open in another one) and shows the UI, where the user
+// submits it.
+func (h *Handler) bindAndShow(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
 	f.RefreshCSRF(h.kit.CSRF.Ensure(w, r))
 	if err := h.kit.Update(r.Context(), f); err != nil {
 		h.kit.Fail(w, r, err)
@@ -528,31 +470,8 @@ func (h *Handler) fillIn(w http.ResponseWriter, r *http.Request, f *flow.Flow, c
 	h.kit.RedirectToUI(w, r, f)
 }
 
-// errOtherFlow rolls back the redemption of a token issued for another
-// flow, so that it stays usable there.
-var errOtherFlow = errors.New("verification: the token belongs to another flow")
-
-func (h *Handler) redeemToken(w http.ResponseWriter, r *http.Request, f *flow.Flow, token string) {
-	var problem *text.Message
-	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		code, err := h.codes.RedeemToken(r.Context(), q, onetime.Verification, token)
-		switch {
-		case err == nil && (code.FlowID != f.ID || code.IdentityID == nil):
-			return errOtherFlow
-		case errors.Is(err, onetime.ErrExpired) && code != nil && code.FlowID == f.ID:
-			problem = text.VerificationExpired(code.ExpiresAt)
-			return nil
-		case errors.Is(err, onetime.ErrInvalid):
-			problem = text.VerificationLinkInvalid()
-			return nil
-		case err != nil:
-			return err
-		}
-		return h.verified(r.Context(), q, f, code)
-	})
-	if errors.Is(err, errOtherFlow) {
-		err, problem = nil, text.VerificationLinkInvalid()
-	}
+func (h *Handler) redeemLink(w http.ResponseWriter, r *http.Request, f *flow.Flow, redeem func(context.Context, *store.Q) (*onetime.Code, error)) {
+	refusal, err := h.spend(r.Context(), f, redeem)
 	if errors.Is(err, flow.ErrCompleted) {
 		// Another submission verified with this flow meanwhile.
 		h.replace(w, r, f, f.Type, text.VerificationAlreadyDone())
@@ -562,7 +481,11 @@ func (h *Handler) redeemToken(w http.ResponseWriter, r *http.Request, f *flow.Fl
 		h.kit.Fail(w, r, err)
 		return
 	}
-	if problem != nil {
+	if refusal != nil {
+		problem := refusal.Message
+		if errors.Is(refusal, onetime.ErrExpired) && refusal.Code != nil {
+			problem = text.VerificationExpired(refusal.Code.ExpiresAt)
+		}
 		// Links are opened by browsers: a new browser flow says what
 		// went wrong.
 		nf, err := h.successor(w, r, f, flow.TypeBrowser, problem)
@@ -613,7 +536,8 @@ func (h *Handler) StartForLogin(ctx context.Context, q *store.Q, r *http.Request
 }
 
 func (h *Handler) startSent(ctx context.Context, q *store.Q, r *http.Request, w http.ResponseWriter, typ string, i *identity.Identity, addresses []identity.VerifiableAddress) (*flow.Flow, error) {
-	if len(addresses) == 0 {
+	sender, ok := h.method().(flow.Sender)
+	if len(addresses) == 0 || !ok {
 		return nil, nil
 	}
 	f, err := h.start(w, r, typ)
@@ -625,11 +549,11 @@ func (h *Handler) startSent(ctx context.Context, q *store.Q, r *http.Request, w 
 		return nil, err
 	}
 	for _, a := range addresses {
-		if err := h.send(ctx, q, f, i, a.Via, a.Value, nil); err != nil {
+		if err := sender.SendTo(ctx, q, f, i, a.Via, a.Value); err != nil {
 			return nil, err
 		}
 	}
-	h.sent(f, addresses[0].Value)
+	sender.ShowSent(f, addresses[0].Value)
 	return f, flow.Update(ctx, q, f)
 }
 

@@ -108,7 +108,8 @@ func newEnv(t *testing.T, s *store.Store, opts Options) *env {
 	}
 	opts.Enabled = true
 	m := &fakeMailer{}
-	h := NewHandler(kit, ids, onetime.New("cookie-secret-0123456789"), m, opts)
+	codes := onetime.New("cookie-secret-0123456789")
+	h := NewHandler(kit, ids, methods(kit, ids, codes, m, opts), opts)
 	h.Register(mux)
 	return &env{srv: srv, h: h, ids: ids, kit: kit, mail: m}
 }
@@ -432,7 +433,7 @@ func TestVerification_BrowserState(t *testing.T) {
 }
 
 func TestVerification_Defaults(t *testing.T) {
-	h := NewHandler(&flow.Kit{}, nil, nil, nil, Options{})
+	h := NewHandler(&flow.Kit{}, nil, nil, Options{})
 	if h.opts.Method != onetime.MethodCode || h.opts.MaxAttempts != 5 || h.opts.CodeLifespan != time.Hour || h.opts.LinkLifespan != time.Hour {
 		t.Errorf("defaults = %+v", h.opts)
 	}
