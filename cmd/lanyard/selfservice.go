@@ -199,6 +199,10 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 			Verification: verifierIfEnabled(verifier),
 		}),
 	}
+	// Methods with endpoints of their own mount them beside the flows.
+	for _, r := range flow.Routers(loginMethods, registrationMethods, settingsMethods) {
+		routes = append(routes, r)
+	}
 	admin := []api.PrefixedRoutes{
 		session.NewAdminHandler(sessions, ids, cfg.Serve.Admin.BaseURL.String(), cfg.Session.EarliestPossibleExtend),
 		recoverer.Admin(),

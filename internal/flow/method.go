@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/onetime"
@@ -125,6 +126,29 @@ type Sender interface {
 	SendTo(ctx context.Context, q *store.Q, f *Flow, owner *identity.Identity, via, address string) error
 	// ShowSent moves f's form to what it shows once sent to address.
 	ShowSent(f *Flow, address string)
+}
+
+// Router is implemented by methods with endpoints of their own (a
+// WebAuthn script, an OIDC callback): the server mounts them on the public
+// listener beside the flows' endpoints.
+type Router interface {
+	Register(mux *http.ServeMux)
+}
+
+// Routers answers the methods of every list in lists that have endpoints
+// of their own, each once.
+func Routers(lists ...Methods) []Router {
+	var out []Router
+	seen := map[Method]bool{}
+	for _, ms := range lists {
+		for _, m := range ms {
+			if r, ok := m.(Router); ok && !seen[m] {
+				seen[m] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 // Implied is implemented by methods whose submissions may carry no
