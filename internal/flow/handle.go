@@ -335,15 +335,29 @@ type Answer struct {
 	// Error, when set, is what apps and AJAX get instead of JSON, in the
 	// error shape (e.g. browser_location_change_required).
 	Error error
+	// SeeOther, when set, sends apps and AJAX callers (303) on to read
+	// another flow (one that replaced f) instead of JSON.
+	SeeOther string
 	// Redirect is where a browser form goes; empty: the flow's UI.
 	Redirect string
+	// As answers as for flows of this type; empty: f's type. Links in
+	// messages are opened in browsers, whatever flow they belong to.
+	As string
 }
 
 // Answer answers a for flow f.
 func (k *Kit) Answer(w http.ResponseWriter, r *http.Request, f *Flow, a Answer) {
-	if f.Type == TypeAPI || wire.WantsJSON(r) {
+	typ := a.As
+	if typ == "" {
+		typ = f.Type
+	}
+	if typ == TypeAPI || wire.WantsJSON(r) {
 		if a.Error != nil {
 			wire.WriteError(w, r, a.Error)
+			return
+		}
+		if a.SeeOther != "" {
+			http.Redirect(w, r, a.SeeOther, http.StatusSeeOther)
 			return
 		}
 		status := a.Status

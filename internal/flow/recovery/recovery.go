@@ -355,17 +355,14 @@ func (h *Handler) retry(w http.ResponseWriter, r *http.Request, old *flow.Flow, 
 		h.kit.Fail(w, r, err)
 		return
 	}
-	switch {
-	case typ == flow.TypeBrowser && !wire.WantsJSON(r):
-		h.kit.RedirectToUI(w, r, nf)
-	case h.opts.ContinueWith:
-		wire.WriteError(w, r, cause.WithDetail("continue_with", []any{map[string]any{
+	a := flow.Answer{As: typ, SeeOther: h.kit.PublicURL + "self-service/recovery/flows?" + url.Values{"id": {nf.ID.String()}}.Encode()}
+	if h.opts.ContinueWith {
+		a.Error = cause.WithDetail("continue_with", []any{map[string]any{
 			"action": "show_recovery_ui",
 			"flow":   map[string]any{"id": nf.ID.String(), "url": h.kit.FlowUIURL(nf)},
-		}}))
-	default:
-		http.Redirect(w, r, h.kit.PublicURL+"self-service/recovery/flows?"+url.Values{"id": {nf.ID.String()}}.Encode(), http.StatusSeeOther)
+		}})
 	}
+	h.kit.Answer(w, r, nf, a)
 }
 
 // retryExpired offers a new flow because a code, link or flow expired.
@@ -505,22 +502,20 @@ func (h *Handler) recovered(w http.ResponseWriter, r *http.Request, f *flow.Flow
 		return
 	}
 	target := h.settings.UIURL(settingsFlow)
-	if typ == flow.TypeBrowser && !wire.WantsJSON(r) {
-		http.Redirect(w, r, target, http.StatusSeeOther)
-		return
-	}
+	a := flow.Answer{As: typ, Redirect: target}
 	if !h.opts.ContinueWith {
 		// Kratos's answer without continue_with transitions, for apps too
 		// (which then get no session token).
-		wire.WriteError(w, r, flow.ErrLocationChange(target))
-		return
+		a.Error = flow.ErrLocationChange(target)
+	} else {
+		if typ == flow.TypeAPI {
+			f.ContinueWith = append(f.ContinueWith, flow.SetSessionToken(s.Token))
+		}
+		f.ContinueWith = append(f.ContinueWith, map[string]any{
+			"action": "show_settings_ui",
+			"flow":   map[string]any{"id": settingsFlow.ID.String(), "url": target},
+		})
+		a.JSON = f.View()
 	}
-	if typ == flow.TypeAPI {
-		f.ContinueWith = append(f.ContinueWith, flow.SetSessionToken(s.Token))
-	}
-	f.ContinueWith = append(f.ContinueWith, map[string]any{
-		"action": "show_settings_ui",
-		"flow":   map[string]any{"id": settingsFlow.ID.String(), "url": target},
-	})
-	wire.WriteJSON(w, http.StatusOK, f.View())
+	h.kit.Answer(w, r, f, a)
 }

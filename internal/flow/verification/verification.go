@@ -296,11 +296,7 @@ func (h *Handler) replaceExpired(w http.ResponseWriter, r *http.Request, old *fl
 		h.kit.Fail(w, r, err)
 		return
 	}
-	if nf.Type == flow.TypeAPI || wire.WantsJSON(r) {
-		http.Redirect(w, r, h.kit.PublicURL+"self-service/verification/flows?id="+url.QueryEscape(nf.ID.String()), http.StatusSeeOther)
-		return
-	}
-	h.kit.RedirectToUI(w, r, nf)
+	h.kit.Answer(w, r, nf, flow.Answer{SeeOther: h.kit.PublicURL + "self-service/verification/flows?id=" + url.QueryEscape(nf.ID.String())})
 }
 
 // replace answers with a new flow of typ carrying msg: 410
@@ -312,11 +308,8 @@ func (h *Handler) replace(w http.ResponseWriter, r *http.Request, old *flow.Flow
 		h.kit.Fail(w, r, err)
 		return
 	}
-	if wire.WantsJSON(r) {
-		wire.WriteError(w, r, errFlowReplaced(nf.ID))
-		return
-	}
-	h.kit.RedirectToUI(w, r, nf)
+	// Apps' flows too go to the UI when a browser opened their link.
+	h.kit.Answer(w, r, nf, flow.Answer{As: flow.TypeBrowser, Error: errFlowReplaced(nf.ID)})
 }
 
 // send runs a method's Send (the code or link and its message) in the
