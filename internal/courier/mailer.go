@@ -62,3 +62,27 @@ func (m *Mailer) Rehearse(ctx context.Context, q *store.Q, msg Message, notice *
 	}
 	return m.c.Rehearse(ctx, q, msg, notice)
 }
+
+// Outbox is where the flows' methods send messages, inside the caller's
+// transaction (a Mailer; a fake in tests).
+type Outbox interface {
+	Queue(ctx context.Context, q *store.Q, m Message) error
+	// Rehearse does the work of queuing m without queuing it, for an
+	// address no account uses; notice, if any, is queued in its place.
+	Rehearse(ctx context.Context, q *store.Q, m Message, notice *Message) error
+}
+
+// Deliver queues msg when its recipient has an account (known). Otherwise
+// it does the same work without queuing it, so that the answer and its
+// timing tell nothing, and queues a notice of template noticeTemplate
+// instead when that is set (notify_unknown_recipients).
+func Deliver(ctx context.Context, q *store.Q, o Outbox, msg Message, known bool, noticeTemplate string) error {
+	if known {
+		return o.Queue(ctx, q, msg)
+	}
+	var notice *Message
+	if noticeTemplate != "" {
+		notice = &Message{Template: noticeTemplate, Via: msg.Via, To: msg.To, RequestURL: msg.RequestURL, TransientPayload: msg.TransientPayload}
+	}
+	return o.Rehearse(ctx, q, msg, notice)
+}

@@ -603,6 +603,18 @@ func (m *Manager) FindByAddress(ctx context.Context, recovery bool, via, value s
 	return m.Get(ctx, id)
 }
 
+// MarkAddressSent records that a verification message went to an
+// address of owner. For an address no account uses (owner nil) it runs the
+// same statements for the nil id, which no identity has, so that both
+// cases do the same work.
+func (m *Manager) MarkAddressSent(ctx context.Context, q *store.Q, owner *Identity, via, value string) error {
+	id := uuid.Nil
+	if owner != nil {
+		id = owner.ID
+	}
+	return m.SetAddressStatus(ctx, q, id, via, value, AddressStatusSent)
+}
+
 // SetAddressStatus records progress on a verifiable address: "sent" when a
 // code went out (only from pending), "completed" when it was verified. It
 // moves the identity's updated_at so cached copies are refreshed.

@@ -1,6 +1,7 @@
 package verification
 
 import (
+	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/onetime"
@@ -10,7 +11,7 @@ import (
 
 // methods are the code and link methods as the wiring makes them from
 // the flow's options.
-func methods(kit *flow.Kit, ids *identity.Manager, codes *onetime.Codes, mail code.Mailer, opts Options) flow.Methods {
+func methods(kit *flow.Kit, ids *identity.Manager, codes *onetime.Codes, mail courier.Outbox, opts Options) flow.Methods {
 	return flow.Methods{
 		code.New(kit.Config, ids, codes, mail, code.Options{Lifespan: opts.CodeLifespan, MaxAttempts: opts.MaxAttempts, NotifyUnknownRecipients: opts.NotifyUnknownRecipients, Guard: opts.Guard}),
 		link.New(kit.Config, ids, codes, mail, link.Options{Lifespan: opts.LinkLifespan, NotifyUnknownRecipients: opts.NotifyUnknownRecipients}),

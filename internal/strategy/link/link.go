@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/identity"
@@ -22,14 +20,6 @@ import (
 
 // ID is the method name in submissions and node groups.
 const ID = onetime.MethodLink
-
-// Mailer queues messages inside the caller's transaction.
-type Mailer interface {
-	Queue(ctx context.Context, q *store.Q, m courier.Message) error
-	// Rehearse does the work of queuing m without queuing it, for an
-	// address no account uses; notice, if any, is queued in its place.
-	Rehearse(ctx context.Context, q *store.Q, m courier.Message, notice *courier.Message) error
-}
 
 // Options configure the method for one flow.
 type Options struct {
@@ -44,12 +34,12 @@ type Method struct {
 	links flow.Config
 	ids   *identity.Manager
 	codes *onetime.Codes
-	mail  Mailer
+	mail  courier.Outbox
 	opts  Options
 }
 
 // New makes the link method; links builds the links in its messages.
-func New(links flow.Config, ids *identity.Manager, codes *onetime.Codes, mail Mailer, opts Options) *Method {
+func New(links flow.Config, ids *identity.Manager, codes *onetime.Codes, mail courier.Outbox, opts Options) *Method {
 	if opts.Lifespan <= 0 {
 		opts.Lifespan = time.Hour
 	}
@@ -158,28 +148,16 @@ func (m *Method) send(ctx context.Context, q *store.Q, f *flow.Flow, owner *iden
 	if f.Kind == flow.Verification {
 		msg.Template, noticeTemplate = courier.VerificationValid, courier.VerificationInvalid
 	}
-	if owner != nil {
-		if err := m.mail.Queue(ctx, q, msg); err != nil {
-			return err
-		}
-	} else {
-		var notice *courier.Message
-		if m.opts.NotifyUnknownRecipients {
-			notice = &courier.Message{Template: noticeTemplate, Via: via, To: address, RequestURL: f.RequestURL, TransientPayload: transient}
-		}
-		if err := m.mail.Rehearse(ctx, q, msg, notice); err != nil {
-			return err
-		}
+	if !m.opts.NotifyUnknownRecipients {
+		noticeTemplate = ""
+	}
+	if err := courier.Deliver(ctx, q, m.mail, msg, owner != nil, noticeTemplate); err != nil {
+		return err
 	}
 	if f.Kind != flow.Verification {
 		return nil
 	}
-	// The statements an owner's address gets; no identity has the nil id.
-	ownerID := uuid.Nil
-	if owner != nil {
-		ownerID = owner.ID
-	}
-	return m.ids.SetAddressStatus(ctx, q, ownerID, via, address, identity.AddressStatusSent)
+	return m.ids.MarkAddressSent(ctx, q, owner, via, address)
 }
 
 // ShowSent implements flow.Sender: the address form stays, to send
