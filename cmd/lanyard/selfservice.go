@@ -24,8 +24,10 @@ import (
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/strategy/code"
 	"github.com/lanyard-id/lanyard/internal/strategy/link"
+	"github.com/lanyard-id/lanyard/internal/strategy/lookup"
 	"github.com/lanyard-id/lanyard/internal/strategy/password"
 	"github.com/lanyard-id/lanyard/internal/strategy/profile"
+	"github.com/lanyard-id/lanyard/internal/strategy/totp"
 )
 
 // selfService wires sessions and the self-service flows from the config.
@@ -53,6 +55,10 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		Lifespan:          cfg.Session.Lifespan,
 		Secrets:           cfg.Secrets.Cookie,
 		WhoamiRequiredAAL: cfg.Session.WhoamiRequiredAAL,
+		Factors: identity.FactorRules{
+			CodePasswordless: ss.Methods.Code.PasswordlessEnabled,
+			CodeMFA:          ss.Methods.Code.MFAEnabled,
+		},
 		Cookie: session.CookieConfig{
 			Name: cfg.Session.Cookie.Name, Domain: sessionDomain, Path: sessionPath,
 			SameSite: sameSite(sessionSameSite), Persistent: cfg.Session.Cookie.Persistent, Secure: secure,
@@ -104,13 +110,31 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	// the profile before the password in settings; in registration the
 	// profile step's back button comes last).
 	var loginMethods, registrationMethods, settingsMethods flow.Methods
-	prof := profile.New(ids, !ss.Flows.Registration.LegacyOneStep, ss.Methods.Profile.Enabled)
+	oneStep := ss.Flows.Registration.OneStep()
+	prof := profile.New(ids, !oneStep, ss.Methods.Profile.Enabled)
 	settingsMethods = append(settingsMethods, prof)
 	if pwCfg.Enabled {
 		pw := password.New(ids, h, password.Policy{MinLength: pwCfg.MinPasswordLength, IdentifierSimilarity: pwCfg.IdentifierSimilarityCheck})
 		loginMethods = append(loginMethods, pw)
 		registrationMethods = append(registrationMethods, pw)
 		settingsMethods = append(settingsMethods, pw)
+	}
+	codes := onetime.New(cfg.Secrets.Cookie[0])
+	// Every code and link message counts toward the guard's cap per
+	// address, known or not.
+	mailer := mail.Mailer().WithLimit(guards)
+	codeCfg := ss.Methods.Code
+	if codeCfg.PasswordlessEnabled || codeCfg.MFAEnabled {
+		// Passwordless codes turn the method on whatever its enabled says, as in Kratos.
+		signIn := code.NewSignIn(db, ids, codes, mailer, code.SignInOptions{
+			Passwordless: codeCfg.PasswordlessEnabled, MFA: codeCfg.MFAEnabled,
+			Fallback: codeCfg.MissingCredentialFallback, Mitigate: cfg.Security.AccountEnumerationMitigate,
+			TwoStep: !oneStep, Lifespan: codeCfg.Lifespan, MaxAttempts: codeCfg.MaxSubmissions, Guard: guards,
+		})
+		if codeCfg.Enabled || codeCfg.PasswordlessEnabled {
+			loginMethods = append(loginMethods, signIn)
+			registrationMethods = append(registrationMethods, signIn)
+		}
 	}
 	registrationMethods = append(registrationMethods, prof)
 	if err := secondFactors(cfg, ids, &loginMethods, &settingsMethods); err != nil {
@@ -124,16 +148,18 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		regAfter = []config.Hook{{Name: hook.Session}} // serve --dev signs new users in
 	}
 	registrationHooks := hook.NewRunner("registration", regAfter,
-		map[string][]config.Hook{password.ID: ss.Flows.Registration.AfterPasswordHooks},
+		map[string][]config.Hook{password.ID: ss.Flows.Registration.AfterPasswordHooks, code.ID: ss.Flows.Registration.AfterCodeHooks},
 		map[string]hook.Hook{hook.Session: hook.Func(sessionHooks.Issue), hook.ShowVerificationUI: hook.Func(hook.ShowVerification)})
 	loginHooks := hook.NewRunner("login", ss.Flows.Login.AfterHooks,
-		map[string][]config.Hook{password.ID: ss.Flows.Login.AfterPasswordHooks},
+		map[string][]config.Hook{
+			password.ID: ss.Flows.Login.AfterPasswordHooks, code.ID: ss.Flows.Login.AfterCodeHooks,
+			totp.ID: ss.Flows.Login.AfterTOTPHooks, lookup.ID: ss.Flows.Login.AfterLookupSecretHooks,
+		},
 		map[string]hook.Hook{hook.RequireVerifiedAddress: nil, hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)})
 	settingsHooks := hook.NewRunner("settings", ss.Flows.Settings.AfterHooks,
 		map[string][]config.Hook{password.ID: ss.Flows.Settings.AfterPasswordHooks, profile.ID: ss.Flows.Settings.AfterProfileHooks},
 		map[string]hook.Hook{hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)})
 
-	codes := onetime.New(cfg.Secrets.Cookie[0])
 	rec, ver := ss.Flows.Recovery, ss.Flows.Verification
 	for name, f := range map[string]*config.AddressFlow{"recovery": &rec, "verification": &ver} {
 		hook.NewRunner(name, f.AfterHooks, nil, nil) // none runs yet: each is warned about
@@ -151,9 +177,6 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		// the messages wait in the database for the admin courier API.
 		rec.Enabled, ver.Enabled = true, true
 	}
-	// Every recovery and verification message counts toward the guard's
-	// cap per address, known or not.
-	mailer := mail.Mailer().WithLimit(guards)
 	// The code and link methods of each flow; a flow uses the one its
 	// `use` names (recovery's admin API makes flows of either).
 	addressMethods := func(notify bool) flow.Methods {
@@ -193,9 +216,12 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		session.NewMySessionsHandler(sessions, public),
 		routeFunc(func(mux *http.ServeMux) { mux.HandleFunc("GET /self-service/errors", kit.ServeError) }),
 		// The flows exist whatever methods are on, as in Kratos.
-		login.NewHandler(kit, sessions, schemas, login.Options{Hooks: loginHooks, Verifier: loginVerifier(cfg, verifier), Guard: guards, RequiredAAL: cfg.Session.WhoamiRequiredAAL}, loginMethods),
+		login.NewHandler(kit, sessions, schemas, login.Options{
+			Hooks: loginHooks, Verifier: loginVerifier(cfg, verifier), Guard: guards, RequiredAAL: cfg.Session.WhoamiRequiredAAL,
+			IdentifierFirst: ss.Flows.Login.Style == config.LoginStyleIdentifierFirst, Mitigate: cfg.Security.AccountEnumerationMitigate, Identities: ids,
+		}, loginMethods),
 		registration.NewHandler(kit, sessions, schemas, registrationMethods, registration.Options{
-			Enabled: ss.Flows.Registration.Enabled, OneStep: ss.Flows.Registration.LegacyOneStep, Hooks: registrationHooks,
+			Enabled: ss.Flows.Registration.Enabled, OneStep: oneStep, Hooks: registrationHooks,
 			Verification: verifierIfEnabled(verifier),
 		}),
 	}

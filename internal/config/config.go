@@ -36,6 +36,7 @@ type Config struct {
 	Courier      Courier
 	// Protection is Lanyard's own protection.* section.
 	Protection Protection
+	Security   Security
 
 	// DataDir holds the embedded database and generated development
 	// secrets when they are not configured. Default: ./.lanyard
@@ -147,24 +148,36 @@ type Flows struct {
 }
 
 type LoginFlow struct {
-	UIURL              string
-	Lifespan           time.Duration
-	AfterReturnURL     string
-	AfterHooks         []Hook
-	AfterPasswordHooks []Hook
+	UIURL    string
+	Lifespan time.Duration
+	// Style is LoginStyleUnified or LoginStyleIdentifierFirst.
+	Style          string
+	AfterReturnURL string
+	// AfterHooks run after a sign-in with any method that has no list of
+	// its own; a method's list (nil when not configured) replaces them.
+	AfterHooks             []Hook
+	AfterPasswordHooks     []Hook
+	AfterCodeHooks         []Hook
+	AfterTOTPHooks         []Hook
+	AfterLookupSecretHooks []Hook
 }
 
 type RegistrationFlow struct {
-	Enabled        bool
-	UIURL          string
-	Lifespan       time.Duration
+	Enabled  bool
+	UIURL    string
+	Lifespan time.Duration
+	// Style is RegistrationStyleProfileFirst or RegistrationStyleUnified;
+	// LegacyOneStep overrides it (see OneStep).
+	Style          string
 	LegacyOneStep  bool
 	AfterReturnURL string
 	// AfterHooks are the hooks run after registration with any method;
-	// AfterPasswordHooks those after a password registration (they replace
-	// AfterHooks for that method, as in Kratos). Nil means not configured.
+	// AfterPasswordHooks and AfterCodeHooks those after a password or code
+	// registration (they replace AfterHooks for that method, as in
+	// Kratos). Nil means not configured.
 	AfterHooks         []Hook
 	AfterPasswordHooks []Hook
+	AfterCodeHooks     []Hook
 }
 
 // Hook is one entry of a hooks list, e.g. {hook: session}.

@@ -228,22 +228,35 @@ var courierChannels = objectList(func(i int, m map[string]any, d *decodeCtx) (Co
 	return ch, err
 })
 
-// courierTemplateParts are the leaves of courier.templates.<type>, relative
-// to the type; invalid variants have no SMS template in Kratos's schema.
-var courierTemplateParts = []string{
-	"valid.email.subject", "valid.email.body.html", "valid.email.body.plaintext", "valid.sms.body.plaintext",
-	"invalid.email.subject", "invalid.email.body.html", "invalid.email.body.plaintext",
-}
+// courierValidParts and courierInvalidParts are the leaves of
+// courier.templates.<type>, relative to the type; invalid variants have no
+// SMS template in Kratos's schema.
+var (
+	courierValidParts   = []string{"valid.email.subject", "valid.email.body.html", "valid.email.body.plaintext", "valid.sms.body.plaintext"}
+	courierInvalidParts = []string{"invalid.email.subject", "invalid.email.body.html", "invalid.email.body.plaintext"}
+)
 
-var courierTemplateTypes = []string{"recovery", "recovery_code", "verification", "verification_code", "login_code", "registration_code"}
+// courierTemplateTypes are the types of courier.templates; sign-in and
+// sign-up codes go to addresses that have, or are about to have, an
+// account, so they have no invalid variant.
+var courierTemplateTypes = map[string][][]string{
+	"recovery":          {courierValidParts, courierInvalidParts},
+	"recovery_code":     {courierValidParts, courierInvalidParts},
+	"verification":      {courierValidParts, courierInvalidParts},
+	"verification_code": {courierValidParts, courierInvalidParts},
+	"login_code":        {courierValidParts},
+	"registration_code": {courierValidParts},
+}
 
 // courierTemplates flattens courier.templates into "type.variant.part" ->
 // URL, warning about leaves it does not know.
 var courierTemplates = object(func(m map[string]any, d *decodeCtx) (map[string]string, error) {
 	known := map[string]bool{}
-	for _, t := range courierTemplateTypes {
-		for _, p := range courierTemplateParts {
-			known[t+"."+p] = true
+	for t, variants := range courierTemplateTypes {
+		for _, parts := range variants {
+			for _, p := range parts {
+				known[t+"."+p] = true
+			}
 		}
 	}
 	out := map[string]string{}

@@ -66,7 +66,7 @@ func (k keySpec) envName() string {
 	return strings.ToUpper(strings.ReplaceAll(k.path, ".", "_"))
 }
 
-var keys = slices.Concat(flowKeys, coreKeys, protectionKeys, totpKeys, lookupKeys)
+var keys = slices.Concat(flowKeys, coreKeys, protectionKeys, totpKeys, lookupKeys, securityKeys)
 
 var coreKeys = []keySpec{
 	ignored("version"),
@@ -113,14 +113,17 @@ var coreKeys = []keySpec{
 	field("selfservice.allowed_return_urls", returnURLList, nil, func(c *Config) *[]string { return &c.Selfservice.AllowedReturnURLs }),
 	field("selfservice.flows.login.ui_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Login.UIURL }),
 	field("selfservice.flows.login.lifespan", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Flows.Login.Lifespan }),
+	field("selfservice.flows.login.style", enum(LoginStyleUnified, LoginStyleIdentifierFirst), LoginStyleUnified, func(c *Config) *string { return &c.Selfservice.Flows.Login.Style }),
 	field("selfservice.flows.login.after.default_browser_return_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Login.AfterReturnURL }),
 	field("selfservice.flows.registration.enabled", boolean, true, func(c *Config) *bool { return &c.Selfservice.Flows.Registration.Enabled }),
 	field("selfservice.flows.registration.ui_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Registration.UIURL }),
 	field("selfservice.flows.registration.lifespan", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Flows.Registration.Lifespan }),
+	field("selfservice.flows.registration.style", enum(RegistrationStyleProfileFirst, RegistrationStyleUnified), RegistrationStyleProfileFirst, func(c *Config) *string { return &c.Selfservice.Flows.Registration.Style }),
 	field("selfservice.flows.registration.enable_legacy_one_step", boolean, false, func(c *Config) *bool { return &c.Selfservice.Flows.Registration.LegacyOneStep }),
 	field("selfservice.flows.registration.after.default_browser_return_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Registration.AfterReturnURL }),
 	field("selfservice.flows.registration.after.hooks", hookList, nil, func(c *Config) *[]Hook { return &c.Selfservice.Flows.Registration.AfterHooks }),
 	field("selfservice.flows.registration.after.password.hooks", hookList, nil, func(c *Config) *[]Hook { return &c.Selfservice.Flows.Registration.AfterPasswordHooks }),
+	field("selfservice.flows.registration.after.code.hooks", hookList, nil, func(c *Config) *[]Hook { return &c.Selfservice.Flows.Registration.AfterCodeHooks }),
 	field("selfservice.flows.settings.ui_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Settings.UIURL }),
 	field("selfservice.flows.settings.lifespan", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Flows.Settings.Lifespan }),
 	field("selfservice.flows.settings.privileged_session_max_age", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Flows.Settings.PrivilegedSessionMaxAge }),

@@ -2,7 +2,8 @@ package config
 
 import "time"
 
-// flowKeys are the keys of recovery, verification and their methods.
+// flowKeys are the keys of recovery, verification, the code and link
+// methods and the per-method login hooks.
 var flowKeys = []keySpec{
 	field("selfservice.flows.recovery.enabled", boolean, false, func(c *Config) *bool { return &c.Selfservice.Flows.Recovery.Enabled }),
 	field("selfservice.flows.recovery.ui_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Flows.Recovery.UIURL }),
@@ -22,10 +23,16 @@ var flowKeys = []keySpec{
 
 	field("selfservice.flows.login.after.hooks", hookList, nil, func(c *Config) *[]Hook { return &c.Selfservice.Flows.Login.AfterHooks }),
 	field("selfservice.flows.login.after.password.hooks", hookList, nil, func(c *Config) *[]Hook { return &c.Selfservice.Flows.Login.AfterPasswordHooks }),
+	field("selfservice.flows.login.after.code.hooks", hookList, nil, func(c *Config) *[]Hook { return &c.Selfservice.Flows.Login.AfterCodeHooks }),
+	field("selfservice.flows.login.after.totp.hooks", hookList, nil, func(c *Config) *[]Hook { return &c.Selfservice.Flows.Login.AfterTOTPHooks }),
+	field("selfservice.flows.login.after.lookup_secret.hooks", hookList, nil, func(c *Config) *[]Hook { return &c.Selfservice.Flows.Login.AfterLookupSecretHooks }),
 
 	field("selfservice.methods.code.enabled", boolean, true, func(c *Config) *bool { return &c.Selfservice.Methods.Code.Enabled }),
 	field("selfservice.methods.code.config.lifespan", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Methods.Code.Lifespan }),
-	field("selfservice.methods.code.config.max_submissions", integer[int](1, 1000), 5, func(c *Config) *int { return &c.Selfservice.Methods.Code.MaxSubmissions }),
+	field("selfservice.methods.code.passwordless_enabled", boolean, false, func(c *Config) *bool { return &c.Selfservice.Methods.Code.PasswordlessEnabled }),
+	field("selfservice.methods.code.mfa_enabled", boolean, false, func(c *Config) *bool { return &c.Selfservice.Methods.Code.MFAEnabled }),
+	field("selfservice.methods.code.config.max_submissions", integer[int](1, 255), 5, func(c *Config) *int { return &c.Selfservice.Methods.Code.MaxSubmissions }),
+	field("selfservice.methods.code.config.missing_credential_fallback_enabled", boolean, false, func(c *Config) *bool { return &c.Selfservice.Methods.Code.MissingCredentialFallback }),
 	field("selfservice.methods.link.enabled", boolean, true, func(c *Config) *bool { return &c.Selfservice.Methods.Link.Enabled }),
 	field("selfservice.methods.link.config.lifespan", duration, time.Hour, func(c *Config) *time.Duration { return &c.Selfservice.Methods.Link.Lifespan }),
 	field("selfservice.methods.link.config.base_url", urlText, "", func(c *Config) *string { return &c.Selfservice.Methods.Link.BaseURL }),

@@ -319,6 +319,19 @@ func (l *loader) finalize(c *Config) {
 	l.finalizeDSN(c)
 	l.finalizeIdentity(c)
 	l.finalizeSecrets(c)
+	l.finalizeCode(c)
+}
+
+func (l *loader) finalizeCode(c *Config) {
+	code := &c.Selfservice.Methods.Code
+	// Kratos's schema forbids both: a code cannot be the first factor and
+	// the second one at once.
+	if code.PasswordlessEnabled && code.MFAEnabled {
+		l.fail(errors.New("config keys \"selfservice.methods.code.passwordless_enabled\" and \"selfservice.methods.code.mfa_enabled\": at most one may be true (a code is either the first factor or a second one)"))
+	}
+	if code.PasswordlessEnabled {
+		code.Enabled = true
+	}
 }
 
 func isUnspecifiedHost(h string) bool {

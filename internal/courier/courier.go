@@ -166,13 +166,11 @@ func (c *Courier) Enqueue(ctx context.Context, q *store.Q, m Message) (uuid.UUID
 // account gets this in place of m, so that asking for a message to it
 // takes as long as asking for one to an address with an account: the
 // deletion weighs about what reading the owner's identity rows does. m is
-// rendered for a stand-in identity when it has none; a template that fails
-// to render is no error here, as it may expect traits the stand-in lacks.
+// rendered for a stand-in identity (and its traits) when it has none; a
+// template that fails to render is no error here, as it may expect traits
+// the stand-in lacks.
 func (c *Courier) Rehearse(ctx context.Context, q *store.Q, m Message, notice *Message) error {
-	if m.Identity == nil {
-		m.Identity = standIn(m.channel(), m.To)
-	}
-	row, _ := c.prepare(m)
+	row, _ := c.prepare(m.withStandIns())
 	if notice != nil {
 		if _, err := c.Enqueue(ctx, q, *notice); err != nil {
 			return err

@@ -7,8 +7,8 @@ import (
 )
 
 // Mailer is the flows' view of the courier: it queues the self-service
-// messages (recovery and verification) inside the flow's transaction, and
-// satisfies the Mailer interfaces of both flows.
+// messages (recovery, verification, sign-in and sign-up codes) inside the
+// flow's transaction.
 type Mailer struct {
 	c     *Courier
 	limit MessageLimiter

@@ -20,6 +20,8 @@ const (
 	VerificationInvalid     = "verification_invalid"
 	VerificationCodeValid   = "verification_code_valid"
 	VerificationCodeInvalid = "verification_code_invalid"
+	LoginCodeValid          = "login_code_valid"
+	RegistrationCodeValid   = "registration_code_valid"
 )
 
 // Via values of a message: where it goes.
@@ -37,11 +39,15 @@ type Message struct {
 	// Via is ViaEmail (also when empty) or ViaSMS.
 	Via string
 	To  string
-	// Code is the recovery or verification code, URL the link.
+	// Code is the recovery, verification, login or registration code;
+	// URL the link.
 	Code, URL string
 	// Identity owns the address. Templates see its public part only:
 	// never credentials or metadata_admin.
 	Identity *identity.Identity
+	// Traits are those of a registration that has no identity yet
+	// (RegistrationCodeValid): its templates see them in place of one.
+	Traits map[string]any
 	// RequestURL is the URL the flow was started with.
 	RequestURL string
 	// TransientPayload is the transient_payload of the submission that
@@ -64,22 +70,31 @@ func (m Message) channel() string {
 type field struct {
 	goName, jsonName string
 	value            func(Message) any
+	// restore cleans the field's value as read back from a stored row;
+	// nil keeps it as it is.
+	restore func(any) any
 }
 
 var (
-	fieldTo               = field{"To", "to", func(m Message) any { return m.To }}
-	fieldRecoveryCode     = field{"RecoveryCode", "recovery_code", func(m Message) any { return m.Code }}
-	fieldRecoveryURL      = field{"RecoveryURL", "recovery_url", func(m Message) any { return m.URL }}
-	fieldVerificationCode = field{"VerificationCode", "verification_code", func(m Message) any { return m.Code }}
-	fieldVerificationURL  = field{"VerificationURL", "verification_url", func(m Message) any { return m.URL }}
-	fieldIdentity         = field{"Identity", "identity", func(m Message) any { return templateIdentity(m.Identity) }}
-	fieldRequestURL       = field{"RequestURL", "request_url", func(m Message) any { return m.RequestURL }}
-	fieldRequestURLDomain = field{"RequestURLDomain", "request_url_domain", func(m Message) any { return hostOf(m.RequestURL) }}
-	fieldTransient        = field{"TransientPayload", "transient_payload", func(m Message) any { return transientPayload(m.TransientPayload) }}
-	fieldExpiresIn        = field{"ExpiresInMinutes", "expires_in_minutes", func(m Message) any { return int(m.ExpiresIn.Minutes()) }}
+	fieldTo               = field{"To", "to", func(m Message) any { return m.To }, nil}
+	fieldRecoveryCode     = field{"RecoveryCode", "recovery_code", func(m Message) any { return m.Code }, nil}
+	fieldRecoveryURL      = field{"RecoveryURL", "recovery_url", func(m Message) any { return m.URL }, nil}
+	fieldVerificationCode = field{"VerificationCode", "verification_code", func(m Message) any { return m.Code }, nil}
+	fieldVerificationURL  = field{"VerificationURL", "verification_url", func(m Message) any { return m.URL }, nil}
+	fieldIdentity         = field{"Identity", "identity", func(m Message) any { return templateIdentity(m.Identity) }, reparseIdentity}
+	fieldLoginCode        = field{"LoginCode", "login_code", func(m Message) any { return m.Code }, nil}
+	fieldRegistrationCode = field{"RegistrationCode", "registration_code", func(m Message) any { return m.Code }, nil}
+	fieldTraits           = field{"Traits", "traits", func(m Message) any { return objectOrEmpty(m.Traits) }, restoreObject}
+	fieldRequestURL       = field{"RequestURL", "request_url", func(m Message) any { return m.RequestURL }, nil}
+	fieldRequestURLDomain = field{"RequestURLDomain", "request_url_domain", func(m Message) any { return hostOf(m.RequestURL) }, nil}
+	fieldTransient        = field{"TransientPayload", "transient_payload", func(m Message) any { return transientPayload(m.TransientPayload) }, nil}
+	fieldExpiresIn        = field{"ExpiresInMinutes", "expires_in_minutes", func(m Message) any { return int(m.ExpiresIn.Minutes()) }, nil}
 	// Kratos's SMS model of a recovery code names it verification_code
 	// in JSON; Jsonnet bodies written for Kratos read it so.
-	fieldRecoveryCodeSMS = field{"RecoveryCode", "verification_code", func(m Message) any { return m.Code }}
+	fieldRecoveryCodeSMS = field{"RecoveryCode", "verification_code", func(m Message) any { return m.Code }, nil}
+	// Kratos's SMS model of a registration code has the traits under
+	// Identity, as there is no identity yet.
+	fieldTraitsAsIdentity = field{"Identity", "identity", fieldTraits.value, restoreObject}
 )
 
 // noticeFields are what a message to an address without an account holds.
@@ -102,6 +117,14 @@ var templateFields = map[string]map[string][]field{
 	RecoveryCodeInvalid:     {ViaEmail: noticeFields},
 	VerificationInvalid:     {ViaEmail: noticeFields},
 	VerificationCodeInvalid: {ViaEmail: noticeFields},
+	LoginCodeValid: {
+		ViaEmail: {fieldTo, fieldLoginCode, fieldIdentity, fieldRequestURL, fieldTransient, fieldExpiresIn},
+		ViaSMS:   {fieldTo, fieldLoginCode, fieldIdentity, fieldRequestURL, fieldTransient, fieldExpiresIn},
+	},
+	RegistrationCodeValid: {
+		ViaEmail: {fieldTo, fieldTraits, fieldRegistrationCode, fieldRequestURL, fieldTransient, fieldExpiresIn},
+		ViaSMS:   {fieldTo, fieldRegistrationCode, fieldTraitsAsIdentity, fieldRequestURL, fieldTransient, fieldExpiresIn},
+	},
 }
 
 func fieldsOf(templateType, channel string) []field {
@@ -127,9 +150,9 @@ func (m Message) data() (goData, jsonData map[string]any) {
 // storedData reads stored template data back through the template type's
 // fields: by Go name for templates and by JSON name for HTTP channels.
 // Whatever the type does not define is dropped, and the identity is cut
-// down to its public part again, so that nothing else a row may hold
-// (rows queued by older versions kept the whole identity) leaves the
-// process.
+// down to its public part again (and traits kept only as an object), so
+// that nothing else a row may hold (rows queued by older versions kept the
+// whole identity) leaves the process.
 func storedData(templateType, channel string, stored map[string]any) (goData, jsonData map[string]any) {
 	fs := fieldsOf(templateType, channel)
 	goData, jsonData = make(map[string]any, len(fs)), make(map[string]any, len(fs))
@@ -141,8 +164,8 @@ func storedData(templateType, channel string, stored map[string]any) (goData, js
 		if !ok {
 			continue
 		}
-		if f.goName == fieldIdentity.goName {
-			v = reparseIdentity(v)
+		if f.restore != nil {
+			v = f.restore(v)
 		}
 		goData[f.goName], jsonData[f.jsonName] = v, v
 	}
@@ -195,7 +218,7 @@ func templateIdentity(i *identity.Identity) map[string]any {
 
 // reparseIdentity passes a stored identity through identityView, which
 // keeps the public fields only.
-func reparseIdentity(stored any) map[string]any {
+func reparseIdentity(stored any) any {
 	raw, err := json.Marshal(stored)
 	if err != nil {
 		return map[string]any{}
@@ -226,6 +249,24 @@ func orNull(raw json.RawMessage) json.RawMessage {
 	return raw
 }
 
+// objectOrEmpty is never nil, so that templates read {{ .Traits.email }}
+// without a nil check.
+func objectOrEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// restoreObject keeps a stored object and drops anything else.
+func restoreObject(stored any) any {
+	m, ok := stored.(map[string]any)
+	if !ok {
+		return map[string]any{}
+	}
+	return m
+}
+
 // transientPayload is never nil: Kratos's templates get {} without one.
 func transientPayload(p map[string]any) map[string]any {
 	if p == nil {
@@ -240,6 +281,18 @@ func hostOf(raw string) string {
 		return ""
 	}
 	return u.Host
+}
+
+// withStandIns fills in what a rehearsed message lacks: an identity and
+// traits shaped like those of an owner of the address.
+func (m Message) withStandIns() Message {
+	if m.Identity == nil {
+		m.Identity = standIn(m.channel(), m.To)
+	}
+	if m.Traits == nil {
+		m.Traits = map[string]any{m.channel(): m.To}
+	}
+	return m
 }
 
 // standIn is the identity an address without an account is rehearsed

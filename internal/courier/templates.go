@@ -33,6 +33,8 @@ var templateTypes = map[string]string{
 	VerificationCodeInvalid: "verification_code/invalid",
 	VerificationValid:       "verification/valid",
 	VerificationInvalid:     "verification/invalid",
+	LoginCodeValid:          "login_code/valid",
+	RegistrationCodeValid:   "registration_code/valid",
 }
 
 //go:embed templates

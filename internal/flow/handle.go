@@ -171,21 +171,7 @@ func (k *Kit) Receive(w http.ResponseWriter, r *http.Request, kind Kind, decode 
 		return nil, errAnswered
 	}
 	if f.Expired() {
-		nf, err := restart(f)
-		if err == nil {
-			nf.ReturnTo = f.ReturnTo
-			nf.UI.Messages = append(nf.UI.Messages, expiredMessage(kind, f.ExpiresAt))
-			err = k.Update(r.Context(), nf)
-		}
-		if err != nil {
-			k.Fail(w, r, err)
-			return nil, errAnswered
-		}
-		if f.Type == TypeBrowser && !wire.WantsJSON(r) {
-			k.RedirectToUI(w, r, nf)
-		} else {
-			wire.WriteError(w, r, ErrExpired(f, nf.ID))
-		}
+		k.Restart(w, r, f, f.ExpiresAt, restart)
 		return nil, errAnswered
 	}
 	if f.State == StatePassedChallenge {
@@ -193,6 +179,27 @@ func (k *Kit) Receive(w http.ResponseWriter, r *http.Request, kind Kind, decode 
 		return nil, errAnswered
 	}
 	return &Submission{Flow: f, Payload: p}, nil
+}
+
+// Restart answers a submission to f that came too late (the flow, or the
+// code it carries, expired at expiredAt) with a new flow of the same kind,
+// made by restart: a redirect to its UI for browsers, else 410 naming it.
+func (k *Kit) Restart(w http.ResponseWriter, r *http.Request, f *Flow, expiredAt time.Time, restart func(old *Flow) (*Flow, error)) {
+	nf, err := restart(f)
+	if err == nil {
+		nf.ReturnTo = f.ReturnTo
+		nf.UI.Messages = append(nf.UI.Messages, expiredMessage(f.Kind, expiredAt))
+		err = k.Update(r.Context(), nf)
+	}
+	if err != nil {
+		k.Fail(w, r, err)
+		return
+	}
+	if f.Type == TypeBrowser && !wire.WantsJSON(r) {
+		k.RedirectToUI(w, r, nf)
+		return
+	}
+	wire.WriteError(w, r, ErrExpired(f, nf.ID))
 }
 
 // AnswerCompleted answers a submission for a flow that is completed, or
@@ -289,11 +296,31 @@ func (k *Kit) Reject(w http.ResponseWriter, r *http.Request, f *Flow, fe FormErr
 // RejectAs is Reject for flows whose JSON carries more than the flow (the
 // settings flow shows its identity).
 func (k *Kit) RejectAs(w http.ResponseWriter, r *http.Request, f *Flow, fe FormError, view func() any) {
+	k.hold(w, r, f, fe, nil, view)
+}
+
+// Hold shows f again as a step of the flow that is not its end (a code
+// was sent, the form moved on): 400 with the flow for apps and AJAX, as
+// Kratos answers, back to the UI for browsers. within, when set, runs in
+// the transaction that writes the flow back.
+func (k *Kit) Hold(w http.ResponseWriter, r *http.Request, f *Flow, within func(ctx context.Context, q *store.Q) error) {
+	k.hold(w, r, f, nil, within, func() any { return f.View() })
+}
+
+func (k *Kit) hold(w http.ResponseWriter, r *http.Request, f *Flow, fe FormError, within func(ctx context.Context, q *store.Q) error, view func() any) {
 	fe.Apply(f)
 	if f.Type == TypeBrowser {
 		f.RefreshCSRF(k.CSRF.cookieToken(r))
 	}
-	if err := k.Update(r.Context(), f); err != nil {
+	err := k.Store.Write(r.Context(), func(q *store.Q) error {
+		if within != nil {
+			if err := within(r.Context(), q); err != nil {
+				return err
+			}
+		}
+		return Update(r.Context(), q, f)
+	})
+	if err != nil {
 		if errors.Is(err, ErrCompleted) {
 			k.AnswerCompleted(w, r, f)
 			return

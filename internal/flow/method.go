@@ -45,8 +45,11 @@ type NodeContext struct {
 	// Traits are the traits entered so far (registration, settings).
 	Traits map[string]any
 	// Step is registration's step: StepProfile, StepCredentials, or
-	// StepOneStep for the legacy one-step form.
+	// StepOneStep for the one-step (unified) form.
 	Step string
+	// Identifier is what identifier-first login was given; Identity is
+	// then the identity it names (nil when none does).
+	Identifier string
 }
 
 // Registration steps (NodeContext.Step).
@@ -86,15 +89,16 @@ type Outcome struct {
 	// method left it, without a success. In verification, a code link
 	// opened from a message filled the code into the form.
 	Shown bool
-	// Send, in recovery and verification, issues the code or link the
-	// submission asked for and queues its message, inside the transaction
-	// that writes the flow back; the method has moved the form to what it
-	// shows once sent (state sent_email).
+	// Send issues the code or link the submission asked for and queues its
+	// message, inside the transaction that writes the flow back; the
+	// method has moved the form to what it shows once sent (state
+	// sent_email). The flow stays open.
 	Send func(ctx context.Context, q *store.Q) error
-	// Redeem, in recovery and verification, spends the code or link token
-	// the submission carries, inside the flow's completing transaction and
-	// before the flow is claimed. It answers the spent code, whose owner
-	// the flow completes with; a *Refusal says why it cannot be used.
+	// Redeem spends the code or link token the submission carries, inside
+	// the flow's completing transaction and before the flow is claimed; a
+	// *Refusal says why it cannot be used. In recovery and verification
+	// the flow completes with the spent code's owner; in login and
+	// registration with the outcome's Identity or Commit, which run after.
 	Redeem func(ctx context.Context, q *store.Q) (*onetime.Code, error)
 }
 
@@ -149,6 +153,33 @@ func Routers(lists ...Methods) []Router {
 		}
 	}
 	return out
+}
+
+// Identified is implemented by the login methods that take part in
+// identifier-first login's second step.
+type Identified interface {
+	// AddIdentifiedNodes adds the method's nodes for c.Identity, the
+	// identity c.Identifier names (nil when none does), and reports
+	// whether that identity can sign in with the method. all (account
+	// enumeration mitigation) adds them whatever the identity has, so that
+	// the form does not tell whether the account exists.
+	AddIdentifiedNodes(ctx context.Context, f *Flow, c NodeContext, all bool) (bool, error)
+}
+
+// Opener is implemented by methods that may move a new form on at once
+// when there is nothing to choose: the code method sends the one code a
+// second factor or an identifier-first login can use.
+type Opener interface {
+	// Open answers an outcome whose Send does it, or nil to leave the
+	// form as it is.
+	Open(ctx context.Context, f *Flow, c NodeContext) (*Outcome, error)
+}
+
+// CodeRequester is implemented by methods whose submissions may only ask
+// for a code to be sent: such a submission proves nothing, so it is not
+// counted as a guess.
+type CodeRequester interface {
+	RequestsCode(p Payload) bool
 }
 
 // Implied is implemented by methods whose submissions may carry no

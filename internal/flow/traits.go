@@ -73,3 +73,24 @@ func lookup(m map[string]any, dotted string) any {
 	}
 	return v
 }
+
+// IdentifierLabel labels the identifier input of login: the schema title
+// of the one trait people sign in with (a password or code identifier),
+// else the generic "ID".
+func IdentifierLabel(sch *schema.Schema) *text.Message {
+	var found *schema.Field
+	for _, fd := range sch.Fields() {
+		if !fd.Extension.PasswordIdentifier && !fd.Extension.CodeIdentifier {
+			continue
+		}
+		if found != nil {
+			return text.LabelID()
+		}
+		fd := fd
+		found = &fd
+	}
+	if found == nil || found.Title == "" {
+		return text.LabelID()
+	}
+	return text.LabelGenerated(found.Title, "identifier")
+}

@@ -67,7 +67,8 @@ func NewRunner(flowName string, all []config.Hook, byMethod map[string][]config.
 	r := &Runner{byMethod: map[string][]string{}, impl: impl}
 	r.all = r.supported(flowName, all)
 	for method, hooks := range byMethod {
-		if hooks != nil {
+		// An empty list of a method's own leaves the flow's, as in Kratos.
+		if len(hooks) > 0 {
 			r.byMethod[method] = r.supported(flowName+" "+method, hooks)
 		}
 	}

@@ -206,6 +206,17 @@ func (p *prepared) build(id uuid.UUID, before *Identity, now time.Time) *Identit
 		c.Identifiers = identifiersFor(p.extracted, CredentialsPassword, nil)
 		c.UpdatedAt = now
 	}
+	// The code credential follows the traits alone: it exists while they
+	// name an address a sign-in code can go to.
+	var oldCode *Credential
+	if before != nil {
+		oldCode = before.Credentials[CredentialsCode]
+	}
+	if c := codeCredential(p.extracted, oldCode, now); c != nil {
+		i.Credentials[CredentialsCode] = c
+	} else {
+		delete(i.Credentials, CredentialsCode)
+	}
 	return i
 }
 

@@ -1,6 +1,7 @@
 // Package onetime issues and redeems the one-time codes and link tokens of
-// recovery and verification. A code is redeemed at most once, even when
-// two requests race, and only an HMAC of it is stored.
+// recovery and verification, and the codes that sign in and sign up. A
+// code is redeemed at most once, even when two requests race, and only an
+// HMAC of it is stored.
 package onetime
 
 import (
@@ -23,6 +24,10 @@ import (
 const (
 	Recovery     = "recovery"
 	Verification = "verification"
+	Login        = "login"
+	// Registration codes belong to no identity (IdentityID nil): it does
+	// not exist until the code is redeemed.
+	Registration = "registration"
 	MethodCode   = "code"
 	MethodLink   = "link"
 )
@@ -106,6 +111,29 @@ func (c *Codes) InvalidateFlow(ctx context.Context, q *store.Q, flowID uuid.UUID
 	_, err := q.Exec(ctx, `UPDATE selfservice_codes SET used_at = $2, code_hash = 'retired:' || CAST(id AS TEXT)
 WHERE flow_id = $1 AND used_at IS NULL`, flowID, store.Now())
 	return err
+}
+
+// LiveAddresses answers the flow's codes of purpose that were neither used
+// nor retired, newest first: where the code a user may still type went.
+// Expired codes are among them (ExpiresAt says so); redeeming one answers
+// ErrExpired.
+func (c *Codes) LiveAddresses(ctx context.Context, q *store.Q, flowID uuid.UUID, purpose string) ([]Code, error) {
+	rows, err := q.Query(ctx, `SELECT `+codeColumns+` FROM selfservice_codes
+WHERE flow_id = $1 AND purpose = $2 AND method = $3 AND used_at IS NULL ORDER BY created_at DESC, address_value, address_via`,
+		flowID, purpose, MethodCode)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Code
+	for rows.Next() {
+		code, _, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *code)
+	}
+	return out, rows.Err()
 }
 
 const codeColumns = `id, purpose, method, flow_id, identity_id, address_via, address_value, expires_at, used_at`

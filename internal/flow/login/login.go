@@ -12,6 +12,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/guard"
 	"github.com/lanyard-id/lanyard/internal/hook"
 	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/onetime"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/session"
 	"github.com/lanyard-id/lanyard/internal/store"
@@ -44,6 +45,23 @@ type Options struct {
 	// RequiredAAL is session.whoami.required_aal: a sign-in that leaves
 	// the session below it is sent on to the second factor.
 	RequiredAAL string
+	// IdentifierFirst is selfservice.flows.login.style identifier_first:
+	// the form asks for the identifier first, then offers the methods the
+	// identity can use.
+	IdentifierFirst bool
+	// Mitigate is security.account_enumeration.mitigate: identifier-first
+	// login offers every method whether or not the account exists.
+	Mitigate bool
+	// Identities finds the identity an identifier names (identifier-first).
+	Identities Identities
+}
+
+// Identities finds identities by what people type to sign in.
+type Identities interface {
+	// FindByAnyIdentifierEvenly answers the identity with a credential
+	// identifier equal to identifier, or identity.ErrNotFound, doing the
+	// same work either way.
+	FindByAnyIdentifierEvenly(ctx context.Context, identifier string) (*identity.Identity, error)
 }
 
 // Verifier starts the verification a refused login points at.
@@ -129,10 +147,53 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, re
 	if aal == session.AAL2 && (current == nil || current.AAL < session.AAL2) {
 		f.UI.Messages = append(f.UI.Messages, text.LoginSecondFactor())
 	}
-	if err := h.methods.AddNodes(r.Context(), f, flow.NodeContext{Schema: sch, Identity: re}); err != nil {
+	c := flow.NodeContext{Schema: sch, Identity: re}
+	if h.identifierFirst(f) {
+		askForIdentifier(f, sch)
+		return f, h.kit.Save(r.Context(), f)
+	}
+	if err := h.methods.AddNodes(r.Context(), f, c); err != nil {
 		return nil, err
 	}
-	return f, h.kit.Save(r.Context(), f)
+	var open *flow.Outcome
+	if aal == session.AAL2 && re != nil {
+		// A second factor with nothing to choose is sent at once.
+		if open, err = h.open(r.Context(), h.methods, f, c); err != nil {
+			return nil, err
+		}
+	}
+	if open == nil {
+		return f, h.kit.Save(r.Context(), f)
+	}
+	return f, h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		if err := flow.Save(r.Context(), q, f); err != nil {
+			return err
+		}
+		if err := open.Send(r.Context(), q); err != nil {
+			return err
+		}
+		return flow.Update(r.Context(), q, f)
+	})
+}
+
+// open asks the methods that may move the form on at once, in order, and
+// answers the first outcome that sends something.
+func (h *Handler) open(ctx context.Context, ms flow.Methods, f *flow.Flow, c flow.NodeContext) (*flow.Outcome, error) {
+	for _, m := range ms {
+		o, ok := m.(flow.Opener)
+		if !ok {
+			continue
+		}
+		out, err := o.Open(ctx, f, c)
+		if err != nil {
+			return nil, err
+		}
+		if out != nil && out.Send != nil {
+			f.Active = m.ID()
+			return out, nil
+		}
+	}
+	return nil, nil
 }
 
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
@@ -170,27 +231,38 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		sub.Identity = current.Identity
 	}
 
-	m := h.methods.Pick(p)
 	f.UI.ResetMessages()
+	sub.Schema = h.schemas.Default()
+	if sub.Identity != nil {
+		if sch, ok := h.schemas.Get(sub.Identity.SchemaID); ok {
+			sub.Schema = sch
+		}
+	}
+	sub.ClientIP = h.opts.Guard.ClientIP(r)
+	if p.String("method") == IdentifierFirstMethod && h.identifierFirst(f) {
+		h.identify(w, r, sub)
+		return
+	}
+	m := h.methods.Pick(p)
 	if m == nil {
 		h.kit.Reject(w, r, f, flow.FormMessage(text.NoLoginStrategy()))
 		return
 	}
 	f.Active = m.ID()
-	f.UI.SetValue("identifier", p.String("identifier"))
-	attempt, refusal, err := h.countAttempt(r, p, sub.Identity, secondFactor)
-	if err != nil {
-		h.kit.Fail(w, r, err)
-		return
+	if id := p.String("identifier"); id != "" {
+		f.UI.SetValue("identifier", id)
 	}
-	if refusal != nil {
-		h.kit.Reject(w, r, f, flow.FormMessage(refusal))
-		return
-	}
-	sub.Schema = h.schemas.Default()
-	if sub.Identity != nil {
-		if sch, ok := h.schemas.Get(sub.Identity.SchemaID); ok {
-			sub.Schema = sch
+	var attempt attempt
+	if cr, ok := m.(flow.CodeRequester); !ok || !cr.RequestsCode(p) {
+		var refusal *text.Message
+		attempt, refusal, err = h.countAttempt(r, p, sub.Identity, secondFactor)
+		if err != nil {
+			h.kit.Fail(w, r, err)
+			return
+		}
+		if refusal != nil {
+			h.kit.Reject(w, r, f, flow.FormMessage(refusal))
+			return
 		}
 	}
 	out, err := m.Submit(r.Context(), sub)
@@ -203,18 +275,43 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.kit.Fail(w, r, err)
 		return
 	}
+	if out.Send != nil || out.Shown {
+		// A code went out, or the form moved on: the login goes on.
+		h.kit.Hold(w, r, f, out.Send)
+		return
+	}
 	i := out.Identity
-	if h.opts.Hooks.Has(m.ID(), hook.RequireVerifiedAddress) && !hasVerifiedAddress(i) {
+	if i == nil && out.Redeem == nil {
+		h.kit.Fail(w, r, errors.New("login: the method answered no identity"))
+		return
+	}
+	if i != nil && h.opts.Hooks.Has(m.ID(), hook.RequireVerifiedAddress) && !hasVerifiedAddress(i) {
 		h.refuseUnverified(w, r, f, i, attempt)
 		return
 	}
-	if f.Refresh && current != nil && current.IdentityID != i.ID {
+	if f.Refresh && current != nil && i != nil && current.IdentityID != i.ID {
 		// Re-authenticating as somebody else is a new sign-in.
 		current = nil
 	}
 
-	var s *session.Session
+	var (
+		s       *session.Session
+		refused *flow.Refusal
+	)
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		if out.Redeem != nil {
+			if _, err := out.Redeem(r.Context(), q); errors.As(err, &refused) {
+				if refused.Undo {
+					return err
+				}
+				return nil // the guess counts
+			} else if err != nil {
+				return err
+			}
+			if i == nil {
+				return errors.New("login: a code was redeemed for no identity")
+			}
+		}
 		if err := flow.Claim(r.Context(), q, f); err != nil {
 			return err
 		}
@@ -243,6 +340,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		f.State = flow.StatePassedChallenge
 		return flow.Update(r.Context(), q, f)
 	})
+	if refused != nil && (err == nil || errors.Is(err, refused)) {
+		h.refuse(w, r, f, refused)
+		return
+	}
 	if errors.Is(err, flow.ErrCompleted) {
 		h.kit.AnswerCompleted(w, r, f)
 		return
@@ -262,6 +363,26 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		s.Token = h.sessions.TokenFrom(r)
 	}
 	h.succeed(w, r, f, s, current != nil)
+}
+
+// refuse answers a code that cannot be used: an expired one with a new
+// flow, any other with the method's message on the form as it was.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, f *flow.Flow, refused *flow.Refusal) {
+	if errors.Is(refused, onetime.ErrExpired) && refused.Code != nil {
+		h.kit.Restart(w, r, f, refused.Code.ExpiresAt, func(old *flow.Flow) (*flow.Flow, error) {
+			current, err := h.sessions.Current(r.Context(), r)
+			if err != nil {
+				return nil, err
+			}
+			return h.newFlow(w, r, old.Type, old.Refresh, old.RequestedAAL, current)
+		})
+		return
+	}
+	msg := refused.Message
+	if msg == nil {
+		msg = text.LoginCodeInvalid()
+	}
+	h.kit.Reject(w, r, f, flow.FormMessage(msg))
 }
 
 // succeed answers a completed login: the session token for apps, the

@@ -13,6 +13,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/hook"
 	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/onetime"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/session"
 	"github.com/lanyard-id/lanyard/internal/store"
@@ -23,7 +24,8 @@ import (
 // Options are the registration settings.
 type Options struct {
 	Enabled bool
-	// OneStep is selfservice.flows.registration.enable_legacy_one_step.
+	// OneStep is the one-form registration: selfservice.flows.registration.style
+	// unified, or the older enable_legacy_one_step.
 	OneStep bool
 	// Hooks are the after-hooks (session, show_verification_ui).
 	Hooks *hook.Runner
@@ -187,11 +189,16 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	case out.Next != "":
 		// The form moved on (Kratos answers 400 with the flow: the
 		// registration is not complete yet).
+		f.State = flow.StateChooseMethod
 		if err := h.render(r.Context(), f, out.Next, traits); err != nil {
 			h.kit.Fail(w, r, err)
 			return
 		}
 		h.kit.Reject(w, r, f, nil)
+		return
+	case out.Send != nil || out.Shown:
+		// A code went out to the address being signed up.
+		h.kit.Hold(w, r, f, out.Send)
 		return
 	}
 	h.complete(w, r, f, m, out, traits)
@@ -201,11 +208,22 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 // starts verification, all in the one transaction that claims the flow.
 func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow, m flow.Method, out *flow.Outcome, traits map[string]any) {
 	var (
-		i  *identity.Identity
-		ev *hook.Event
-		vf *flow.Flow
+		i       *identity.Identity
+		ev      *hook.Event
+		vf      *flow.Flow
+		refused *flow.Refusal
 	)
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		if out.Redeem != nil {
+			if _, err := out.Redeem(r.Context(), q); errors.As(err, &refused) {
+				if refused.Undo {
+					return err
+				}
+				return nil // the guess counts
+			} else if err != nil {
+				return err
+			}
+		}
 		if err := flow.Claim(r.Context(), q, f); err != nil {
 			return err
 		}
@@ -225,6 +243,10 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		f.State = flow.StatePassedChallenge
 		return flow.Update(r.Context(), q, f)
 	})
+	if refused != nil && (err == nil || errors.Is(err, refused)) {
+		h.refuse(w, r, f, refused)
+		return
+	}
 	if errors.Is(err, flow.ErrCompleted) {
 		h.kit.AnswerCompleted(w, r, f)
 		return
@@ -245,6 +267,11 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 // the profile is kept; otherwise (a native app sending everything at once)
 // the one-step form, so that the mistakes have nodes to sit on.
 func (h *Handler) showAgain(w http.ResponseWriter, r *http.Request, f *flow.Flow, m flow.Method, traits map[string]any, fe flow.FormError) {
+	if f.State == flow.StateSentEmail {
+		// The form asks for the code that was sent: it stays as it is.
+		h.kit.Reject(w, r, f, fe)
+		return
+	}
 	step := flow.StepOneStep
 	switch {
 	case h.opts.OneStep:
@@ -261,6 +288,20 @@ func (h *Handler) showAgain(w http.ResponseWriter, r *http.Request, f *flow.Flow
 		f.UI.Messages = nil
 	}
 	h.kit.Reject(w, r, f, fe)
+}
+
+// refuse answers a code that cannot be used: an expired one with a new
+// flow, any other with the method's message on the form as it was.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, f *flow.Flow, refused *flow.Refusal) {
+	if errors.Is(refused, onetime.ErrExpired) && refused.Code != nil {
+		h.kit.Restart(w, r, f, refused.Code.ExpiresAt, func(old *flow.Flow) (*flow.Flow, error) { return h.newFlow(w, r, old.Type) })
+		return
+	}
+	msg := refused.Message
+	if msg == nil {
+		msg = text.RegistrationCodeInvalid()
+	}
+	h.kit.Reject(w, r, f, flow.FormMessage(msg))
 }
 
 func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, i *identity.Identity, ev *hook.Event, vf *flow.Flow) {

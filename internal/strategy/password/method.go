@@ -2,6 +2,7 @@ package password
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/lanyard-id/lanyard/internal/flow"
@@ -79,4 +80,20 @@ func (s *Strategy) change(ctx context.Context, sub *flow.Submission) (*flow.Outc
 	return &flow.Outcome{Identity: sub.Identity, Commit: func(ctx context.Context, q *store.Q) (*identity.Identity, error) {
 		return plan.Apply(ctx, q)
 	}}, nil
+}
+
+// AddIdentifiedNodes implements flow.Identified: the password input, for
+// an identity that has a password.
+func (s *Strategy) AddIdentifiedNodes(_ context.Context, f *flow.Flow, c flow.NodeContext, all bool) (bool, error) {
+	has := false
+	if c.Identity != nil {
+		if cred := c.Identity.Credentials[identity.CredentialsPassword]; cred != nil && len(cred.Identifiers) > 0 {
+			var cfg identity.PasswordConfig
+			has = json.Unmarshal(cred.Config, &cfg) == nil && cfg.HashedPassword != ""
+		}
+	}
+	if has || all {
+		s.LoginNodes(f, c.Schema, nil)
+	}
+	return has, nil
 }

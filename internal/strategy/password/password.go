@@ -49,7 +49,7 @@ func (s *Strategy) ID() string { return ID }
 // refreshing, the identifier is fixed to the signed-in identity's.
 func (s *Strategy) LoginNodes(f *flow.Flow, sch *schema.Schema, refresh *identity.Identity) {
 	if f.UI.Find("identifier") == nil {
-		n := flow.Input(flow.GroupDefault, "identifier", "text", nil, identifierLabel(sch)).Required().Autocomplete("username")
+		n := flow.Input(flow.GroupDefault, "identifier", "text", nil, flow.IdentifierLabel(sch)).Required().Autocomplete("username")
 		if refresh != nil {
 			if c := refresh.Credentials[identity.CredentialsPassword]; c != nil && len(c.Identifiers) > 0 {
 				n.Attributes.Type, n.Attributes.Value = "hidden", c.Identifiers[0]
@@ -61,25 +61,6 @@ func (s *Strategy) LoginNodes(f *flow.Flow, sch *schema.Schema, refresh *identit
 		flow.Input(ID, "password", "password", nil, text.LabelPassword()).Required().Autocomplete("current-password"),
 		flow.Submit(ID, "method", ID, text.LoginWithPassword()),
 	)
-}
-
-// identifierLabel is the schema title of the password identifier when
-// there is exactly one, else the generic "ID".
-func identifierLabel(sch *schema.Schema) *text.Message {
-	var found *schema.Field
-	for _, fd := range sch.Fields() {
-		if fd.Extension.PasswordIdentifier {
-			if found != nil {
-				return text.LabelID()
-			}
-			fd := fd
-			found = &fd
-		}
-	}
-	if found == nil || found.Title == "" {
-		return text.LabelID()
-	}
-	return text.LabelGenerated(found.Title, "identifier")
 }
 
 // Login checks identifier and password. Unknown identifiers cost a hash

@@ -351,7 +351,7 @@ func TestNodes(t *testing.T) {
 
 func TestIdentifierLabel(t *testing.T) {
 	f := newFixture(t, nil, Policy{})
-	if m := identifierLabel(f.sch); m.ID != 1070002 || m.Text != "E-Mail" {
+	if m := flow.IdentifierLabel(f.sch); m.ID != 1070002 || m.Text != "E-Mail" {
 		t.Errorf("one titled identifier: %+v", m)
 	}
 	two := `{"type":"object","properties":{"traits":{"type":"object","properties":{
@@ -364,7 +364,7 @@ func TestIdentifierLabel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m := identifierLabel(reg.Default()); m.ID != 1070004 {
+		if m := flow.IdentifierLabel(reg.Default()); m.ID != 1070004 {
 			t.Errorf("%s: label %+v; want the generic ID label", name, m)
 		}
 	}
