@@ -630,7 +630,12 @@ func (m *Manager) MarkAddressSent(ctx context.Context, q *store.Q, owner *Identi
 // code went out (only from pending), "completed" when it was verified. It
 // moves the identity's updated_at so cached copies are refreshed.
 func (m *Manager) SetAddressStatus(ctx context.Context, q *store.Q, identityID uuid.UUID, via, value, status string) error {
-	now := store.Now()
+	return m.SetAddressStatusAt(ctx, q, identityID, via, value, status, store.Now())
+}
+
+// SetAddressStatusAt is SetAddressStatus at the time now, for callers that
+// show the change before reading it back.
+func (m *Manager) SetAddressStatusAt(ctx context.Context, q *store.Q, identityID uuid.UUID, via, value, status string, now time.Time) error {
 	var err error
 	switch status {
 	case AddressStatusCompleted:

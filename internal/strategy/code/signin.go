@@ -380,18 +380,27 @@ func (m *SignIn) redeemLogin(ctx context.Context, s *flow.Submission) (*flow.Out
 		if spent == nil {
 			return nil, errors.New("code: the login was committed before its code was spent")
 		}
-		return nil, m.verifyAddress(ctx, q, owner, spent)
+		return &shown, m.verifyAddress(ctx, q, &shown, owner, spent)
 	}
 	return out, nil
 }
 
 // verifyAddress marks the address a spent code went to verified, if it
-// is one of owner's verifiable addresses and is not verified yet.
-func (m *SignIn) verifyAddress(ctx context.Context, q *store.Q, owner *identity.Identity, spent *onetime.Code) error {
-	for _, va := range owner.VerifiableAddresses {
-		if va.Via == spent.Via && va.Value == spent.Value && !va.Verified {
-			return m.ids.SetAddressStatus(ctx, q, owner.ID, va.Via, va.Value, identity.AddressStatusCompleted)
+// is one of owner's verifiable addresses and is not verified yet, and
+// shows the change in shown, the copy the session is issued with.
+func (m *SignIn) verifyAddress(ctx context.Context, q *store.Q, shown, owner *identity.Identity, spent *onetime.Code) error {
+	for k, va := range owner.VerifiableAddresses {
+		shown.VerifiableAddresses[k] = va // only the spent one changes
+		if va.Via != spent.Via || va.Value != spent.Value || va.Verified {
+			continue
 		}
+		now := store.Now()
+		if err := m.ids.SetAddressStatusAt(ctx, q, owner.ID, va.Via, va.Value, identity.AddressStatusCompleted, now); err != nil {
+			return err
+		}
+		a := &shown.VerifiableAddresses[k]
+		a.Verified, a.Status, a.VerifiedAt, a.UpdatedAt = true, identity.AddressStatusCompleted, &now, now
+		shown.UpdatedAt = now
 	}
 	return nil
 }
