@@ -3,7 +3,6 @@ package conformance
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -178,88 +176,39 @@ func (e *codeEnv) codeRegister(t *testing.T, flowID string, body ory.UpdateRegis
 // succeeded or not; a success the SDK cannot read fails the test.
 func sdkAnswer(t *testing.T, res *http.Response, err error) (int, []byte) {
 	t.Helper()
-	status, body, err := sdkAnswerErr(res, err)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return status, body
-}
-
-// sdkAnswerErr is sdkAnswer for goroutines.
-func sdkAnswerErr(res *http.Response, err error) (int, []byte, error) {
 	if res == nil {
-		return 0, nil, fmt.Errorf("transport error: %v", err)
+		t.Fatalf("transport error: %v", err)
 	}
 	var oerr *ory.GenericOpenAPIError
 	if errors.As(err, &oerr) {
 		if res.StatusCode < 300 {
-			return res.StatusCode, oerr.Body(), fmt.Errorf("the SDK cannot read the %d answer (%v): %s", res.StatusCode, err, oerr.Body())
+			t.Fatalf("the SDK cannot read the %d answer (%v): %s", res.StatusCode, err, oerr.Body())
 		}
-		return res.StatusCode, oerr.Body(), nil
+		return res.StatusCode, oerr.Body()
 	}
 	if err != nil {
-		return res.StatusCode, nil, err
+		t.Fatal(err)
 	}
 	// The SDK leaves the body readable again after decoding it.
-	body, rerr := io.ReadAll(res.Body)
-	return res.StatusCode, body, rerr
-}
-
-// codeFlow is a login or registration flow with the fields these tests
-// read beyond flowView.
-type codeFlow struct {
-	flowView
-	Active       string `json:"active"`
-	RequestedAAL string `json:"requested_aal"`
-}
-
-func decodeCodeFlow(t *testing.T, kind string, body []byte) codeFlow {
-	t.Helper()
-	f := codeFlow{flowView: decodeFlow(t, kind, body)}
-	var extra struct {
-		Active       string `json:"active"`
-		RequestedAAL string `json:"requested_aal"`
-	}
-	if err := json.Unmarshal(body, &extra); err != nil {
-		t.Fatalf("flow body: %v: %s", err, body)
-	}
-	f.Active, f.RequestedAAL = extra.Active, extra.RequestedAAL
-	return f
-}
-
-// requireFlowAnswer asserts a 400 answer carrying the flow and decodes it.
-func requireFlowAnswer(t *testing.T, kind string, status int, body []byte, what string) codeFlow {
-	t.Helper()
-	if status != http.StatusBadRequest {
-		t.Fatalf("%s: status %d, want 400 with the %s flow: %s", what, status, kind, body)
-	}
-	return decodeCodeFlow(t, kind, body)
-}
-
-// codeNativeFlow opens a native flow of kind through the SDK.
-func (e *codeEnv) codeNativeFlow(t *testing.T, kind string) codeFlow {
-	t.Helper()
-	var res *http.Response
-	var err error
-	switch kind {
-	case "login":
-		_, res, err = e.Public.FrontendAPI.CreateNativeLoginFlow(context.Background()).Execute()
-	case "registration":
-		_, res, err = e.Public.FrontendAPI.CreateNativeRegistrationFlow(context.Background()).Execute()
-	default:
-		t.Fatalf("unknown flow kind %q", kind)
-	}
-	requireOK(t, res, err, http.StatusOK)
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return decodeCodeFlow(t, kind, body)
+	return res.StatusCode, body
+}
+
+// requireFlowAnswer asserts a 400 answer carrying the flow and decodes it.
+func requireFlowAnswer(t *testing.T, kind string, status int, body []byte, what string) flowView {
+	t.Helper()
+	if status != http.StatusBadRequest {
+		t.Fatalf("%s: status %d, want 400 with the %s flow: %s", what, status, kind, body)
+	}
+	return decodeFlow(t, kind, body)
 }
 
 // aal2Flow opens a native aal2 login flow for the session token (with
 // ?via= unless ""); it must answer 200.
-func (e *codeEnv) aal2Flow(t *testing.T, token, via string) codeFlow {
+func (e *codeEnv) aal2Flow(t *testing.T, token, via string) flowView {
 	t.Helper()
 	req := e.Public.FrontendAPI.CreateNativeLoginFlow(context.Background()).Aal("aal2").XSessionToken(token)
 	if via != "" {
@@ -267,28 +216,17 @@ func (e *codeEnv) aal2Flow(t *testing.T, token, via string) codeFlow {
 	}
 	_, res, err := req.Execute()
 	requireOK(t, res, err, http.StatusOK)
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return decodeCodeFlow(t, "login", body)
+	return e.rawFlowOf(t, "login", res)
 }
 
-// codeFlowOf reads a flow by id with the browser's cookies.
-func (b *browser) codeFlowOf(t *testing.T, kind, id string) codeFlow {
+// flowByID reads a flow by id with the browser's cookies.
+func (b *browser) flowByID(t *testing.T, kind, id string) flowView {
 	t.Helper()
 	res := b.do(t, http.MethodGet, b.s.PublicURL+"/self-service/"+kind+"/flows?id="+url.QueryEscape(id), nil, jsonAccept)
 	if res.status != http.StatusOK {
 		t.Fatalf("GET %s flow %s: status %d, want 200: %s", kind, id, res.status, res.body)
 	}
-	return decodeCodeFlow(t, kind, res.body)
-}
-
-// codeBrowserFlow opens a browser flow of kind, answered as JSON.
-func (b *browser) codeBrowserFlow(t *testing.T, kind string, query url.Values) codeFlow {
-	t.Helper()
-	_, res := b.browserFlow(t, kind, query)
-	return decodeCodeFlow(t, kind, res.body)
+	return decodeFlow(t, kind, res.body)
 }
 
 // requireBackToUI asserts a 303 to ui for flow id.
@@ -298,6 +236,37 @@ func requireBackToUI(t *testing.T, res response, ui, flowID string) {
 	if withoutQuery(loc) != ui || loc.Query().Get("flow") != flowID {
 		t.Fatalf("Location = %s, want %s?flow=%s", loc, ui, flowID)
 	}
+}
+
+// submitForm posts form, with the CSRF token of f, to the browser flow f.
+func (b *browser) submitForm(t *testing.T, kind string, f flowView, form url.Values) response {
+	t.Helper()
+	form.Set("csrf_token", f.csrf(t))
+	return b.do(t, http.MethodPost, b.s.submitURL(kind, f.ID), form, nil)
+}
+
+// formBackToUI submits form to f (submitForm), asserts the 303 back to ui
+// for the same flow and answers the flow as it is then.
+func (b *browser) formBackToUI(t *testing.T, kind, ui string, f flowView, form url.Values) flowView {
+	t.Helper()
+	requireBackToUI(t, b.submitForm(t, kind, f, form), ui, f.ID)
+	return b.flowByID(t, kind, f.ID)
+}
+
+// formSignsIn submits form to f (submitForm), asserts the 303 to the
+// default return URL and a session whoami answers for the browser's
+// cookies, and answers the session and the response.
+func (b *browser) formSignsIn(t *testing.T, kind string, f flowView, form url.Values) (*ory.Session, response) {
+	t.Helper()
+	res := b.submitForm(t, kind, f, form)
+	if loc := redirectTarget(t, res); loc.String() != defaultReturn {
+		t.Errorf("Location = %s, want %s", loc, defaultReturn)
+	}
+	status, sess, who := b.s.whoami(t, b.http, nil)
+	if status != http.StatusOK {
+		t.Fatalf("whoami by cookie: %d %s", status, who.body)
+	}
+	return sess, res
 }
 
 // findNode answers the first node with the attribute name, value and input
@@ -368,7 +337,7 @@ func requireAnyMessage(t *testing.T, f flowView, id int64) {
 }
 
 // requireState asserts the flow's state.
-func requireState(t *testing.T, f codeFlow, want string) {
+func requireState(t *testing.T, f flowView, want string) {
 	t.Helper()
 	if f.State != want {
 		t.Errorf("state = %v, want %s", f.State, want)
@@ -377,14 +346,14 @@ func requireState(t *testing.T, f codeFlow, want string) {
 
 // requireLoginCodeSent asserts the passwordless login flow after a code
 // went to identifier.
-func requireLoginCodeSent(t *testing.T, f codeFlow, identifier string) {
+func requireLoginCodeSent(t *testing.T, f flowView, identifier string) {
 	t.Helper()
 	requireState(t, f, "sent_email")
 	if f.Active != "code" {
 		t.Errorf("active = %q, want code", f.Active)
 	}
-	requireMessages(t, f.flowView, 1010014)
-	if n := requireNode(t, f.flowView, "identifier", "", "hidden", "default", 0); n.value() != identifier {
+	requireMessages(t, f, 1010014)
+	if n := requireNode(t, f, "identifier", "", "hidden", "default", 0); n.value() != identifier {
 		t.Errorf("hidden identifier = %v, want %q", n.value(), identifier)
 	}
 	requireCodeInputs(t, f, 1070013)
@@ -392,14 +361,14 @@ func requireLoginCodeSent(t *testing.T, f codeFlow, identifier string) {
 
 // requireCodeInputs asserts what every flow shows once a code was sent:
 // the hidden method, the code input with label, continue and resend.
-func requireCodeInputs(t *testing.T, f codeFlow, label int64) {
+func requireCodeInputs(t *testing.T, f flowView, label int64) {
 	t.Helper()
-	requireNode(t, f.flowView, "method", "code", "hidden", "code", 0)
-	if n := requireNode(t, f.flowView, "code", "", "text", "code", label); n.Attributes["required"] != true {
+	requireNode(t, f, "method", "code", "hidden", "code", 0)
+	if n := requireNode(t, f, "code", "", "text", "code", label); n.Attributes["required"] != true {
 		t.Errorf("code input is not required: %s", asJSON(n))
 	}
-	requireNode(t, f.flowView, "method", "code", "submit", "code", 1070009)
-	requireNode(t, f.flowView, "resend", "code", "submit", "code", 1070008)
+	requireNode(t, f, "method", "code", "submit", "code", 1070009)
+	requireNode(t, f, "resend", "code", "submit", "code", 1070008)
 }
 
 // nodeShapes lists a flow's nodes as group/node type/input type/name, with
@@ -502,7 +471,7 @@ func (g *smsGateway) received() []map[string]any {
 // address before has been delivered by then, and none may have been.
 func (e *codeEnv) requireNothingDelivered(t *testing.T, address, barrier string) {
 	t.Helper()
-	f := e.codeNativeFlow(t, "login")
+	f := e.nativeFlow(t, "login")
 	status, body := e.codeLogin(t, f.ID, "", codeLoginBody(barrier, "", ""))
 	requireLoginCodeSent(t, requireFlowAnswer(t, "login", status, body, "the barrier's code"), barrier)
 	e.codeSent(t, barrier, loginCodeMessage, 1)
@@ -587,42 +556,21 @@ func (e *codeEnv) identitiesWith(t *testing.T, email string) []string {
 	return ids
 }
 
-// codeRace runs submit n times at once and answers the responses; any 5xx
-// or transport error fails the test.
-func codeRace(t *testing.T, n int, submit func(i int) (*http.Response, error)) []response {
+// askLoginCode opens a native login flow, asks for a code for identifier
+// and answers the flow id and the code.
+func (e *codeEnv) askLoginCode(t *testing.T, identifier string) (string, string) {
 	t.Helper()
-	results := make([]response, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			res, err := submit(i)
-			status, body, err := sdkAnswerErr(res, err)
-			results[i], errs[i] = response{status: status, body: body}, err
-		}()
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("racing submission %d: %v", i, err)
-		}
-		if results[i].status >= 500 {
-			t.Errorf("racing submission %d answered %d: %s", i, results[i].status, results[i].body)
-		}
-	}
-	return results
+	f := e.nativeFlow(t, "login")
+	status, body := e.codeLogin(t, f.ID, "", codeLoginBody(identifier, "", ""))
+	requireFlowAnswer(t, "login", status, body, "asking for a code for "+identifier)
+	return f.ID, e.codeSent(t, identifier, loginCodeMessage, 1)
 }
 
 // registerByCode signs email up with a registration code through the
 // native flow (no session hook needed) and answers the identity id.
 func (e *codeEnv) registerByCode(t *testing.T, email string) string {
 	t.Helper()
-	f := e.codeNativeFlow(t, "registration")
+	f := e.nativeFlow(t, "registration")
 	traits := map[string]any{"email": email}
 	status, body := e.codeRegister(t, f.ID, ory.UpdateRegistrationFlowWithCodeMethod{Traits: traits})
 	requireFlowAnswer(t, "registration", status, body, "asking for a registration code")

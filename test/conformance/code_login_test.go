@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	ory "github.com/ory/client-go"
 )
 
 // Passwordless sign-in with a one-time code (selfservice.methods.code
@@ -27,9 +24,9 @@ func TestCodeLogin_Native(t *testing.T) {
 
 		t.Run("the flow offers the code", func(t *testing.T) {
 			t.Parallel()
-			f := e.codeNativeFlow(t, "login")
-			requireNode(t, f.flowView, "identifier", "", "", "default", 0)
-			requireNode(t, f.flowView, "method", "code", "submit", "code", 1010015)
+			f := e.nativeFlow(t, "login")
+			requireNode(t, f, "identifier", "", "", "default", 0)
+			requireNode(t, f, "method", "code", "submit", "code", 1010015)
 		})
 
 		t.Run("send then sign in once", func(t *testing.T) {
@@ -37,7 +34,7 @@ func TestCodeLogin_Native(t *testing.T) {
 			email := uniqueEmail("code-login")
 			id := e.codeUser(t, email, "", "")
 			e.requireVerified(t, id, email, false)
-			f := e.codeNativeFlow(t, "login")
+			f := e.nativeFlow(t, "login")
 			status, body := e.codeLogin(t, f.ID, "", codeLoginBody(email, "", ""))
 			requireLoginCodeSent(t, requireFlowAnswer(t, "login", status, body, "asking for a code"), email)
 			code := e.codeSent(t, email, loginCodeMessage, 1)
@@ -59,9 +56,9 @@ func TestCodeLogin_Native(t *testing.T) {
 			// The flow is done: the same submission again starts nothing.
 			status, body = e.codeLogin(t, f.ID, "", codeLoginBody(email, code, ""))
 			again := requireFlowAnswer(t, "login", status, body, "submitting the completed flow again")
-			requireAnyMessage(t, again.flowView, 4010007)
+			requireAnyMessage(t, again, 4010007)
 			// Nor does the spent code open another flow of the address.
-			other := e.codeNativeFlow(t, "login")
+			other := e.nativeFlow(t, "login")
 			if status, body = e.codeLogin(t, other.ID, "", codeLoginBody(email, code, "")); status == http.StatusOK {
 				t.Errorf("the spent code signed in through a new flow: %s", body)
 			}
@@ -79,16 +76,13 @@ func TestCodeLogin_Native(t *testing.T) {
 				"", "not an address", "+1", strings.Repeat("9", 300), "a@" + strings.Repeat("b", 300) + ".org",
 				"nul\x00@example.org", "+1555\x000100",
 			} {
-				f := e.codeNativeFlow(t, "login")
+				f := e.nativeFlow(t, "login")
 				status, body := e.codeLogin(t, f.ID, "", codeLoginBody(identifier, "", ""))
 				requireFlowAnswer(t, "login", status, body, fmt.Sprintf("identifier %.20q", identifier))
 			}
-			f := e.codeNativeFlow(t, "login")
-			status, body := e.codeLogin(t, f.ID, "", codeLoginBody(email, "", ""))
-			requireFlowAnswer(t, "login", status, body, "asking for a code")
-			code := e.codeSent(t, email, loginCodeMessage, 1)
+			flowID, code := e.askLoginCode(t, email)
 			for _, c := range []string{"abcdef", code[:5], code + "0", strings.Repeat("1", 1000), code[:3] + "\x00" + code[3:]} {
-				status, body := e.codeLogin(t, f.ID, "", codeLoginBody(email, c, ""))
+				status, body := e.codeLogin(t, flowID, "", codeLoginBody(email, c, ""))
 				requireFlowAnswer(t, "login", status, body, fmt.Sprintf("code %.20q", c))
 			}
 			if n := e.sessionsOf(t, id); n != 0 {
@@ -100,20 +94,17 @@ func TestCodeLogin_Native(t *testing.T) {
 			t.Parallel()
 			email := uniqueEmail("code-wrong")
 			id := e.codeUser(t, email, "", testPassword)
-			f := e.codeNativeFlow(t, "login")
-			status, body := e.codeLogin(t, f.ID, "", codeLoginBody(email, "", ""))
-			requireFlowAnswer(t, "login", status, body, "asking for a code")
-			code := e.codeSent(t, email, loginCodeMessage, 1)
+			flowID, code := e.askLoginCode(t, email)
 
-			status, body = e.codeLogin(t, f.ID, "", codeLoginBody(email, otherCode(code), ""))
+			status, body := e.codeLogin(t, flowID, "", codeLoginBody(email, otherCode(code), ""))
 			wrong := requireFlowAnswer(t, "login", status, body, "a wrong code")
-			requireMessages(t, wrong.flowView, 4010008)
+			requireMessages(t, wrong, 4010008)
 			requireState(t, wrong, "sent_email")
 			if n := e.sessionsOf(t, id); n != 0 {
 				t.Errorf("a wrong code made %d sessions", n)
 			}
 
-			status, body = e.codeLogin(t, f.ID, "", codeLoginBody(email, code, ""))
+			status, body = e.codeLogin(t, flowID, "", codeLoginBody(email, code, ""))
 			requireMethods(t, requireNativeSession(t, status, body, "the right code after a wrong one").Session, "code/aal1")
 		})
 
@@ -121,20 +112,17 @@ func TestCodeLogin_Native(t *testing.T) {
 			t.Parallel()
 			email := uniqueEmail("code-resend")
 			e.codeUser(t, email, "", "")
-			f := e.codeNativeFlow(t, "login")
-			status, body := e.codeLogin(t, f.ID, "", codeLoginBody(email, "", ""))
-			requireFlowAnswer(t, "login", status, body, "asking for a code")
-			first := e.codeSent(t, email, loginCodeMessage, 1)
+			flowID, first := e.askLoginCode(t, email)
 
-			status, body = e.codeLogin(t, f.ID, "", codeLoginBody(email, "", "code"))
+			status, body := e.codeLogin(t, flowID, "", codeLoginBody(email, "", "code"))
 			requireLoginCodeSent(t, requireFlowAnswer(t, "login", status, body, "resend"), email)
 			second := e.codeSent(t, email, loginCodeMessage, 2)
 			if second == first {
 				t.Fatalf("the resent code %s is the first one", second)
 			}
-			status, body = e.codeLogin(t, f.ID, "", codeLoginBody(email, first, ""))
-			requireMessages(t, requireFlowAnswer(t, "login", status, body, "the replaced code").flowView, 4010008)
-			status, body = e.codeLogin(t, f.ID, "", codeLoginBody(email, second, ""))
+			status, body = e.codeLogin(t, flowID, "", codeLoginBody(email, first, ""))
+			requireMessages(t, requireFlowAnswer(t, "login", status, body, "the replaced code"), 4010008)
+			status, body = e.codeLogin(t, flowID, "", codeLoginBody(email, second, ""))
 			requireNativeSession(t, status, body, "the resent code")
 		})
 
@@ -142,17 +130,14 @@ func TestCodeLogin_Native(t *testing.T) {
 			t.Parallel()
 			email := uniqueEmail("code-max")
 			id := e.codeUser(t, email, "", "")
-			f := e.codeNativeFlow(t, "login")
-			status, body := e.codeLogin(t, f.ID, "", codeLoginBody(email, "", ""))
-			requireFlowAnswer(t, "login", status, body, "asking for a code")
-			code := e.codeSent(t, email, loginCodeMessage, 1)
+			flowID, code := e.askLoginCode(t, email)
 			for i := range 5 { // config.max_submissions defaults to 5
-				status, body = e.codeLogin(t, f.ID, "", codeLoginBody(email, otherCode(code), ""))
+				status, body := e.codeLogin(t, flowID, "", codeLoginBody(email, otherCode(code), ""))
 				got := requireFlowAnswer(t, "login", status, body, fmt.Sprintf("wrong code %d", i+1))
-				requireMessages(t, got.flowView, 4010008)
+				requireMessages(t, got, 4010008)
 			}
-			status, body = e.codeLogin(t, f.ID, "", codeLoginBody(email, code, ""))
-			requireAnyMessage(t, requireFlowAnswer(t, "login", status, body, "the right code after five wrong ones").flowView, 4000001)
+			status, body := e.codeLogin(t, flowID, "", codeLoginBody(email, code, ""))
+			requireAnyMessage(t, requireFlowAnswer(t, "login", status, body, "the right code after five wrong ones"), 4000001)
 			if n := e.sessionsOf(t, id); n != 0 {
 				t.Errorf("the sixth submission made %d sessions", n)
 			}
@@ -161,10 +146,10 @@ func TestCodeLogin_Native(t *testing.T) {
 		t.Run("unknown identifier", func(t *testing.T) {
 			t.Parallel()
 			nobody := uniqueEmail("code-nobody")
-			f := e.codeNativeFlow(t, "login")
+			f := e.nativeFlow(t, "login")
 			status, body := e.codeLogin(t, f.ID, "", codeLoginBody(nobody, "", ""))
 			got := requireFlowAnswer(t, "login", status, body, "an address no account has")
-			requireMessages(t, got.flowView, 4000035)
+			requireMessages(t, got, 4000035)
 			requireState(t, got, "choose_method")
 			if ms := e.courierMessages(t, nobody); len(ms) != 0 {
 				t.Errorf("messages were queued for an unknown address: %s", asJSON(ms))
@@ -176,7 +161,7 @@ func TestCodeLogin_Native(t *testing.T) {
 			t.Parallel()
 			email, phone := uniqueEmail("code-sms"), uniquePhone()
 			id := e.codeUser(t, email, phone, "")
-			f := e.codeNativeFlow(t, "login")
+			f := e.nativeFlow(t, "login")
 			status, body := e.codeLogin(t, f.ID, "", codeLoginBody(phone, "", ""))
 			requireLoginCodeSent(t, requireFlowAnswer(t, "login", status, body, "asking for a code by SMS"), phone)
 			code := e.codeSent(t, phone, loginCodeMessage, 1)
@@ -205,7 +190,7 @@ func TestCodeLogin_Native(t *testing.T) {
 			// +1555010dddd written as people write it.
 			spaced := "+1 (555) 010-" + phone[len(phone)-4:]
 			for _, c := range []struct{ typed, address string }{{strings.ToUpper(email), email}, {spaced, phone}} {
-				f := e.codeNativeFlow(t, "login")
+				f := e.nativeFlow(t, "login")
 				status, body := e.codeLogin(t, f.ID, "", codeLoginBody(c.typed, "", ""))
 				got := requireFlowAnswer(t, "login", status, body, "asking for a code as "+c.typed)
 				requireState(t, got, "sent_email")
@@ -223,7 +208,7 @@ func TestCodeLogin_Native(t *testing.T) {
 			email := uniqueEmail("code-ajax")
 			id := e.codeUser(t, email, "", "")
 			b := newBrowser(t, e.Server)
-			f := b.codeBrowserFlow(t, "login", nil)
+			f, _ := b.browserFlow(t, "login", nil)
 			// Without the CSRF token nothing is sent.
 			res := b.do(t, http.MethodPost, e.submitURL("login", f.ID), map[string]any{"method": "code", "identifier": email}, nil)
 			if err := requireError(t, res.status, res.body, http.StatusForbidden); err.Error.ID != "security_csrf_violation" {
@@ -261,38 +246,23 @@ func TestCodeLogin_Native(t *testing.T) {
 			email := uniqueEmail("code-browser")
 			id := e.codeUser(t, email, "", "")
 			b := newBrowser(t, e.Server)
-			f := b.codeBrowserFlow(t, "login", nil)
-			requireNode(t, f.flowView, "method", "code", "submit", "code", 1010015)
-			res := b.do(t, http.MethodPost, e.submitURL("login", f.ID), url.Values{
-				"csrf_token": {f.csrf(t)}, "method": {"code"}, "identifier": {email},
-			}, nil)
-			requireBackToUI(t, res, loginUI, f.ID)
-			sent := b.codeFlowOf(t, "login", f.ID)
+			f, _ := b.browserFlow(t, "login", nil)
+			requireNode(t, f, "method", "code", "submit", "code", 1010015)
+			sent := b.formBackToUI(t, "login", loginUI, f, url.Values{"method": {"code"}, "identifier": {email}})
 			requireLoginCodeSent(t, sent, email)
 			code := e.codeSent(t, email, loginCodeMessage, 1)
 
 			// A wrong code sends the browser back to the form.
-			res = b.do(t, http.MethodPost, e.submitURL("login", f.ID), url.Values{
-				"csrf_token": {sent.csrf(t)}, "method": {"code"}, "identifier": {email}, "code": {otherCode(code)},
-			}, nil)
+			res := b.submitForm(t, "login", sent, url.Values{"method": {"code"}, "identifier": {email}, "code": {otherCode(code)}})
 			requireBackToUI(t, res, loginUI, f.ID)
-			requireMessages(t, b.codeFlowOf(t, "login", f.ID).flowView, 4010008)
+			requireMessages(t, b.flowByID(t, "login", f.ID), 4010008)
 			if setCookie(res, "ory_kratos_session") != nil {
 				t.Error("a wrong code set a session cookie")
 			}
 
-			res = b.do(t, http.MethodPost, e.submitURL("login", f.ID), url.Values{
-				"csrf_token": {sent.csrf(t)}, "method": {"code"}, "identifier": {email}, "code": {code},
-			}, nil)
-			if loc := redirectTarget(t, res); loc.String() != defaultReturn {
-				t.Errorf("Location = %s, want %s", loc, defaultReturn)
-			}
+			sess, res := b.formSignsIn(t, "login", sent, url.Values{"method": {"code"}, "identifier": {email}, "code": {code}})
 			if setCookie(res, "ory_kratos_session") == nil {
 				t.Fatalf("no session cookie: %v", res.header.Values("Set-Cookie"))
-			}
-			status, sess, who := e.whoami(t, b.http, nil)
-			if status != http.StatusOK {
-				t.Fatalf("whoami by cookie: %d %s", status, who.body)
 			}
 			if sess.Identity == nil || sess.Identity.Id != id {
 				t.Errorf("whoami identity = %s, want %s", asJSON(sess.Identity), id)
@@ -321,30 +291,13 @@ func TestCodeLogin_RacingCorrectCodesSignInOnce(t *testing.T) {
 		e := envs[0]
 		email := uniqueEmail("code-race")
 		id := e.codeUser(t, email, "", "")
-		f := e.codeNativeFlow(t, "login")
-		status, body := e.codeLogin(t, f.ID, "", codeLoginBody(email, "", ""))
-		requireFlowAnswer(t, "login", status, body, "asking for a code")
-		code := e.codeSent(t, email, loginCodeMessage, 1)
+		flowID, code := e.askLoginCode(t, email)
 
-		submit := codeLoginBody(email, code, "")
-		results := codeRace(t, 8, func(i int) (*http.Response, error) {
-			s := envs[i%len(envs)]
-			_, res, err := s.Public.FrontendAPI.UpdateLoginFlow(context.Background()).Flow(f.ID).
-				UpdateLoginFlowBody(ory.UpdateLoginFlowWithCodeMethodAsUpdateLoginFlowBody(&submit)).Execute()
-			return res, err
+		results := race(t, 8, func(i int) response {
+			status, body := envs[i%len(envs)].codeLogin(t, flowID, "", codeLoginBody(email, code, ""))
+			return response{status: status, body: body}
 		})
-		wins := 0
-		for i, r := range results {
-			switch {
-			case r.status == http.StatusOK:
-				wins++
-			case r.status < 400 || r.status > 499:
-				t.Errorf("racing submission %d answered %d, want 200 or a 4xx: %s", i, r.status, r.body)
-			}
-		}
-		if wins != 1 {
-			t.Errorf("%d of %d racing submissions of one code signed in, want exactly one", wins, len(results))
-		}
+		requireOneWinner(t, results, http.StatusOK, 0)
 		if n := e.sessionsOf(t, id); n != 1 {
 			t.Errorf("%d sessions after racing submissions of one code, want 1", n)
 		}
@@ -358,7 +311,7 @@ func TestCodeLogin_ExpiredCodeAnswersGone(t *testing.T) {
 		e := codeServer(t, store, map[string]any{"selfservice.methods.code.config.lifespan": "1s"})
 		email := uniqueEmail("code-expired")
 		id := e.codeUser(t, email, "", "")
-		f := e.codeNativeFlow(t, "login")
+		f := e.nativeFlow(t, "login")
 		status, body := e.codeLogin(t, f.ID, "", codeLoginBody(email, "", ""))
 		requireFlowAnswer(t, "login", status, body, "asking for a code")
 		sentAt := time.Now()
@@ -381,9 +334,9 @@ func TestCodeLogin_EnumerationMitigationLooksAlike(t *testing.T) {
 		e := codeServer(t, store, map[string]any{"security.account_enumeration.mitigate": true})
 		known, nobody := e.knownAddress(t), uniqueEmail("code-mitigated")
 
-		ask := func(address string) codeFlow {
+		ask := func(address string) flowView {
 			t.Helper()
-			f := e.codeNativeFlow(t, "login")
+			f := e.nativeFlow(t, "login")
 			status, body := e.codeLogin(t, f.ID, "", codeLoginBody(address, "", ""))
 			got := requireFlowAnswer(t, "login", status, body, "asking for a code for "+address)
 			requireLoginCodeSent(t, got, address)
@@ -391,7 +344,7 @@ func TestCodeLogin_EnumerationMitigationLooksAlike(t *testing.T) {
 		}
 		unknownFlow := ask(nobody)
 		knownFlow := ask(known)
-		if a, b := nodeShapes(unknownFlow.flowView), nodeShapes(knownFlow.flowView); !slices.Equal(a, b) {
+		if a, b := nodeShapes(unknownFlow), nodeShapes(knownFlow); !slices.Equal(a, b) {
 			t.Errorf("unknown and known addresses get different nodes:\n%v\n%v", a, b)
 		}
 		code := e.codeSent(t, known, loginCodeMessage, 1)
@@ -403,7 +356,7 @@ func TestCodeLogin_EnumerationMitigationLooksAlike(t *testing.T) {
 		// unknown address's flow.
 		for _, c := range []string{code, otherCode(code)} {
 			status, body := e.codeLogin(t, unknownFlow.ID, "", codeLoginBody(nobody, c, ""))
-			requireMessages(t, requireFlowAnswer(t, "login", status, body, "a code for the unknown address").flowView, 4010008)
+			requireMessages(t, requireFlowAnswer(t, "login", status, body, "a code for the unknown address"), 4010008)
 		}
 		status, body := e.codeLogin(t, knownFlow.ID, "", codeLoginBody(known, code, ""))
 		requireNativeSession(t, status, body, "the known address's code")
@@ -421,7 +374,7 @@ func TestCodeLogin_GuessesCountTowardTheGuard(t *testing.T) {
 		id := e.codeUser(t, email, "", "")
 		send := func(n int) (string, string) {
 			t.Helper()
-			f := e.codeNativeFlow(t, "login")
+			f := e.nativeFlow(t, "login")
 			status, body := e.codeLogin(t, f.ID, "", codeLoginBody(email, "", ""))
 			requireFlowAnswer(t, "login", status, body, "asking for a code")
 			return f.ID, e.codeSent(t, email, loginCodeMessage, n)
@@ -430,7 +383,7 @@ func TestCodeLogin_GuessesCountTowardTheGuard(t *testing.T) {
 		for i := range 2 {
 			flowID, code := send(i + 1)
 			status, body := e.codeLogin(t, flowID, "", codeLoginBody(email, otherCode(code), ""))
-			requireMessages(t, requireFlowAnswer(t, "login", status, body, "a free wrong guess").flowView, 4010008)
+			requireMessages(t, requireFlowAnswer(t, "login", status, body, "a free wrong guess"), 4010008)
 		}
 		// A third flow: its right code is held back by the delay the
 		// earlier flows' guesses earned.
@@ -468,10 +421,7 @@ func TestCodeLogin_TemplateOverrides(t *testing.T) {
 		e.codeUser(t, email, phone, "")
 
 		for _, address := range []string{email, phone} {
-			f := e.codeNativeFlow(t, "login")
-			status, body := e.codeLogin(t, f.ID, "", codeLoginBody(address, "", ""))
-			requireFlowAnswer(t, "login", status, body, "asking for a code for "+address)
-			code := e.codeSent(t, address, loginCodeMessage, 1)
+			flowID, code := e.askLoginCode(t, address)
 			if address == email {
 				m := e.sink.WaitFor(t, email, code, mailWait)
 				if want := "Custom sign-in mail: " + code + " for " + email + " (" + email + ", 60 minutes)"; !strings.Contains(m.Text, want) {
@@ -483,12 +433,12 @@ func TestCodeLogin_TemplateOverrides(t *testing.T) {
 					t.Errorf("SMS body %q, want %q", sms["body"], want)
 				}
 			}
-			status, body = e.codeLogin(t, f.ID, "", codeLoginBody(address, code, ""))
+			status, body := e.codeLogin(t, flowID, "", codeLoginBody(address, code, ""))
 			requireNativeSession(t, status, body, "signing in with the code of the custom message")
 		}
 
 		newcomer := uniqueEmail("code-template-signup")
-		f := e.codeNativeFlow(t, "registration")
+		f := e.nativeFlow(t, "registration")
 		status, body := e.codeRegister(t, f.ID, codeRegistration(newcomer, ""))
 		requireFlowAnswer(t, "registration", status, body, "asking for a registration code")
 		code := e.codeSent(t, newcomer, registrationCodeMessage, 1)

@@ -26,7 +26,7 @@ func mfaCodeServer(t *testing.T, store string) *codeEnv {
 // that the session is aal1 and short of the identity's level.
 func (e *codeEnv) mfaPasswordSession(t *testing.T, email string) string {
 	t.Helper()
-	f := e.codeNativeFlow(t, "login")
+	f := e.nativeFlow(t, "login")
 	status, body := e.login(t, f.ID, "", ory.UpdateLoginFlowWithPasswordMethodAsUpdateLoginFlowBody(
 		&ory.UpdateLoginFlowWithPasswordMethod{Method: "password", Identifier: email, Password: testPassword}))
 	ok := requireNativeSession(t, status, body, "the password")
@@ -77,15 +77,15 @@ func TestCodeMFA_OneAddressIsSentAtOnce(t *testing.T) {
 			t.Errorf("requested_aal = %q, want aal2", f.RequestedAAL)
 		}
 		requireState(t, f, "sent_email")
-		requireAnyMessage(t, f.flowView, 1010014)
-		if n := requireNode(t, f.flowView, "identifier", "", "hidden", "code", 0); n.value() != email {
+		requireAnyMessage(t, f, 1010014)
+		if n := requireNode(t, f, "identifier", "", "hidden", "code", 0); n.value() != email {
 			t.Errorf("hidden identifier = %v, want %q", n.value(), email)
 		}
 		requireCodeInputs(t, f, 0)
 		code := e.codeSent(t, email, loginCodeMessage, 1)
 
 		status, body := e.codeLogin(t, f.ID, token, codeLoginBody("", otherCode(code), ""))
-		requireAnyMessage(t, requireFlowAnswer(t, "login", status, body, "a wrong second-factor code").flowView, 4010008)
+		requireAnyMessage(t, requireFlowAnswer(t, "login", status, body, "a wrong second-factor code"), 4010008)
 
 		status, body = e.codeLogin(t, f.ID, token, codeLoginBody("", code, ""))
 		e.requireAAL2(t, status, body, token)
@@ -100,18 +100,12 @@ func TestCodeMFA_OneAddressIsSentAtOnce(t *testing.T) {
 		if withoutQuery(loc) != loginUI || loc.Query().Get("flow") == "" {
 			t.Fatalf("Location = %s, want %s?flow=<id>", loc, loginUI)
 		}
-		sent := b.codeFlowOf(t, "login", loc.Query().Get("flow"))
+		sent := b.flowByID(t, "login", loc.Query().Get("flow"))
 		requireState(t, sent, "sent_email")
 		code = e.codeSent(t, other, loginCodeMessage, 1)
-		res = b.do(t, http.MethodPost, e.submitURL("login", sent.ID), url.Values{
-			"csrf_token": {sent.csrf(t)}, "method": {"code"}, "code": {code},
-		}, nil)
-		if loc := redirectTarget(t, res); loc.String() != defaultReturn {
-			t.Errorf("Location = %s, want %s", loc, defaultReturn)
-		}
-		st, sess, who := e.whoami(t, b.http, nil)
-		if st != http.StatusOK || sess.GetAuthenticatorAssuranceLevel() != "aal2" {
-			t.Errorf("whoami by cookie after the code: %d %s, want aal2", st, who.body)
+		sess, _ := b.formSignsIn(t, "login", sent, url.Values{"method": {"code"}, "code": {code}})
+		if sess.GetAuthenticatorAssuranceLevel() != "aal2" {
+			t.Errorf("whoami by cookie after the code: aal %q, want aal2", sess.GetAuthenticatorAssuranceLevel())
 		}
 	})
 }
@@ -123,12 +117,12 @@ func TestCodeMFA_CodeIsNoFirstFactor(t *testing.T) {
 		e := mfaCodeServer(t, store)
 		email := uniqueEmail("mfa-first")
 		id := e.codeUser(t, email, "", testPassword)
-		f := e.codeNativeFlow(t, "login")
-		requireNoNode(t, f.flowView, "method", "code", "submit")
+		f := e.nativeFlow(t, "login")
+		requireNoNode(t, f, "method", "code", "submit")
 		// No method takes it: 4010002, as Kratos answers.
 		for _, c := range []string{"", "123456"} {
 			status, body := e.codeLogin(t, f.ID, "", codeLoginBody(email, c, ""))
-			requireMessages(t, requireFlowAnswer(t, "login", status, body, "a code method submission at aal1").flowView, 4010002)
+			requireMessages(t, requireFlowAnswer(t, "login", status, body, "a code method submission at aal1"), 4010002)
 		}
 		if ms := e.courierMessages(t, email); len(ms) != 0 {
 			t.Errorf("an aal1 flow sent a code: %s", asJSON(ms))
@@ -158,7 +152,7 @@ func TestCodeMFA_TwoAddressesChooseOne(t *testing.T) {
 			f := e.aal2Flow(t, token, "")
 			requireState(t, f, "choose_method")
 			for address, channel := range map[string]string{email: "email", phone: "sms"} {
-				n := requireNode(t, f.flowView, "address", address, "submit", "code", 1010023)
+				n := requireNode(t, f, "address", address, "submit", "code", 1010023)
 				if n.Meta.Label != nil && !sameJSON(n.Meta.Label.Context, map[string]any{"address": address, "channel": channel}) {
 					t.Errorf("label context of %s = %s, want {address: %s, channel: %s}", address, asJSON(n.Meta.Label.Context), address, channel)
 				}
@@ -171,14 +165,14 @@ func TestCodeMFA_TwoAddressesChooseOne(t *testing.T) {
 			unknown := codeLoginBody("", "", "")
 			unknown.Address = ory.PtrString(uniqueEmail("mfa-not-mine"))
 			status, body := e.codeLogin(t, f.ID, token, unknown)
-			requireAnyMessage(t, requireFlowAnswer(t, "login", status, body, "an unknown address").flowView, 4010010)
+			requireAnyMessage(t, requireFlowAnswer(t, "login", status, body, "an unknown address"), 4010010)
 
 			choose := codeLoginBody("", "", "")
 			choose.Address = &phone
 			status, body = e.codeLogin(t, f.ID, token, choose)
 			sent := requireFlowAnswer(t, "login", status, body, "choosing the phone")
 			requireState(t, sent, "sent_email")
-			requireAnyMessage(t, sent.flowView, 1010014)
+			requireAnyMessage(t, sent, 1010014)
 			requireCodeInputs(t, sent, 0)
 			code := e.codeSent(t, phone, loginCodeMessage, 1)
 			if n := e.sink.CountTo(email); n != 0 {
@@ -186,7 +180,7 @@ func TestCodeMFA_TwoAddressesChooseOne(t *testing.T) {
 			}
 
 			status, body = e.codeLogin(t, f.ID, token, codeLoginBody("", otherCode(code), ""))
-			requireAnyMessage(t, requireFlowAnswer(t, "login", status, body, "a wrong code").flowView, 4010008)
+			requireAnyMessage(t, requireFlowAnswer(t, "login", status, body, "a wrong code"), 4010008)
 			status, body = e.codeLogin(t, f.ID, token, codeLoginBody("", code, ""))
 			e.requireAAL2(t, status, body, token)
 		})
@@ -195,28 +189,15 @@ func TestCodeMFA_TwoAddressesChooseOne(t *testing.T) {
 			t.Parallel()
 			email, _ := user("mfa-browser")
 			b := totpBrowserPasswordLogin(t, e.Server, email, testPassword)
-			f := b.codeBrowserFlow(t, "login", url.Values{"aal": {"aal2"}})
+			f, _ := b.browserFlow(t, "login", url.Values{"aal": {"aal2"}})
 			requireState(t, f, "choose_method")
 			// A browser sends the clicked button's name and value, no method.
-			res := b.do(t, http.MethodPost, e.submitURL("login", f.ID), url.Values{
-				"csrf_token": {f.csrf(t)}, "address": {email},
-			}, nil)
-			requireBackToUI(t, res, loginUI, f.ID)
-			sent := b.codeFlowOf(t, "login", f.ID)
+			sent := b.formBackToUI(t, "login", loginUI, f, url.Values{"address": {email}})
 			requireState(t, sent, "sent_email")
 			requireCodeInputs(t, sent, 0)
 			code := e.codeSent(t, email, loginCodeMessage, 1)
 
-			res = b.do(t, http.MethodPost, e.submitURL("login", f.ID), url.Values{
-				"csrf_token": {sent.csrf(t)}, "method": {"code"}, "code": {code},
-			}, nil)
-			if loc := redirectTarget(t, res); loc.String() != defaultReturn {
-				t.Errorf("Location = %s, want %s", loc, defaultReturn)
-			}
-			status, sess, who := e.whoami(t, b.http, nil)
-			if status != http.StatusOK {
-				t.Fatalf("whoami by cookie after the code: %d %s", status, who.body)
-			}
+			sess, _ := b.formSignsIn(t, "login", sent, url.Values{"method": {"code"}, "code": {code}})
 			if sess.GetAuthenticatorAssuranceLevel() != "aal2" {
 				t.Errorf("whoami aal = %q, want aal2", sess.GetAuthenticatorAssuranceLevel())
 			}
@@ -233,9 +214,9 @@ func TestCodeMFA_TwoAddressesChooseOne(t *testing.T) {
 			}
 			switch f.State {
 			case "choose_method":
-				requireNode(t, f.flowView, "address", email, "submit", "code", 1010023)
+				requireNode(t, f, "address", email, "submit", "code", 1010023)
 			case "sent_email":
-				if n := requireNode(t, f.flowView, "identifier", "", "hidden", "code", 0); n.value() != email {
+				if n := requireNode(t, f, "identifier", "", "hidden", "code", 0); n.value() != email {
 					t.Errorf("hidden identifier = %v, want %q", n.value(), email)
 				}
 			default:

@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -16,11 +15,11 @@ import (
 
 // requireRegistrationCodeSent asserts the registration flow after a code
 // went to email.
-func requireRegistrationCodeSent(t *testing.T, f codeFlow, email string) {
+func requireRegistrationCodeSent(t *testing.T, f flowView, email string) {
 	t.Helper()
 	requireState(t, f, "sent_email")
-	requireMessages(t, f.flowView, 1040005)
-	if n := requireNode(t, f.flowView, "traits.email", "", "hidden", "default", 0); n.value() != email {
+	requireMessages(t, f, 1040005)
+	if n := requireNode(t, f, "traits.email", "", "hidden", "default", 0); n.value() != email {
 		t.Errorf("hidden traits.email = %v, want %q", n.value(), email)
 	}
 	for _, n := range f.UI.Nodes {
@@ -29,14 +28,14 @@ func requireRegistrationCodeSent(t *testing.T, f codeFlow, email string) {
 		}
 	}
 	requireCodeInputs(t, f, 1070012)
-	requireNode(t, f.flowView, "screen", "credential-selection", "submit", "profile", 1040008)
+	requireNode(t, f, "screen", "credential-selection", "submit", "profile", 1040008)
 }
 
 // askRegistrationCode opens a native registration flow, asks for a code
 // for email and answers the flow id and the code.
 func (e *codeEnv) askRegistrationCode(t *testing.T, email string) (string, string) {
 	t.Helper()
-	f := e.codeNativeFlow(t, "registration")
+	f := e.nativeFlow(t, "registration")
 	status, body := e.codeRegister(t, f.ID, ory.UpdateRegistrationFlowWithCodeMethod{Traits: map[string]any{"email": email}})
 	requireRegistrationCodeSent(t, requireFlowAnswer(t, "registration", status, body, "asking for a registration code"), email)
 	return f.ID, e.codeSent(t, email, registrationCodeMessage, 1)
@@ -59,9 +58,9 @@ func TestCodeRegistration_Native(t *testing.T) {
 
 		t.Run("the flow offers the code", func(t *testing.T) {
 			t.Parallel()
-			f := e.codeNativeFlow(t, "registration")
-			requireNode(t, f.flowView, "traits.email", "", "email", "default", 0)
-			requireNode(t, f.flowView, "method", "profile", "submit", "profile", 1040001)
+			f := e.nativeFlow(t, "registration")
+			requireNode(t, f, "traits.email", "", "email", "default", 0)
+			requireNode(t, f, "method", "profile", "submit", "profile", 1040001)
 		})
 
 		t.Run("send then sign up", func(t *testing.T) {
@@ -100,7 +99,7 @@ func TestCodeRegistration_Native(t *testing.T) {
 			}
 
 			// The identity signs in with a code from now on.
-			f := e.codeNativeFlow(t, "login")
+			f := e.nativeFlow(t, "login")
 			status, body = e.codeLogin(t, f.ID, "", codeLoginBody(email, "", ""))
 			requireLoginCodeSent(t, requireFlowAnswer(t, "login", status, body, "asking the new identity for a login code"), email)
 		})
@@ -111,7 +110,7 @@ func TestCodeRegistration_Native(t *testing.T) {
 			flowID, code := e.askRegistrationCode(t, email)
 			status, body := e.codeRegister(t, flowID, codeRegistration(email, otherCode(code)))
 			wrong := requireFlowAnswer(t, "registration", status, body, "a wrong registration code")
-			requireAnyMessage(t, wrong.flowView, 4040003)
+			requireAnyMessage(t, wrong, 4040003)
 			if ids := e.identitiesWith(t, email); len(ids) != 0 {
 				t.Errorf("a wrong code created identities %v", ids)
 			}
@@ -134,7 +133,7 @@ func TestCodeRegistration_Native(t *testing.T) {
 				t.Fatalf("the resent code %s is the first one", second)
 			}
 			status, body = e.codeRegister(t, flowID, codeRegistration(email, first))
-			requireAnyMessage(t, requireFlowAnswer(t, "registration", status, body, "the replaced code").flowView, 4040003)
+			requireAnyMessage(t, requireFlowAnswer(t, "registration", status, body, "the replaced code"), 4040003)
 			status, body = e.codeRegister(t, flowID, codeRegistration(email, second))
 			if status != http.StatusOK {
 				t.Fatalf("the resent code: %d %s", status, body)
@@ -152,7 +151,7 @@ func TestCodeRegistration_Native(t *testing.T) {
 				{"email": uniqueEmail("code-signup-extra"), "nickname": "x"},
 				{"email": uniqueEmail("code-signup-badphone"), "phone": "not a number"},
 			} {
-				f := e.codeNativeFlow(t, "registration")
+				f := e.nativeFlow(t, "registration")
 				status, body := e.codeRegister(t, f.ID, ory.UpdateRegistrationFlowWithCodeMethod{Traits: traits})
 				got := requireFlowAnswer(t, "registration", status, body, fmt.Sprintf("traits %.40s", asJSON(traits)))
 				if got.State == "sent_email" {
@@ -173,7 +172,7 @@ func TestCodeRegistration_Native(t *testing.T) {
 			other := uniqueEmail("code-signup-other")
 			status, body := e.codeRegister(t, flowID, codeRegistration(other, code))
 			got := requireFlowAnswer(t, "registration", status, body, "the code with other traits")
-			requireAnyMessage(t, got.flowView, 4000036)
+			requireAnyMessage(t, got, 4000036)
 			if ids := append(e.identitiesWith(t, email), e.identitiesWith(t, other)...); len(ids) != 0 {
 				t.Errorf("changed traits created identities %v", ids)
 			}
@@ -186,7 +185,7 @@ func TestCodeRegistration_Native(t *testing.T) {
 			flowID, code := e.askRegistrationCode(t, email)
 			status, body := e.codeRegister(t, flowID, codeRegistration(email, code))
 			got := requireFlowAnswer(t, "registration", status, body, "the code for an address already registered")
-			requireAnyMessage(t, got.flowView, 4000007)
+			requireAnyMessage(t, got, 4000007)
 			if ids := e.identitiesWith(t, email); len(ids) != 1 {
 				t.Errorf("identities with %s: %v, want the one there was", email, ids)
 			}
@@ -225,34 +224,17 @@ func TestCodeRegistration_SessionHook(t *testing.T) {
 			t.Parallel()
 			email := uniqueEmail("code-signup-browser")
 			b := newBrowser(t, e.Server)
-			f := b.codeBrowserFlow(t, "registration", nil)
-			res := b.do(t, http.MethodPost, e.submitURL("registration", f.ID), url.Values{
-				"csrf_token": {f.csrf(t)}, "method": {"profile"}, "traits.email": {email},
-			}, nil)
-			requireBackToUI(t, res, registerUI, f.ID)
-			step2 := b.codeFlowOf(t, "registration", f.ID)
-			requireNode(t, step2.flowView, "method", "code", "submit", "code", 1040006)
+			f, _ := b.browserFlow(t, "registration", nil)
+			step2 := b.formBackToUI(t, "registration", registerUI, f, url.Values{"method": {"profile"}, "traits.email": {email}})
+			requireNode(t, step2, "method", "code", "submit", "code", 1040006)
 
-			res = b.do(t, http.MethodPost, e.submitURL("registration", f.ID), url.Values{
-				"csrf_token": {step2.csrf(t)}, "method": {"code"}, "traits.email": {email},
-			}, nil)
-			requireBackToUI(t, res, registerUI, f.ID)
-			sent := b.codeFlowOf(t, "registration", f.ID)
+			sent := b.formBackToUI(t, "registration", registerUI, step2, url.Values{"method": {"code"}, "traits.email": {email}})
 			requireRegistrationCodeSent(t, sent, email)
 			code := e.codeSent(t, email, registrationCodeMessage, 1)
 
-			res = b.do(t, http.MethodPost, e.submitURL("registration", f.ID), url.Values{
-				"csrf_token": {sent.csrf(t)}, "method": {"code"}, "traits.email": {email}, "code": {code},
-			}, nil)
-			if loc := redirectTarget(t, res); loc.String() != defaultReturn {
-				t.Errorf("Location = %s, want %s", loc, defaultReturn)
-			}
+			sess, res := b.formSignsIn(t, "registration", sent, url.Values{"method": {"code"}, "traits.email": {email}, "code": {code}})
 			if setCookie(res, "ory_kratos_session") == nil {
 				t.Fatalf("no session cookie after registration: %v", res.header.Values("Set-Cookie"))
-			}
-			status, sess, who := e.whoami(t, b.http, nil)
-			if status != http.StatusOK {
-				t.Fatalf("whoami by cookie: %d %s", status, who.body)
 			}
 			if traits, _ := sess.Identity.Traits.(map[string]any); traits["email"] != email {
 				t.Errorf("whoami traits = %s, want email %s", asJSON(sess.Identity.Traits), email)
@@ -270,26 +252,11 @@ func TestCodeRegistration_RacingCodesCreateOneIdentity(t *testing.T) {
 		e := envs[0]
 		email := uniqueEmail("code-signup-race")
 		flowID, code := e.askRegistrationCode(t, email)
-		submit := codeRegistration(email, code)
-		submit.Method = "code"
-		results := codeRace(t, 8, func(i int) (*http.Response, error) {
-			s := envs[i%len(envs)]
-			_, res, err := s.Public.FrontendAPI.UpdateRegistrationFlow(context.Background()).Flow(flowID).
-				UpdateRegistrationFlowBody(ory.UpdateRegistrationFlowWithCodeMethodAsUpdateRegistrationFlowBody(&submit)).Execute()
-			return res, err
+		results := race(t, 8, func(i int) response {
+			status, body := envs[i%len(envs)].codeRegister(t, flowID, codeRegistration(email, code))
+			return response{status: status, body: body}
 		})
-		wins := 0
-		for i, r := range results {
-			switch {
-			case r.status == http.StatusOK:
-				wins++
-			case r.status < 400 || r.status > 499:
-				t.Errorf("racing submission %d answered %d, want 200 or a 4xx: %s", i, r.status, r.body)
-			}
-		}
-		if wins != 1 {
-			t.Errorf("%d of %d racing submissions of one code signed up, want exactly one", wins, len(results))
-		}
+		requireOneWinner(t, results, http.StatusOK, 0)
 		if ids := e.identitiesWith(t, email); len(ids) != 1 {
 			t.Errorf("identities with %s after racing submissions: %v, want one", email, ids)
 		}
@@ -302,21 +269,21 @@ func TestCodeRegistration_UnifiedStyle(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, store string) {
 		e := codeServer(t, store, map[string]any{"selfservice.flows.registration.style": "unified"})
-		f := e.codeNativeFlow(t, "registration")
+		f := e.nativeFlow(t, "registration")
 		// Which group the trait inputs join in one form is not fixed.
-		if _, ok := findNode(f.flowView, "traits.email", "", "email"); !ok {
+		if _, ok := findNode(f, "traits.email", "", "email"); !ok {
 			t.Errorf("no traits.email input in %s", asJSON(f.UI.Nodes))
 		}
-		requireNode(t, f.flowView, "password", "", "password", "password", 0)
-		requireNode(t, f.flowView, "method", "code", "submit", "code", 1040006)
-		requireNoNode(t, f.flowView, "method", "profile", "")
+		requireNode(t, f, "password", "", "password", "password", 0)
+		requireNode(t, f, "method", "code", "submit", "code", 1040006)
+		requireNoNode(t, f, "method", "profile", "")
 
 		// The code still signs up from there.
 		email := uniqueEmail("code-signup-unified")
 		status, body := e.codeRegister(t, f.ID, codeRegistration(email, ""))
 		got := requireFlowAnswer(t, "registration", status, body, "asking for a registration code")
 		requireState(t, got, "sent_email")
-		requireMessages(t, got.flowView, 1040005)
+		requireMessages(t, got, 1040005)
 		code := e.codeSent(t, email, registrationCodeMessage, 1)
 		status, body = e.codeRegister(t, f.ID, codeRegistration(email, code))
 		if status != http.StatusOK {

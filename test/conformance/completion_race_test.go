@@ -34,16 +34,25 @@ func raceServers(t *testing.T, store string, spec serverSpec) []*Server {
 // responses in order.
 func raceSubmit(t *testing.T, servers []*Server, kind, flowID string, header http.Header, body func(i int) any) []response {
 	t.Helper()
-	results := make([]response, completionRacers)
+	return race(t, completionRacers, func(i int) response {
+		s := servers[i%len(servers)]
+		return sendRequest(t, plain(s), http.MethodPost, s.submitURL(kind, flowID), body(i), header)
+	})
+}
+
+// race runs submit(0) to submit(n-1) at once and answers the responses in
+// order; a 5xx fails the test.
+func race(t *testing.T, n int, submit func(i int) response) []response {
+	t.Helper()
+	results := make([]response, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := servers[i%len(servers)]
 			<-start
-			results[i] = sendRequest(t, plain(s), http.MethodPost, s.submitURL(kind, flowID), body(i), header)
+			results[i] = submit(i)
 		}()
 	}
 	close(start)

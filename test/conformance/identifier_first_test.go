@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"net/http"
 	"net/url"
 	"slices"
 	"testing"
@@ -30,31 +29,31 @@ func (e *codeEnv) idFirstSubmit(t *testing.T, flowID, identifier string) (int, [
 
 // requireIdentifierStep asserts the first step: the identifier and its
 // submit, nothing of any method yet.
-func requireIdentifierStep(t *testing.T, f codeFlow) {
+func requireIdentifierStep(t *testing.T, f flowView) {
 	t.Helper()
-	n := requireNode(t, f.flowView, "identifier", "", "text", "identifier_first", 0)
+	n := requireNode(t, f, "identifier", "", "text", "identifier_first", 0)
 	if n.Attributes["required"] != true || n.Attributes["autocomplete"] != "username webauthn" {
 		t.Errorf("identifier = %s, want required with autocomplete \"username webauthn\"", asJSON(n))
 	}
-	requireNode(t, f.flowView, "method", "identifier_first", "submit", "identifier_first", 1070009)
-	requireNoNode(t, f.flowView, "password", "", "")
-	requireNoNode(t, f.flowView, "method", "password", "")
+	requireNode(t, f, "method", "identifier_first", "submit", "identifier_first", 1070009)
+	requireNoNode(t, f, "password", "", "")
+	requireNoNode(t, f, "method", "password", "")
 }
 
 // requireSecondStep asserts step two for an identity with a password and
 // a code address: the identifier kept hidden, the password and the code.
-func requireSecondStep(t *testing.T, f codeFlow, identifier string) {
+func requireSecondStep(t *testing.T, f flowView, identifier string) {
 	t.Helper()
-	if n, found := findNode(f.flowView, "identifier", "", "hidden"); !found || n.value() != identifier {
+	if n, found := findNode(f, "identifier", "", "hidden"); !found || n.value() != identifier {
 		t.Errorf("no hidden identifier holding %q in %s", identifier, asJSON(f.UI.Nodes))
 	}
-	requireNoNode(t, f.flowView, "method", "identifier_first", "submit")
+	requireNoNode(t, f, "method", "identifier_first", "submit")
 	if f.Active != "identifier_first" {
 		t.Errorf("active = %q, want identifier_first", f.Active)
 	}
-	requireNode(t, f.flowView, "password", "", "password", "password", 0)
-	requireNode(t, f.flowView, "method", "password", "submit", "password", 1010022)
-	requireNode(t, f.flowView, "method", "code", "submit", "code", 1010015)
+	requireNode(t, f, "password", "", "password", "password", 0)
+	requireNode(t, f, "method", "password", "submit", "password", 1010022)
+	requireNode(t, f, "method", "code", "submit", "code", 1010015)
 }
 
 func TestIdentifierFirst_Login(t *testing.T) {
@@ -66,7 +65,7 @@ func TestIdentifierFirst_Login(t *testing.T) {
 			t.Parallel()
 			email := uniqueEmail("idfirst-password")
 			id := e.codeUser(t, email, "", testPassword)
-			f := e.codeNativeFlow(t, "login")
+			f := e.nativeFlow(t, "login")
 			requireIdentifierStep(t, f)
 
 			status, body := e.idFirstSubmit(t, f.ID, email)
@@ -88,7 +87,7 @@ func TestIdentifierFirst_Login(t *testing.T) {
 			t.Parallel()
 			email := uniqueEmail("idfirst-choose-code")
 			e.codeUser(t, email, "", testPassword)
-			f := e.codeNativeFlow(t, "login")
+			f := e.nativeFlow(t, "login")
 			status, body := e.idFirstSubmit(t, f.ID, email)
 			requireFlowAnswer(t, "login", status, body, "the identifier")
 			status, body = e.codeLogin(t, f.ID, "", codeLoginBody(email, "", ""))
@@ -100,20 +99,20 @@ func TestIdentifierFirst_Login(t *testing.T) {
 
 		t.Run("unknown identifier", func(t *testing.T) {
 			t.Parallel()
-			f := e.codeNativeFlow(t, "login")
+			f := e.nativeFlow(t, "login")
 			status, body := e.idFirstSubmit(t, f.ID, uniqueEmail("idfirst-nobody"))
-			requireAnyMessage(t, requireFlowAnswer(t, "login", status, body, "an unknown identifier").flowView, 4000037)
+			requireAnyMessage(t, requireFlowAnswer(t, "login", status, body, "an unknown identifier"), 4000037)
 		})
 
 		t.Run("code is the only way in", func(t *testing.T) {
 			t.Parallel()
 			email := uniqueEmail("idfirst-code")
 			id := e.registerByCode(t, email)
-			f := e.codeNativeFlow(t, "login")
+			f := e.nativeFlow(t, "login")
 			status, body := e.idFirstSubmit(t, f.ID, email)
 			sent := requireFlowAnswer(t, "login", status, body, "the identifier of a code-only identity")
 			requireState(t, sent, "sent_email")
-			requireMessages(t, sent.flowView, 1010014)
+			requireMessages(t, sent, 1010014)
 			requireCodeInputs(t, sent, 1070013)
 			code := e.codeSent(t, email, loginCodeMessage, 1)
 			status, body = e.codeLogin(t, f.ID, "", codeLoginBody(email, code, ""))
@@ -128,24 +127,12 @@ func TestIdentifierFirst_Login(t *testing.T) {
 			email := uniqueEmail("idfirst-browser")
 			e.codeUser(t, email, "", testPassword)
 			b := newBrowser(t, e.Server)
-			f := b.codeBrowserFlow(t, "login", nil)
+			f, _ := b.browserFlow(t, "login", nil)
 			requireIdentifierStep(t, f)
-			res := b.do(t, http.MethodPost, e.submitURL("login", f.ID), url.Values{
-				"csrf_token": {f.csrf(t)}, "method": {"identifier_first"}, "identifier": {email},
-			}, nil)
-			requireBackToUI(t, res, loginUI, f.ID)
-			step2 := b.codeFlowOf(t, "login", f.ID)
-			requireNode(t, step2.flowView, "method", "password", "submit", "password", 1010022)
+			step2 := b.formBackToUI(t, "login", loginUI, f, url.Values{"method": {"identifier_first"}, "identifier": {email}})
+			requireNode(t, step2, "method", "password", "submit", "password", 1010022)
 
-			res = b.do(t, http.MethodPost, e.submitURL("login", f.ID), url.Values{
-				"csrf_token": {step2.csrf(t)}, "method": {"password"}, "identifier": {email}, "password": {testPassword},
-			}, nil)
-			if loc := redirectTarget(t, res); loc.String() != defaultReturn {
-				t.Errorf("Location = %s, want %s", loc, defaultReturn)
-			}
-			if st, _, who := e.whoami(t, b.http, nil); st != http.StatusOK {
-				t.Errorf("whoami by cookie: %d %s", st, who.body)
-			}
+			b.formSignsIn(t, "login", step2, url.Values{"method": {"password"}, "identifier": {email}, "password": {testPassword}})
 		})
 	})
 }
@@ -159,9 +146,9 @@ func TestIdentifierFirst_MitigationLooksAlike(t *testing.T) {
 		known := uniqueEmail("idfirst-known")
 		e.codeUser(t, known, "", testPassword)
 
-		step2 := func(identifier string) codeFlow {
+		step2 := func(identifier string) flowView {
 			t.Helper()
-			f := e.codeNativeFlow(t, "login")
+			f := e.nativeFlow(t, "login")
 			requireIdentifierStep(t, f)
 			status, body := e.idFirstSubmit(t, f.ID, identifier)
 			got := requireFlowAnswer(t, "login", status, body, "the identifier "+identifier)
@@ -169,7 +156,7 @@ func TestIdentifierFirst_MitigationLooksAlike(t *testing.T) {
 			return got
 		}
 		k, u := step2(known), step2(uniqueEmail("idfirst-unknown"))
-		if a, b := nodeShapes(k.flowView), nodeShapes(u.flowView); !slices.Equal(a, b) {
+		if a, b := nodeShapes(k), nodeShapes(u); !slices.Equal(a, b) {
 			t.Errorf("known and unknown identifiers get different nodes:\nknown   %v\nunknown %v", a, b)
 		}
 		if a, b := messageIDs(k.UI.Messages), messageIDs(u.UI.Messages); !slices.Equal(a, b) {
@@ -178,7 +165,7 @@ func TestIdentifierFirst_MitigationLooksAlike(t *testing.T) {
 		if k.State != u.State || k.Active != u.Active {
 			t.Errorf("known: state %v active %q; unknown: state %v active %q", k.State, k.Active, u.State, u.Active)
 		}
-		if anyMessage(u.flowView, 4000037) {
+		if anyMessage(u, 4000037) {
 			t.Errorf("with mitigation an unknown identifier still gets 4000037: %s", asJSON(u.UI.Messages))
 		}
 	})

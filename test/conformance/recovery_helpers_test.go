@@ -71,7 +71,6 @@ func recUser(t *testing.T, s *Server, prefix string) (email, id string) {
 // recFlow is a recovery flow as seen on the wire.
 type recFlow struct {
 	flowView
-	Active       string           `json:"active"`
 	ContinueWith []map[string]any `json:"continue_with"`
 }
 

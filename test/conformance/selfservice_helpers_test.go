@@ -195,15 +195,17 @@ func (n uiNode) inputType() string { s, _ := n.Attributes["type"].(string); retu
 func (n uiNode) value() any        { return n.Attributes["value"] }
 
 type flowView struct {
-	ID         string    `json:"id"`
-	Type       string    `json:"type"`
-	State      any       `json:"state"`
-	RequestURL string    `json:"request_url"`
-	ReturnTo   string    `json:"return_to"`
-	Refresh    bool      `json:"refresh"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	IssuedAt   time.Time `json:"issued_at"`
-	UI         struct {
+	ID           string    `json:"id"`
+	Type         string    `json:"type"`
+	State        any       `json:"state"`
+	Active       string    `json:"active"`
+	RequestedAAL string    `json:"requested_aal"`
+	RequestURL   string    `json:"request_url"`
+	ReturnTo     string    `json:"return_to"`
+	Refresh      bool      `json:"refresh"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	IssuedAt     time.Time `json:"issued_at"`
+	UI           struct {
 		Action   string   `json:"action"`
 		Method   string   `json:"method"`
 		Nodes    []uiNode `json:"nodes"`

@@ -100,7 +100,6 @@ type stAddress struct {
 // stFlow is a settings flow as seen on the wire.
 type stFlow struct {
 	flowView
-	Active   string `json:"active"`
 	Identity struct {
 		ID                  string         `json:"id"`
 		Traits              map[string]any `json:"traits"`
