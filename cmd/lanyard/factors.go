@@ -11,14 +11,15 @@ import (
 	"github.com/lanyard-id/lanyard/internal/strategy/totp"
 )
 
-// secondFactors puts TOTP and backup codes in the login and settings flows
-// when they are on, in Kratos's order. Both keep their secrets encrypted
+// secondFactors puts TOTP, the security keys and backup codes in the login
+// and settings flows when they are on, in Kratos's order. Both keep their secrets encrypted
 // with secrets.cipher, and so then do the stored forms of every flow, which
 // can show them. Whenever secrets.cipher is set, the admin API shows stored
 // second factors decrypted, as Kratos shows them, even with the methods off.
-func secondFactors(cfg *config.Config, ids *identity.Manager, login, settings *flow.Methods) error {
+func secondFactors(cfg *config.Config, ids *identity.Manager, login, settings *flow.Methods, keys flow.Methods) error {
 	methods := cfg.Selfservice.Methods
 	if len(cfg.Secrets.Cipher) == 0 {
+		*login, *settings = append(*login, keys...), append(*settings, keys...)
 		switch {
 		case methods.TOTP.Enabled:
 			return errors.New(`config key "selfservice.methods.totp.enabled" needs "secrets.cipher": TOTP keys are stored encrypted with it`)
@@ -42,6 +43,8 @@ func secondFactors(cfg *config.Config, ids *identity.Manager, login, settings *f
 	if methods.TOTP.Enabled {
 		*login, *settings = append(*login, t), append(*settings, t)
 	}
+	// Security keys come between them, as Kratos orders its strategies.
+	*login, *settings = append(*login, keys...), append(*settings, keys...)
 	if methods.LookupSecret.Enabled {
 		*login, *settings = append(*login, l), append(*settings, l)
 	}

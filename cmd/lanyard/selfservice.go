@@ -25,9 +25,11 @@ import (
 	"github.com/lanyard-id/lanyard/internal/strategy/code"
 	"github.com/lanyard-id/lanyard/internal/strategy/link"
 	"github.com/lanyard-id/lanyard/internal/strategy/lookup"
+	"github.com/lanyard-id/lanyard/internal/strategy/passkey"
 	"github.com/lanyard-id/lanyard/internal/strategy/password"
 	"github.com/lanyard-id/lanyard/internal/strategy/profile"
 	"github.com/lanyard-id/lanyard/internal/strategy/totp"
+	"github.com/lanyard-id/lanyard/internal/strategy/webauthn"
 )
 
 // selfService wires sessions and the self-service flows from the config.
@@ -55,10 +57,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		Lifespan:          cfg.Session.Lifespan,
 		Secrets:           cfg.Secrets.Cookie,
 		WhoamiRequiredAAL: cfg.Session.WhoamiRequiredAAL,
-		Factors: identity.FactorRules{
-			CodePasswordless: ss.Methods.Code.PasswordlessEnabled,
-			CodeMFA:          ss.Methods.Code.MFAEnabled,
-		},
+		Factors:           factorRules(cfg),
 		Cookie: session.CookieConfig{
 			Name: cfg.Session.Cookie.Name, Domain: sessionDomain, Path: sessionPath,
 			SameSite: sameSite(sessionSameSite), Persistent: cfg.Session.Cookie.Persistent, Secure: secure,
@@ -136,8 +135,10 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 			registrationMethods = append(registrationMethods, signIn)
 		}
 	}
+	keys, keyScript := securityKeys(cfg, db, ids, factorRules(cfg))
+	registrationMethods = append(registrationMethods, keys...)
 	registrationMethods = append(registrationMethods, prof)
-	if err := secondFactors(cfg, ids, &loginMethods, &settingsMethods); err != nil {
+	if err := secondFactors(cfg, ids, &loginMethods, &settingsMethods, keys); err != nil {
 		return nil, nil, err
 	}
 
@@ -148,16 +149,23 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		regAfter = []config.Hook{{Name: hook.Session}} // serve --dev signs new users in
 	}
 	registrationHooks := hook.NewRunner("registration", regAfter,
-		map[string][]config.Hook{password.ID: ss.Flows.Registration.AfterPasswordHooks, code.ID: ss.Flows.Registration.AfterCodeHooks},
+		map[string][]config.Hook{
+			password.ID: ss.Flows.Registration.AfterPasswordHooks, code.ID: ss.Flows.Registration.AfterCodeHooks,
+			passkey.ID: ss.Flows.Registration.AfterPasskeyHooks, webauthn.ID: ss.Flows.Registration.AfterWebAuthnHooks,
+		},
 		map[string]hook.Hook{hook.Session: hook.Func(sessionHooks.Issue), hook.ShowVerificationUI: hook.Func(hook.ShowVerification)})
 	loginHooks := hook.NewRunner("login", ss.Flows.Login.AfterHooks,
 		map[string][]config.Hook{
 			password.ID: ss.Flows.Login.AfterPasswordHooks, code.ID: ss.Flows.Login.AfterCodeHooks,
 			totp.ID: ss.Flows.Login.AfterTOTPHooks, lookup.ID: ss.Flows.Login.AfterLookupSecretHooks,
+			passkey.ID: ss.Flows.Login.AfterPasskeyHooks, webauthn.ID: ss.Flows.Login.AfterWebAuthnHooks,
 		},
 		map[string]hook.Hook{hook.RequireVerifiedAddress: nil, hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)})
 	settingsHooks := hook.NewRunner("settings", ss.Flows.Settings.AfterHooks,
-		map[string][]config.Hook{password.ID: ss.Flows.Settings.AfterPasswordHooks, profile.ID: ss.Flows.Settings.AfterProfileHooks},
+		map[string][]config.Hook{
+			password.ID: ss.Flows.Settings.AfterPasswordHooks, profile.ID: ss.Flows.Settings.AfterProfileHooks,
+			passkey.ID: ss.Flows.Settings.AfterPasskeyHooks, webauthn.ID: ss.Flows.Settings.AfterWebAuthnHooks,
+		},
 		map[string]hook.Hook{hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)})
 
 	rec, ver := ss.Flows.Recovery, ss.Flows.Verification
@@ -224,6 +232,9 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 			Enabled: ss.Flows.Registration.Enabled, OneStep: oneStep, Hooks: registrationHooks,
 			Verification: verifierIfEnabled(verifier),
 		}),
+	}
+	if keyScript != nil {
+		routes = append(routes, keyScript) // /.well-known/ory/webauthn.js
 	}
 	// Methods with endpoints of their own mount them beside the flows.
 	for _, r := range flow.Routers(loginMethods, registrationMethods, settingsMethods) {

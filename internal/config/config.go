@@ -160,6 +160,8 @@ type LoginFlow struct {
 	AfterCodeHooks         []Hook
 	AfterTOTPHooks         []Hook
 	AfterLookupSecretHooks []Hook
+	AfterWebAuthnHooks     []Hook
+	AfterPasskeyHooks      []Hook
 }
 
 type RegistrationFlow struct {
@@ -178,6 +180,8 @@ type RegistrationFlow struct {
 	AfterHooks         []Hook
 	AfterPasswordHooks []Hook
 	AfterCodeHooks     []Hook
+	AfterWebAuthnHooks []Hook
+	AfterPasskeyHooks  []Hook
 }
 
 // Hook is one entry of a hooks list, e.g. {hook: session}.
@@ -194,6 +198,8 @@ type Methods struct {
 	TOTP     TOTPMethod
 	// LookupSecret is selfservice.methods.lookup_secret: backup codes.
 	LookupSecret struct{ Enabled bool }
+	WebAuthn     WebAuthnMethod
+	Passkey      PasskeyMethod
 }
 
 type PasswordMethod struct {
@@ -249,6 +255,8 @@ type SettingsFlow struct {
 	AfterHooks         []Hook
 	AfterPasswordHooks []Hook
 	AfterProfileHooks  []Hook
+	AfterWebAuthnHooks []Hook
+	AfterPasskeyHooks  []Hook
 }
 
 // Courier holds courier.* settings: how queued emails and SMS messages are

@@ -226,8 +226,9 @@ func TestRegistrationOneStep(t *testing.T) {
 	}
 }
 
-// TestHooksOfOtherMethodsStillWarn: supporting the code, totp and
-// lookup_secret lists does not quiet the lists of methods Lanyard lacks.
+// TestHooksOfOtherMethodsStillWarn: supporting the code, totp,
+// lookup_secret, webauthn and passkey lists does not quiet the lists of
+// methods Lanyard lacks.
 func TestHooksOfOtherMethodsStillWarn(t *testing.T) {
 	dir := t.TempDir()
 	_, w := mustLoad(t, LoadOptions{Files: []string{writeFile(t, dir, "k.yml", prodBase+`
@@ -236,16 +237,16 @@ selfservice:
     login:
       after:
         code: {hooks: [{hook: revoke_active_sessions}], default_browser_return_url: "https://app.example.com/"}
-        webauthn: {hooks: [{hook: revoke_active_sessions}]}
+        oidc: {hooks: [{hook: revoke_active_sessions}]}
     registration:
       after:
         code: {hooks: [{hook: session}]}
-        passkey: {hooks: [{hook: session}]}
+        oidc: {hooks: [{hook: session}]}
 `)}, WorkDir: dir})
 	want := []string{
 		`config key "selfservice.flows.login.after.code.default_browser_return_url" is not supported by Lanyard yet and is ignored`,
-		`config key "selfservice.flows.login.after.webauthn.hooks" is not supported by Lanyard yet and is ignored`,
-		`config key "selfservice.flows.registration.after.passkey.hooks" is not supported by Lanyard yet and is ignored`,
+		`config key "selfservice.flows.login.after.oidc.hooks" is not supported by Lanyard yet and is ignored`,
+		`config key "selfservice.flows.registration.after.oidc.hooks" is not supported by Lanyard yet and is ignored`,
 	}
 	if !slices.Equal(w, want) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(w, "\n"), strings.Join(want, "\n"))

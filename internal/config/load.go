@@ -320,6 +320,7 @@ func (l *loader) finalize(c *Config) {
 	l.finalizeIdentity(c)
 	l.finalizeSecrets(c)
 	l.finalizeCode(c)
+	l.finalizeWebAuthn(c)
 }
 
 func (l *loader) finalizeCode(c *Config) {

@@ -284,7 +284,7 @@ func TestWarnings(t *testing.T) {
 version: v26.2.0
 selfservice:
   methods:
-    webauthn:
+    oidc:
       enabled: true
   allowed_return_urls: [http://a, http://b]
   flows:
@@ -309,7 +309,7 @@ identity:
       extra: 1
 selfservice:
   methods:
-    webauthn:
+    oidc:
       enabled: false
 `)
 	_, w := mustLoad(t, LoadOptions{Files: []string{f, g}})
@@ -317,7 +317,7 @@ selfservice:
 		`config key "courier.sms.enabled" is not supported by Lanyard yet and is ignored`,
 		`config key "identity.schemas.extra" is not supported by Lanyard yet and is ignored`,
 		`config key "log.redaction_text" is not supported by Lanyard yet and is ignored`,
-		`config key "selfservice.methods.webauthn.enabled" is not supported by Lanyard yet and is ignored`,
+		`config key "selfservice.methods.oidc.enabled" is not supported by Lanyard yet and is ignored`,
 	}
 	if !slices.Equal(w, want) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(w, "\n"), strings.Join(want, "\n"))

@@ -89,6 +89,11 @@ type Outcome struct {
 	// method left it, without a success. In verification, a code link
 	// opened from a message filled the code into the form.
 	Shown bool
+	// Relocate, with Shown in login, answers apps and AJAX callers with
+	// browser_location_change_required to the flow's UI instead of the
+	// flow: the next step is one only a browser can take (a security
+	// key's challenge), as Kratos answers it.
+	Relocate bool
 	// Send issues the code or link the submission asked for and queues its
 	// message, inside the transaction that writes the flow back; the
 	// method has moved the form to what it shows once sent (state
@@ -164,6 +169,13 @@ type Identified interface {
 	// enumeration mitigation) adds them whatever the identity has, so that
 	// the form does not tell whether the account exists.
 	AddIdentifiedNodes(ctx context.Context, f *Flow, c NodeContext, all bool) (bool, error)
+}
+
+// Identifying is implemented by the login methods whose nodes belong on
+// identifier-first login's first step too (a passkey's autofill, social
+// sign-in buttons), beside the identifier.
+type Identifying interface {
+	AddIdentificationNodes(ctx context.Context, f *Flow, c NodeContext) error
 }
 
 // Opener is implemented by methods that may move a new form on at once

@@ -72,9 +72,16 @@ func (r FactorRules) HasSecondFactor(i *Identity) bool {
 	return false
 }
 
-func (r FactorRules) hasFirstFactor(i *Identity) bool {
+func (r FactorRules) hasFirstFactor(i *Identity) bool { return r.FirstFactors(i) > 0 }
+
+// FirstFactors counts i's first factors as Kratos counts them when it
+// decides whether one may be removed (a key, a passkey, a social sign-in):
+// a password, each linked social sign-in, each passkey and each
+// passwordless key count once, and passwordless codes once for everybody.
+func (r FactorRules) FirstFactors(i *Identity) int {
+	n := 0
 	if r.CodePasswordless {
-		return true
+		n++
 	}
 	for typ, c := range i.Credentials {
 		switch typ {
@@ -82,15 +89,13 @@ func (r FactorRules) hasFirstFactor(i *Identity) bool {
 			var cfg PasswordConfig
 			if len(c.Identifiers) > 0 && json.Unmarshal(c.Config, &cfg) == nil &&
 				(cfg.HashedPassword != "" || r.PasswordMigrationHook && cfg.UsePasswordMigrationHook) {
-				return true
+				n++
 			}
 		case CredentialsOIDC:
-			if oidcLinked(c) {
-				return true
-			}
+			n += oidcLinks(c)
 		case CredentialsPasskey:
-			if len(c.Identifiers) > 0 && len(keysOf(c)) > 0 {
-				return true
+			if len(c.Identifiers) > 0 {
+				n += len(keysOf(c))
 			}
 		case CredentialsWebAuthn:
 			if len(c.Identifiers) == 0 {
@@ -98,12 +103,12 @@ func (r FactorRules) hasFirstFactor(i *Identity) bool {
 			}
 			for _, k := range keysOf(c) {
 				if k.Passwordless {
-					return true
+					n++
 				}
 			}
 		}
 	}
-	return false
+	return n
 }
 
 // securityKey is the part of a stored WebAuthn or passkey key that decides
@@ -144,10 +149,10 @@ func codeAddresses(c *Credential) int {
 	return n
 }
 
-// oidcLinked reports whether an identifier of a social sign-in credential
-// ("provider:subject") belongs to one of its providers outside an
+// oidcLinks counts the identifiers of a social sign-in credential
+// ("provider:subject") that belong to one of its providers outside an
 // organization.
-func oidcLinked(c *Credential) bool {
+func oidcLinks(c *Credential) int {
 	var cfg struct {
 		Providers []struct {
 			Subject      string  `json:"subject"`
@@ -156,16 +161,18 @@ func oidcLinked(c *Credential) bool {
 		} `json:"providers"`
 	}
 	if json.Unmarshal(c.Config, &cfg) != nil {
-		return false
+		return 0
 	}
+	n := 0
 	for _, id := range c.Identifiers {
 		for _, p := range cfg.Providers {
 			if (p.Organization == nil || *p.Organization == "") && id == p.Provider+":"+p.Subject {
-				return true
+				n++
+				break
 			}
 		}
 	}
-	return false
+	return n
 }
 
 // hasNonEmptyString reports whether config is an object with at least one

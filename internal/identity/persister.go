@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -23,8 +24,8 @@ func insertIdentity(ctx context.Context, q *store.Q, i *Identity) error {
 	if err != nil {
 		return err
 	}
-	for _, c := range i.Credentials {
-		if err := insertCredential(ctx, q, i.ID, c); err != nil {
+	for _, typ := range credentialTypes(i.Credentials) {
+		if err := insertCredential(ctx, q, i.ID, i.Credentials[typ]); err != nil {
 			return err
 		}
 	}
@@ -91,7 +92,8 @@ func updateIdentity(ctx context.Context, q *store.Q, i *Identity, before *Identi
 			}
 		}
 	}
-	for typ, c := range i.Credentials {
+	for _, typ := range credentialTypes(i.Credentials) {
+		c := i.Credentials[typ]
 		old, existed := before.Credentials[typ]
 		if !existed {
 			if err := insertCredential(ctx, q, i.ID, c); err != nil {
@@ -407,4 +409,17 @@ func sameStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// credentialTypes are the types of creds in one fixed order. Every
+// transaction writes identifiers in that order, so two racing ones that
+// claim the same identifiers (a password and a code address alike) wait
+// for each other instead of deadlocking.
+func credentialTypes(creds map[string]*Credential) []string {
+	types := make([]string, 0, len(creds))
+	for typ := range creds {
+		types = append(types, typ)
+	}
+	sort.Strings(types)
+	return types
 }

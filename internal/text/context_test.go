@@ -189,6 +189,22 @@ func samples() map[string]*Message {
 		"LabelVerifyCode":         LabelVerifyCode(),
 		"TOTPCodeInvalid":         TOTPCodeInvalid(),
 		"NoTOTPDevice":            NoTOTPDevice(),
+
+		"LoginWithPasskey":           LoginWithPasskey(),
+		"RegisterWithPasskey":        RegisterWithPasskey(),
+		"AddPasskey":                 AddPasskey(),
+		"RemovePasskey":              RemovePasskey("My phone", at),
+		"SecurityKeyAccountNotFound": SecurityKeyAccountNotFound(),
+		"NoSecurityKey":              NoSecurityKey(),
+
+		"LoginWithSecurityKey":    LoginWithSecurityKey(),
+		"SecurityKeyPrepare":      SecurityKeyPrepare(),
+		"SecurityKeyContinue":     SecurityKeyContinue(),
+		"RegisterWithSecurityKey": RegisterWithSecurityKey(),
+		"AddSecurityKey":          AddSecurityKey(),
+		"LabelSecurityKeyName":    LabelSecurityKeyName(),
+		"RemoveSecurityKey":       RemoveSecurityKey("My key", at),
+		"SecurityKeyInvalid":      SecurityKeyInvalid(),
 	}
 }
 

@@ -1,6 +1,7 @@
 package login
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -25,13 +26,22 @@ func (h *Handler) identifierFirst(f *flow.Flow) bool {
 	return h.opts.IdentifierFirst && h.opts.Identities != nil && f.RequestedAAL != "aal2" && !f.Refresh
 }
 
-// askForIdentifier lays out the first step.
-func askForIdentifier(f *flow.Flow, sch *schema.Schema) {
+// askForIdentifier lays out the first step: the identifier, its submit,
+// and the nodes of the methods that belong beside it.
+func (h *Handler) askForIdentifier(ctx context.Context, f *flow.Flow, sch *schema.Schema) error {
 	f.UI.KeepOnlyCSRF()
 	f.UI.Add(
 		flow.Input(IdentifierFirstMethod, "identifier", "text", nil, flow.IdentifierLabel(sch)).Required().Autocomplete("username webauthn"),
 		flow.Submit(IdentifierFirstMethod, "method", IdentifierFirstMethod, text.LabelContinue()),
 	)
+	for _, m := range h.methods {
+		if im, ok := m.(flow.Identifying); ok {
+			if err := im.AddIdentificationNodes(ctx, f, flow.NodeContext{Schema: sch}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // identify answers the first step: the form goes on to the methods that
@@ -44,7 +54,10 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request, sub *flow.Sub
 	ctx := r.Context()
 	identifier := strings.TrimSpace(p.String("identifier"))
 	if identifier == "" {
-		askForIdentifier(f, sub.Schema)
+		if err := h.askForIdentifier(ctx, f, sub.Schema); err != nil {
+			h.kit.Fail(w, r, err)
+			return
+		}
 		h.kit.Reject(w, r, f, flow.FormError{{Field: "identifier", Message: text.ValidationRequired("identifier")}})
 		return
 	}
@@ -82,7 +95,10 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request, sub *flow.Sub
 		}
 	}
 	if len(offered) == 0 && !h.opts.Mitigate {
-		askForIdentifier(f, sub.Schema)
+		if err := h.askForIdentifier(ctx, f, sub.Schema); err != nil {
+			h.kit.Fail(w, r, err)
+			return
+		}
 		f.UI.SetValue("identifier", identifier)
 		h.kit.Reject(w, r, f, flow.FormMessage(text.AccountNotFound()))
 		return

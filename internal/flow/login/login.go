@@ -149,7 +149,9 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, re
 	}
 	c := flow.NodeContext{Schema: sch, Identity: re}
 	if h.identifierFirst(f) {
-		askForIdentifier(f, sch)
+		if err := h.askForIdentifier(r.Context(), f, sch); err != nil {
+			return nil, err
+		}
 		return f, h.kit.Save(r.Context(), f)
 	}
 	if err := h.methods.AddNodes(r.Context(), f, c); err != nil {
@@ -275,6 +277,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.kit.Fail(w, r, err)
 		return
 	}
+	if out.Relocate && out.Send == nil {
+		h.relocate(w, r, f)
+		return
+	}
 	if out.Send != nil || out.Shown {
 		// A code went out, or the form moved on: the login goes on.
 		h.kit.Hold(w, r, f, out.Send)
@@ -363,6 +369,24 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		s.Token = h.sessions.TokenFrom(r)
 	}
 	h.succeed(w, r, f, s, current != nil)
+}
+
+// relocate stores the form a method moved on and sends the caller to the
+// flow's UI to go on there: 303 for browser forms, 422
+// browser_location_change_required for JSON callers.
+func (h *Handler) relocate(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
+	if f.Type == flow.TypeBrowser {
+		f.RefreshCSRF(h.kit.CSRF.Token(r))
+	}
+	if err := h.kit.Update(r.Context(), f); errors.Is(err, flow.ErrCompleted) {
+		h.kit.AnswerCompleted(w, r, f)
+		return
+	} else if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	target := h.kit.FlowUIURL(f)
+	h.kit.Answer(w, r, f, flow.Answer{Error: flow.ErrLocationChange(target), Redirect: target})
 }
 
 // refuse answers a code that cannot be used: an expired one with a new
