@@ -309,6 +309,21 @@ func (k *Kit) Hold(w http.ResponseWriter, r *http.Request, f *Flow, within func(
 
 func (k *Kit) hold(w http.ResponseWriter, r *http.Request, f *Flow, fe FormError, within func(ctx context.Context, q *store.Q) error, view func() any) {
 	fe.Apply(f)
+	if !k.Keep(w, r, f, within) {
+		return
+	}
+	if f.Type == TypeAPI || wire.WantsJSON(r) {
+		wire.WriteJSON(w, http.StatusBadRequest, view())
+		return
+	}
+	k.RedirectToUI(w, r, f)
+}
+
+// Keep writes f back as a step of the flow shows it, with a fresh CSRF
+// token for browsers; within, when set, runs in the same transaction. It
+// reports whether f was stored; when not, the failure (or a flow another
+// submission completed meanwhile) has been answered.
+func (k *Kit) Keep(w http.ResponseWriter, r *http.Request, f *Flow, within func(ctx context.Context, q *store.Q) error) bool {
 	if f.Type == TypeBrowser {
 		f.RefreshCSRF(k.CSRF.cookieToken(r))
 	}
@@ -320,19 +335,15 @@ func (k *Kit) hold(w http.ResponseWriter, r *http.Request, f *Flow, fe FormError
 		}
 		return Update(r.Context(), q, f)
 	})
-	if err != nil {
-		if errors.Is(err, ErrCompleted) {
-			k.AnswerCompleted(w, r, f)
-			return
-		}
+	switch {
+	case errors.Is(err, ErrCompleted):
+		k.AnswerCompleted(w, r, f)
+		return false
+	case err != nil:
 		k.Fail(w, r, err)
-		return
+		return false
 	}
-	if f.Type == TypeAPI || wire.WantsJSON(r) {
-		wire.WriteJSON(w, http.StatusBadRequest, view())
-		return
-	}
-	k.RedirectToUI(w, r, f)
+	return true
 }
 
 // ErrSessionAlreadyAvailable is Kratos's session_already_available.

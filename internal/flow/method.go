@@ -123,6 +123,24 @@ type Refusal struct {
 	Undo bool
 }
 
+// Spend runs redeem (nil: nothing to spend) in the caller's transaction.
+// A refusal is kept in *refused and stops the transaction (stop true)
+// committed, so that the guess counts, unless it asks to be undone (then
+// err is the refusal, which rolls it back).
+func Spend(ctx context.Context, q *store.Q, redeem func(ctx context.Context, q *store.Q) (*onetime.Code, error), refused **Refusal) (code *onetime.Code, stop bool, err error) {
+	if redeem == nil {
+		return nil, false, nil
+	}
+	code, err = redeem(ctx, q)
+	if errors.As(err, refused) {
+		if (*refused).Undo {
+			return nil, true, err
+		}
+		return nil, true, nil
+	}
+	return code, err != nil, err
+}
+
 func (r *Refusal) Error() string { return "flow: refused: " + r.Cause.Error() }
 func (r *Refusal) Unwrap() error { return r.Cause }
 

@@ -2,7 +2,10 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"maps"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -66,4 +69,76 @@ func (m *Manager) DeleteCredential(ctx context.Context, q *store.Q, identityID u
 	}
 	_, err = q.Exec(ctx, `DELETE FROM identity_credentials WHERE identity_id = $1 AND type = $2`, identityID, typ)
 	return err
+}
+
+// LockCredential reads identity identityID's credential of type typ inside
+// the caller's transaction, after locking the identity's row: the lock
+// PutCredential and DeleteCredential take first, so that what it reads
+// stays current until the transaction writes it back, and racing changes
+// of one credential never undo each other. It answers nil when the
+// identity has no such credential, ErrNotFound when there is no identity.
+func (m *Manager) LockCredential(ctx context.Context, q *store.Q, identityID uuid.UUID, typ string) (*Credential, error) {
+	if err := lockIdentity(ctx, q, identityID); err != nil {
+		return nil, err
+	}
+	c := &Credential{Type: typ, Identifiers: []string{}}
+	var (
+		config           string
+		created, updated store.Time
+	)
+	err := q.QueryRow(ctx, `SELECT id, config, version, created_at, updated_at FROM identity_credentials WHERE identity_id = $1 AND type = $2`,
+		identityID, typ).Scan(&c.ID, &config, &c.Version, &created, &updated)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.Config, c.CreatedAt, c.UpdatedAt = json.RawMessage(config), created.Time, updated.Time
+	rows, err := q.Query(ctx, `SELECT identifier FROM identity_credential_identifiers WHERE credential_id = $1 ORDER BY created_at, identifier`, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	err = eachRow(rows, func() error {
+		var identifier string
+		if err := rows.Scan(&identifier); err != nil {
+			return err
+		}
+		c.Identifiers = append(c.Identifiers, identifier)
+		return nil
+	})
+	return c, err
+}
+
+// lockIdentity locks identity id's row until the caller's transaction
+// ends, changing nothing; ErrNotFound when there is no such identity.
+func lockIdentity(ctx context.Context, q *store.Q, id uuid.UUID) error {
+	res, err := q.Exec(ctx, `UPDATE identities SET updated_at = updated_at WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// WithCredential is a copy of i as written after its credential of type
+// typ became c (nil: removed) at updatedAt. i itself may be shared (a
+// cached identity) and stays as it is.
+func (i *Identity) WithCredential(typ string, c *Credential, updatedAt time.Time) *Identity {
+	out := *i
+	out.Credentials = maps.Clone(i.Credentials)
+	if out.Credentials == nil {
+		out.Credentials = map[string]*Credential{}
+	}
+	if c == nil {
+		delete(out.Credentials, typ)
+	} else {
+		out.Credentials[typ] = c
+	}
+	out.UpdatedAt = updatedAt
+	return &out
 }

@@ -406,7 +406,7 @@ func (c *ChangePlan) Apply(ctx context.Context, q *store.Q) (*Identity, error) {
 	// Lock the row before reading it: the write below rewrites every
 	// credential, and a credential changed meanwhile by another
 	// transaction (a backup code spent) must not be undone.
-	if _, err := q.Exec(ctx, `UPDATE identities SET updated_at = updated_at WHERE id = $1`, c.id); err != nil {
+	if err := lockIdentity(ctx, q, c.id); err != nil {
 		return nil, err
 	}
 	before, err := getIdentity(ctx, q, c.id)
@@ -563,8 +563,9 @@ func (m *Manager) GetVersion(ctx context.Context, id uuid.UUID, updatedAt time.T
 	return i, nil
 }
 
-// PasswordIdentifiers answers the password identifiers i's traits yield.
-func (m *Manager) PasswordIdentifiers(i *Identity) []string {
+// Extracted is what i's schema picks out of its traits; nil when the
+// schema is unknown or the traits no longer pass it.
+func (m *Manager) Extracted(i *Identity) *schema.Extracted {
 	sch, ok := m.schemas.Get(i.SchemaID)
 	if !ok {
 		return nil
@@ -577,7 +578,17 @@ func (m *Manager) PasswordIdentifiers(i *Identity) []string {
 	if err != nil {
 		return nil
 	}
-	return x.Identifiers[CredentialsPassword]
+	return x
+}
+
+// Identifiers answers the identifiers of credential type typ (password,
+// webauthn, code) that i's traits yield.
+func (m *Manager) Identifiers(i *Identity, typ string) []string {
+	x := m.Extracted(i)
+	if x == nil {
+		return nil
+	}
+	return x.Identifiers[typ]
 }
 
 // Change rewrites identity id with the draft derive makes from its current

@@ -53,6 +53,15 @@ type Attestation struct {
 // HexID is the lowercase hex of ID: the value of remove buttons.
 func (k Key) HexID() string { return hex.EncodeToString(k.ID) }
 
+// Name is what remove buttons call the key: its display name, or
+// "unnamed" for a key added without one.
+func (k Key) Name() string {
+	if k.DisplayName == "" {
+		return "unnamed"
+	}
+	return k.DisplayName
+}
+
 // Credentials is a webauthn or passkey credential's config.
 type Credentials struct {
 	Keys       []Key  `json:"credentials"`

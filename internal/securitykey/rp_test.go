@@ -79,6 +79,16 @@ func register(t *testing.T, rp *RP, d *device, u User, passwordless bool) User {
 	return u
 }
 
+// enrolled is a security-key relying party, and a user whose device's
+// key it registered as a second factor.
+func enrolled(t *testing.T) (*RP, *device, User) {
+	t.Helper()
+	rp := newRP(t, WebAuthn)
+	u := User{Handle: []byte("0123456789abcdef")}
+	d := newDevice(u.Handle)
+	return rp, d, register(t, rp, d, u, false)
+}
+
 func TestRegisterThenLogIn(t *testing.T) {
 	rp := newRP(t, WebAuthn)
 	u := User{Handle: []byte("0123456789abcdef"), Name: "alice"}
@@ -207,10 +217,7 @@ func TestPasskeyDiscoverableLogin(t *testing.T) {
 }
 
 func TestRefusedAssertions(t *testing.T) {
-	rp := newRP(t, WebAuthn)
-	u := User{Handle: []byte("0123456789abcdef")}
-	d := newDevice(u.Handle)
-	u = register(t, rp, d, u, false)
+	rp, d, u := enrolled(t)
 
 	t.Run("wrong origin", func(t *testing.T) {
 		options, session, _ := rp.BeginLogin(u)
@@ -277,10 +284,7 @@ func TestRefusedAssertions(t *testing.T) {
 // challenge differs: ErrInvalid. (The methods also clear the session after
 // one use, so the first case only arises if that is bypassed.)
 func TestReplayedAssertion(t *testing.T) {
-	rp := newRP(t, WebAuthn)
-	u := User{Handle: []byte("0123456789abcdef")}
-	d := newDevice(u.Handle)
-	u = register(t, rp, d, u, false)
+	rp, d, u := enrolled(t)
 
 	options, session, _ := rp.BeginLogin(u)
 	answer := d.get(t, options)

@@ -127,35 +127,27 @@
     }
   }
 
-  // Security keys: the options come as the argument (legacy onclick) or
-  // from the trigger button's value.
-  function webAuthnLogin(options) {
-    var trigger = field("webauthn_login_trigger")
-    var result = field("webauthn_login")
-    if (!supported() || !result) {
-      return
+  // Security keys: securityKey(ask, name) runs navigator.credentials[ask]
+  // ("get" to sign in, "create" for a new key) and answers in field name.
+  // The options come as the argument (legacy onclick) or from the value of
+  // the trigger button, name + "_trigger".
+  function securityKey(ask, name) {
+    return function (options) {
+      var trigger = field(name + "_trigger")
+      var result = field(name)
+      if (!supported() || !result) {
+        return
+      }
+      navigator.credentials[ask]({ publicKey: publicKeyOf(options || (trigger && trigger.value)) })
+        .then(function (credential) {
+          submit(result, credential, "webauthn")
+        })
+        .catch(fail)
     }
-    navigator.credentials
-      .get({ publicKey: publicKeyOf(options || (trigger && trigger.value)) })
-      .then(function (credential) {
-        submit(result, credential, "webauthn")
-      })
-      .catch(fail)
   }
 
-  function webAuthnRegistration(options) {
-    var trigger = field("webauthn_register_trigger")
-    var result = field("webauthn_register")
-    if (!supported() || !result) {
-      return
-    }
-    navigator.credentials
-      .create({ publicKey: publicKeyOf(options || (trigger && trigger.value)) })
-      .then(function (credential) {
-        submit(result, credential, "webauthn")
-      })
-      .catch(fail)
-  }
+  var webAuthnLogin = securityKey("get", "webauthn_login")
+  var webAuthnRegistration = securityKey("create", "webauthn_register")
 
   // Passkeys. Only one navigator.credentials.get may run at a time, so a
   // click aborts the autofill request and re-arms it if it fails.

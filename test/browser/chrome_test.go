@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+
+	"github.com/lanyard-id/lanyard/test/testserver"
 )
 
 // requireBrowserEnv makes a missing Chromium fail instead of skip;
@@ -42,7 +45,7 @@ func chromiumPath(t *testing.T) string {
 type chrome struct {
 	ctx     context.Context
 	auth    webauthn.AuthenticatorID
-	console lockedBuffer
+	console testserver.Buffer
 }
 
 // newChrome starts Chromium and adds a platform authenticator that keeps
@@ -135,6 +138,14 @@ func (c *chrome) sessionCookie(t *testing.T, origin string) *http.Cookie {
 	}
 	t.Fatalf("no ory_kratos_session cookie for %s\n%s", origin, c.diagnose())
 	return nil
+}
+
+// clearCookies signs the browser out of everything.
+func (c *chrome) clearCookies(t *testing.T) {
+	t.Helper()
+	if _, err := chromedp.Call(c.ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // credentials lists the virtual authenticator's keys.

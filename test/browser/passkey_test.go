@@ -4,17 +4,17 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
 // TestPasskey_RealBrowser signs up with a passkey and signs in with it in
 // Chromium: the page renders the flows' nodes, loads webauthn.js from the
 // server (with its integrity), and the buttons call it.
-func TestPasskey_RealBrowser(t *testing.T) {
+func TestPasskey_RealBrowser(t *testing.T) { forEachStore(t, passkeyRealBrowser) }
+
+func passkeyRealBrowser(t *testing.T, store string) {
 	c := newChrome(t)
-	s := startSite(t, map[string]any{
+	s := startSite(t, store, map[string]any{
 		"selfservice.flows.registration.style":               "unified",
 		"selfservice.flows.registration.after.passkey.hooks": []any{map[string]any{"hook": "session"}},
 	})
@@ -40,9 +40,7 @@ func TestPasskey_RealBrowser(t *testing.T) {
 
 	// Signed out, the passkey alone signs the same identity in: nothing
 	// typed, the authenticator picks the key.
-	if _, err := chromedp.Call(c.ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
-		t.Fatal(err)
-	}
+	c.clearCookies(t)
 	c.step(t, "signing in with the passkey",
 		chromedp.Navigate(s.Origin+"/self-service/login/browser"),
 		chromedp.WaitVisible(`button[name="passkey_login_trigger"]`),

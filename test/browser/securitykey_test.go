@@ -4,17 +4,17 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
 // TestSecurityKey_RealBrowser adds a security key as a second factor in
 // settings and steps a password sign-in up with it, in Chromium: the
 // buttons call webauthn.js with the options inlined in their onclick.
-func TestSecurityKey_RealBrowser(t *testing.T) {
+func TestSecurityKey_RealBrowser(t *testing.T) { forEachStore(t, securityKeyRealBrowser) }
+
+func securityKeyRealBrowser(t *testing.T, store string) {
 	c := newChrome(t)
-	s := startSite(t, map[string]any{
+	s := startSite(t, store, map[string]any{
 		"selfservice.methods.passkey.enabled":  false,
 		"selfservice.methods.webauthn.enabled": true,
 	})
@@ -45,9 +45,7 @@ func TestSecurityKey_RealBrowser(t *testing.T) {
 	requireMethod(t, added, "webauthn", "aal2")
 
 	// A new password sign-in goes on to the key.
-	if _, err := chromedp.Call(c.ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
-		t.Fatal(err)
-	}
+	c.clearCookies(t)
 	c.step(t, "stepping up with the security key", signIn,
 		chromedp.WaitVisible(`button[name="webauthn_login_trigger"]`),
 		scriptReady(),

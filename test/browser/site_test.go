@@ -7,7 +7,6 @@ package browser
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -16,13 +15,13 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lanyard-id/lanyard/test/testserver"
 )
 
 // site is a lanyard server behind a test-only web site on one origin,
@@ -31,14 +30,9 @@ import (
 // nodes as a form the way a Kratos UI does, and proxies everything else to
 // the server, so the flows, the script and the cookies share the origin.
 type site struct {
-	Origin   string // what the browser sees: the public base URL
-	Public   string // the server's own public listener
-	Admin    string
-	logs     *lockedBuffer
-	cmd      *exec.Cmd
-	done     chan struct{}
-	waitErr  error
-	stopOnce sync.Once
+	Origin string // what the browser sees: the public base URL
+	Public string // the server's own public listener
+	Admin  string
 }
 
 var build struct {
@@ -52,7 +46,7 @@ var build struct {
 func lanyardBinary(t *testing.T) string {
 	t.Helper()
 	build.once.Do(func() {
-		root, err := repoRoot()
+		root, err := testserver.RepoRoot()
 		if err != nil {
 			build.err = err
 			return
@@ -63,15 +57,7 @@ func lanyardBinary(t *testing.T) string {
 			return
 		}
 		build.path = filepath.Join(dir, "lanyard")
-		args := []string{"build", "-o", build.path}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, "./cmd/lanyard")...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		build.err = testserver.Build(root, build.path, raceEnabled)
 	})
 	if build.err != nil {
 		t.Fatal(build.err)
@@ -79,35 +65,29 @@ func lanyardBinary(t *testing.T) string {
 	return build.path
 }
 
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
+// The stores the browser tests run on, one after the other (each has a
+// browser of its own).
+var stores = []string{"sqlite", "postgres"}
+
+// forEachStore runs fn as subtests "sqlite" and "postgres".
+func forEachStore(t *testing.T, fn func(t *testing.T, store string)) {
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) { fn(t, store) })
 	}
 }
 
-// startSite starts the web site and a lanyard server on SQLite with
+// startSite starts the web site and a lanyard server on store with
 // passkeys on, the relying party of passkeys and security keys being the
 // site's origin; set adds or overrides config keys (by dotted path).
-func startSite(t *testing.T, set map[string]any) *site {
+func startSite(t *testing.T, store string, set map[string]any) *site {
 	t.Helper()
 	bin := lanyardBinary(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &site{Origin: fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port), logs: &lockedBuffer{}}
-	publicPort, adminPort := freePort(t), freePort(t)
+	s := &site{Origin: fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)}
+	publicPort, adminPort := testserver.FreePort(t), testserver.FreePort(t)
 	s.Public = fmt.Sprintf("http://127.0.0.1:%d", publicPort)
 	s.Admin = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 
@@ -124,20 +104,13 @@ func startSite(t *testing.T, set map[string]any) *site {
 	t.Cleanup(func() { _ = srv.Close() })
 
 	dir := t.TempDir()
-	cfg := map[string]any{
-		"dsn": "sqlite://" + filepath.Join(dir, "db.sqlite") + "?_fk=true",
-		"dev": true,
-		"serve": map[string]any{
-			"public": map[string]any{"host": "127.0.0.1", "port": publicPort, "base_url": s.Origin + "/"},
-			"admin":  map[string]any{"host": "127.0.0.1", "port": adminPort, "base_url": s.Admin + "/"},
-		},
-		"hashers": map[string]any{"algorithm": "bcrypt", "bcrypt": map[string]any{"cost": 4}},
-		"secrets": map[string]any{
-			"cookie": []any{"lanyard-browser-test-cookie-secret"},
-			"cipher": []any{"lanyard-browser-cipher-secret-32"},
-		},
+	dsn := "sqlite://" + filepath.Join(dir, "db.sqlite") + "?_fk=true"
+	if store == "postgres" {
+		dsn = testserver.PostgresDatabase(t)
 	}
+	cfg := testserver.BaseConfig(dsn, publicPort, adminPort)
 	base := map[string]any{
+		"serve.public.base_url":                                      s.Origin + "/",
 		"selfservice.default_browser_return_url":                     s.Origin + "/app",
 		"selfservice.allowed_return_urls":                            []any{s.Origin + "/app"},
 		"selfservice.flows.login.ui_url":                             s.Origin + "/ui/login",
@@ -156,81 +129,28 @@ func startSite(t *testing.T, set map[string]any) *site {
 		base[k] = v
 	}
 	for k, v := range base {
-		setPath(cfg, k, v)
-	}
-	// JSON is YAML, so the config file needs no YAML writer.
-	raw, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		t.Fatal(err)
+		testserver.SetPath(cfg, k, v)
 	}
 	cfgPath := filepath.Join(dir, "lanyard.yml")
-	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, testserver.RenderYAML(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := processEnv(map[string]string{"LANYARD_DATA_DIR": filepath.Join(dir, "data"), "DSN": cfg["dsn"].(string)})
-
-	migrate := exec.Command(bin, "migrate", "sql", "-e", "--yes", "-c", cfgPath)
-	migrate.Dir, migrate.Env = dir, env
-	if out, err := migrate.CombinedOutput(); err != nil {
-		t.Fatalf("lanyard migrate: %v\n%s", err, out)
+	proc, err := testserver.Serve(testserver.Spec{
+		Binary: bin, Dir: dir, Config: cfgPath, DSN: dsn, AdminURL: s.Admin,
+		Env: map[string]string{"LANYARD_DATA_DIR": filepath.Join(dir, "data")},
+	})
+	if err != nil {
+		t.Fatalf("starting lanyard: %v\n%s", err, proc.Output.String())
 	}
-	s.cmd = exec.Command(bin, "serve", "-c", cfgPath)
-	s.cmd.Dir, s.cmd.Env = dir, env
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.done = make(chan struct{})
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.done)
-	}()
 	t.Cleanup(func() {
-		s.stop(t)
+		if err := proc.Stop(); err != nil {
+			t.Errorf("lanyard %v", err)
+		}
 		if t.Failed() {
-			t.Logf("lanyard log:\n%s", s.logs.String())
+			t.Logf("lanyard log:\n%s", proc.Output.String())
 		}
 	})
-	s.waitReady(t)
 	return s
-}
-
-func (s *site) waitReady(t *testing.T) {
-	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			t.Fatalf("lanyard serve exited before it was ready: %v\n%s", s.waitErr, s.logs.String())
-		default:
-		}
-		if res, err := client.Get(s.Admin + "/health/ready"); err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("lanyard serve was not ready within a minute\n%s", s.logs.String())
-}
-
-// stop ends the server with SIGTERM and expects a clean exit.
-func (s *site) stop(t *testing.T) {
-	s.stopOnce.Do(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-			if s.waitErr != nil {
-				t.Errorf("lanyard did not exit cleanly on SIGTERM: %v", s.waitErr)
-			}
-		case <-time.After(20 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-			t.Errorf("lanyard did not exit within 20 s of SIGTERM")
-		}
-	})
 }
 
 // page renders the flow named by ?flow= as a form: each node as the input,
@@ -432,78 +352,4 @@ type session struct {
 		Method string `json:"method"`
 		AAL    string `json:"aal"`
 	} `json:"authentication_methods"`
-}
-
-// setPath sets a dotted key such as "serve.public.port" in nested maps.
-func setPath(m map[string]any, path string, value any) {
-	parts := strings.Split(path, ".")
-	for _, p := range parts[:len(parts)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[p] = next
-		}
-		m = next
-	}
-	m[parts[len(parts)-1]] = value
-}
-
-var ports = struct {
-	sync.Mutex
-	used map[int]bool
-}{used: map[int]bool{}}
-
-// freePort answers a loopback port no one listened on a moment ago and
-// that this run has not handed out before.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ports.Lock()
-	defer ports.Unlock()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
-		if !ports.used[port] {
-			ports.used[port] = true
-			return port
-		}
-	}
-	t.Fatal("no free loopback port")
-	return 0
-}
-
-// processEnv is a minimal environment, so the developer's DSN, SERVE_* and
-// the like cannot change the server's config.
-func processEnv(extra map[string]string) []string {
-	var env []string
-	for _, k := range []string{"PATH", "TMPDIR", "GORACE", "LANG", "TZ"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	for k, v := range extra {
-		env = append(env, k+"="+v)
-	}
-	return env
-}
-
-// lockedBuffer collects process output written from other goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

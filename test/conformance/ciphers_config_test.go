@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lanyard-id/lanyard/test/testserver"
 )
 
 // Kratos's default ciphers.algorithm, noop, stores secrets hex-encoded.
@@ -67,18 +69,18 @@ func TestCiphers_EnvironmentOverridesTheAlgorithm(t *testing.T) {
 	// A valid file value, replaced by an invalid CIPHERS_ALGORITHM: the
 	// variable wins, so start-up fails naming it.
 	dir := t.TempDir()
-	cfg := baseConfig("sqlite://"+filepath.Join(dir, "db.sqlite")+"?_fk=true", freePort(t), freePort(t))
-	setPath(cfg, "ciphers.algorithm", "aes")
+	cfg := testserver.BaseConfig("sqlite://"+filepath.Join(dir, "db.sqlite")+"?_fk=true", testserver.FreePort(t), testserver.FreePort(t))
+	testserver.SetPath(cfg, "ciphers.algorithm", "aes")
 	path := filepath.Join(dir, "lanyard.yml")
-	if err := os.WriteFile(path, renderYAML(cfg), 0o600); err != nil {
+	if err := os.WriteFile(path, testserver.RenderYAML(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	res := runLanyard(t, dir, map[string]string{
 		"CIPHERS_ALGORITHM": "des",
 		"LANYARD_DATA_DIR":  filepath.Join(dir, "data"),
 	}, "serve", "-c", path)
-	if res.code == 0 || !strings.Contains(res.stderr, "CIPHERS_ALGORITHM") || !strings.Contains(res.stderr, `"ciphers.algorithm"`) {
-		t.Errorf("exit %d; stderr:\n%s", res.code, res.stderr)
+	if res.Code == 0 || !strings.Contains(res.Stderr, "CIPHERS_ALGORITHM") || !strings.Contains(res.Stderr, `"ciphers.algorithm"`) {
+		t.Errorf("exit %d; stderr:\n%s", res.Code, res.Stderr)
 	}
 
 	// And a valid variable replaces noop in the file: no warning.

@@ -502,6 +502,14 @@ func requireMethods(t *testing.T, s *ory.Session, want ...string) {
 	}
 }
 
+// requireAAL asserts a session's authenticator assurance level.
+func requireAAL(t *testing.T, what string, s *ory.Session, want string) {
+	t.Helper()
+	if got := string(s.GetAuthenticatorAssuranceLevel()); got != want {
+		t.Errorf("%s: aal %q, want %s", what, got, want)
+	}
+}
+
 // requireVerified asserts that address is a verified, completed
 // verifiable address of the identity.
 func (e *codeEnv) requireVerified(t *testing.T, identityID, address string, want bool) {

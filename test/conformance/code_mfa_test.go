@@ -30,9 +30,7 @@ func (e *codeEnv) mfaPasswordSession(t *testing.T, email string) string {
 	status, body := e.login(t, f.ID, "", ory.UpdateLoginFlowWithPasswordMethodAsUpdateLoginFlowBody(
 		&ory.UpdateLoginFlowWithPasswordMethod{Method: "password", Identifier: email, Password: testPassword}))
 	ok := requireNativeSession(t, status, body, "the password")
-	if ok.Session.GetAuthenticatorAssuranceLevel() != "aal1" {
-		t.Errorf("session aal after the password = %q, want aal1", ok.Session.GetAuthenticatorAssuranceLevel())
-	}
+	requireAAL(t, "the session after the password", ok.Session, "aal1")
 	requireMethods(t, ok.Session, "password/aal1")
 	status, _, who := e.whoami(t, plain(e.Server), tokenHeader(ok.SessionToken))
 	e1 := requireError(t, status, who.body, http.StatusForbidden)
@@ -49,17 +47,13 @@ func (e *codeEnv) requireAAL2(t *testing.T, status int, body []byte, token strin
 	if ok.SessionToken != token {
 		t.Errorf("step-up answered token %q, want the session's own", ok.SessionToken)
 	}
-	if ok.Session.GetAuthenticatorAssuranceLevel() != "aal2" {
-		t.Errorf("session aal = %q, want aal2", ok.Session.GetAuthenticatorAssuranceLevel())
-	}
+	requireAAL(t, "the stepped-up session", ok.Session, "aal2")
 	requireMethods(t, ok.Session, "password/aal1", "code/aal2")
 	status, sess, who := e.whoami(t, plain(e.Server), tokenHeader(token))
 	if status != http.StatusOK {
 		t.Fatalf("whoami after the code: %d %s", status, who.body)
 	}
-	if sess.GetAuthenticatorAssuranceLevel() != "aal2" {
-		t.Errorf("whoami aal = %q, want aal2", sess.GetAuthenticatorAssuranceLevel())
-	}
+	requireAAL(t, "whoami after the code", sess, "aal2")
 }
 
 // With one address and no other second factor the aal2 flow is created
@@ -104,9 +98,7 @@ func TestCodeMFA_OneAddressIsSentAtOnce(t *testing.T) {
 		requireState(t, sent, "sent_email")
 		code = e.codeSent(t, other, loginCodeMessage, 1)
 		sess, _ := b.formSignsIn(t, "login", sent, url.Values{"method": {"code"}, "code": {code}})
-		if sess.GetAuthenticatorAssuranceLevel() != "aal2" {
-			t.Errorf("whoami by cookie after the code: aal %q, want aal2", sess.GetAuthenticatorAssuranceLevel())
-		}
+		requireAAL(t, "whoami by cookie after the code", sess, "aal2")
 	})
 }
 
@@ -198,9 +190,7 @@ func TestCodeMFA_TwoAddressesChooseOne(t *testing.T) {
 			code := e.codeSent(t, email, loginCodeMessage, 1)
 
 			sess, _ := b.formSignsIn(t, "login", sent, url.Values{"method": {"code"}, "code": {code}})
-			if sess.GetAuthenticatorAssuranceLevel() != "aal2" {
-				t.Errorf("whoami aal = %q, want aal2", sess.GetAuthenticatorAssuranceLevel())
-			}
+			requireAAL(t, "whoami by cookie after the code", sess, "aal2")
 			requireMethods(t, sess, "password/aal1", "code/aal2")
 		})
 

@@ -11,15 +11,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lanyard-id/lanyard/test/testserver"
 )
 
 func TestCLI_VersionPrintsVersion(t *testing.T) {
 	t.Parallel()
 	res := runLanyard(t, t.TempDir(), nil, "version")
-	if res.code != 0 {
-		t.Fatalf("lanyard version exited %d: %s", res.code, res.stderr)
+	if res.Code != 0 {
+		t.Fatalf("lanyard version exited %d: %s", res.Code, res.Stderr)
 	}
-	if strings.TrimSpace(res.stdout+res.stderr) == "" {
+	if strings.TrimSpace(res.Stdout+res.Stderr) == "" {
 		t.Fatal("lanyard version printed nothing")
 	}
 }
@@ -33,16 +35,16 @@ func TestMigrate_IsIdempotentAndReadsDSNFromEnv(t *testing.T) {
 		if store == storePostgres {
 			envDSN = newPostgresDatabase(t)
 		}
-		cfg := baseConfig("sqlite://"+fileDB+"?_fk=true", 4433, 4434)
+		cfg := testserver.BaseConfig("sqlite://"+fileDB+"?_fk=true", 4433, 4434)
 		path := filepath.Join(dir, "lanyard.yml")
-		if err := os.WriteFile(path, renderYAML(cfg), 0o600); err != nil {
+		if err := os.WriteFile(path, testserver.RenderYAML(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		env := map[string]string{"DSN": envDSN, "LANYARD_DATA_DIR": filepath.Join(dir, "data")}
 		for i := 1; i <= 2; i++ {
 			res := runLanyard(t, dir, env, "migrate", "sql", "-e", "--yes", "-c", path)
-			if res.code != 0 {
-				t.Fatalf("migrate run %d exited %d:\n%s%s", i, res.code, res.stdout, res.stderr)
+			if res.Code != 0 {
+				t.Fatalf("migrate run %d exited %d:\n%s%s", i, res.Code, res.Stdout, res.Stderr)
 			}
 		}
 		if _, err := os.Stat(fileDB); err == nil {
@@ -61,20 +63,20 @@ func TestMigrate_IsIdempotentAndReadsDSNFromEnv(t *testing.T) {
 func startFailing(t *testing.T, set map[string]any) string {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := baseConfig("sqlite://"+filepath.Join(dir, "db.sqlite")+"?_fk=true", freePort(t), freePort(t))
+	cfg := testserver.BaseConfig("sqlite://"+filepath.Join(dir, "db.sqlite")+"?_fk=true", testserver.FreePort(t), testserver.FreePort(t))
 	for k, v := range set {
-		setPath(cfg, k, v)
+		testserver.SetPath(cfg, k, v)
 	}
 	path := filepath.Join(dir, "lanyard.yml")
-	if err := os.WriteFile(path, renderYAML(cfg), 0o600); err != nil {
+	if err := os.WriteFile(path, testserver.RenderYAML(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binPath, "serve", "-c", path)
 	cmd.Dir = dir
-	cmd.Env = processEnv(map[string]string{"LANYARD_DATA_DIR": filepath.Join(dir, "data")})
-	var out syncBuffer
+	cmd.Env = testserver.CleanEnv(map[string]string{"LANYARD_DATA_DIR": filepath.Join(dir, "data")})
+	var out testserver.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	err := cmd.Run()
@@ -115,7 +117,7 @@ func TestConfig_UnsupportedKeyWarnsAndStarts(t *testing.T) {
 
 func TestConfig_EnvironmentOverridesFile(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
+	port := testserver.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	s := startServer(t, serverSpec{env: map[string]string{
 		"SERVE_PUBLIC_PORT":     strconv.Itoa(port),

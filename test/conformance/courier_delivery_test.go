@@ -3,13 +3,13 @@ package conformance
 import (
 	"fmt"
 	"net/http"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	ory "github.com/ory/client-go"
+
+	"github.com/lanyard-id/lanyard/test/testserver"
 )
 
 // TestCourier_DeliveryAndRetry: a delivered message turns sent with
@@ -117,39 +117,29 @@ func TestCourier_ExactlyOnceAcrossProcesses(t *testing.T) {
 		t.Errorf("the sink received %d mails, want %d", got, n)
 	}
 	watch.stop(t)
-	t.Logf("deliveries by process: serve 1: %d, serve 2: %d, courier watch: %d", strings.Count(s1.Stderr(), "courier delivered"), strings.Count(s2.Stderr(), "courier delivered"), strings.Count(watch.out.String(), "courier delivered"))
+	t.Logf("deliveries by process: serve 1: %d, serve 2: %d, courier watch: %d", strings.Count(s1.Stderr(), "courier delivered"), strings.Count(s2.Stderr(), "courier delivered"), strings.Count(watch.proc.Output.String(), "courier delivered"))
 }
 
 // courierWatch is a running `lanyard courier watch`.
 type courierWatch struct {
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	done   chan struct{}
-	err    error
+	proc   *testserver.Process
 	closed bool
 }
 
 // startCourierWatch runs the standalone worker with s's config.
 func startCourierWatch(t *testing.T, s *Server) *courierWatch {
 	t.Helper()
-	w := &courierWatch{out: &syncBuffer{}, done: make(chan struct{})}
-	w.cmd = exec.Command(binPath, "courier", "watch", "-c", s.ConfigPath)
-	w.cmd.Dir = s.Dir
-	w.cmd.Env = processEnv(nil)
-	w.cmd.Stdout, w.cmd.Stderr = w.out, w.out
-	if err := w.cmd.Start(); err != nil {
+	proc, err := testserver.Start(binPath, s.Dir, nil, "courier", "watch", "-c", s.ConfigPath)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		w.err = w.cmd.Wait()
-		close(w.done)
-	}()
+	w := &courierWatch{proc: proc}
 	t.Cleanup(func() {
 		if !w.closed {
 			w.stop(t)
 		}
 		if t.Failed() {
-			t.Logf("lanyard courier watch output:\n%s", w.out.String())
+			t.Logf("lanyard courier watch output:\n%s", w.proc.Output.String())
 		}
 	})
 	return w
@@ -159,21 +149,11 @@ func startCourierWatch(t *testing.T, s *Server) *courierWatch {
 func (w *courierWatch) stop(t *testing.T) {
 	t.Helper()
 	w.closed = true
-	select {
-	case <-w.done:
-		t.Errorf("courier watch exited early: %v\n%s", w.err, w.out.String())
+	if exited, err := w.proc.Exited(); exited {
+		t.Errorf("courier watch exited early: %v\n%s", err, w.proc.Output.String())
 		return
-	default:
 	}
-	_ = w.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-w.done:
-		if w.err != nil {
-			t.Errorf("courier watch did not exit cleanly on SIGTERM: %v", w.err)
-		}
-	case <-time.After(shutdownTimeout):
-		_ = w.cmd.Process.Kill()
-		<-w.done
-		t.Errorf("courier watch did not exit within %s of SIGTERM", shutdownTimeout)
+	if err := w.proc.Stop(); err != nil {
+		t.Errorf("courier watch %v", err)
 	}
 }

@@ -49,14 +49,14 @@ func TestDSN_UnknownOptionFailsStartupNamingIt(t *testing.T) {
 		dsn := kratosDSN(t, store, dir) + "&max_connections=20&pool_size=hunter2"
 		for _, args := range [][]string{{"migrate", "sql", "-e", "--yes"}, {"migrate", "sql", "status", "-e"}} {
 			res := runLanyard(t, dir, map[string]string{"DSN": dsn}, args...)
-			if res.code == 0 {
-				t.Errorf("lanyard %v accepted the DSN:\n%s%s", args, res.stdout, res.stderr)
+			if res.Code == 0 {
+				t.Errorf("lanyard %v accepted the DSN:\n%s%s", args, res.Stdout, res.Stderr)
 			}
-			if !strings.Contains(res.stderr, `"max_connections"`) || !strings.Contains(res.stderr, `"pool_size"`) {
-				t.Errorf("lanyard %v: the error does not name the options:\n%s", args, res.stderr)
+			if !strings.Contains(res.Stderr, `"max_connections"`) || !strings.Contains(res.Stderr, `"pool_size"`) {
+				t.Errorf("lanyard %v: the error does not name the options:\n%s", args, res.Stderr)
 			}
-			if strings.Contains(res.stdout+res.stderr, "hunter2") {
-				t.Errorf("lanyard %v printed an option's value:\n%s", args, res.stderr)
+			if strings.Contains(res.Stdout+res.Stderr, "hunter2") {
+				t.Errorf("lanyard %v printed an option's value:\n%s", args, res.Stderr)
 			}
 		}
 		out := startFailing(t, map[string]any{"dsn": dsn})

@@ -17,7 +17,7 @@ import (
 // resident since it started.
 func (s *Server) peakRSSKiB(t *testing.T) int64 {
 	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.proc.Pid()))
 	if err != nil {
 		t.Fatalf("reading the server's memory: %v", err)
 	}
@@ -30,7 +30,7 @@ func (s *Server) peakRSSKiB(t *testing.T) int64 {
 			return kib
 		}
 	}
-	t.Fatalf("no VmHWM in /proc/%d/status", s.cmd.Process.Pid)
+	t.Fatalf("no VmHWM in /proc/%d/status", s.proc.Pid())
 	return 0
 }
 

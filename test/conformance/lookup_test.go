@@ -229,18 +229,8 @@ func lkAdminCodes(t *testing.T, s *Server, identityID string) []map[string]any {
 // the second factor, signed in at aal1 meanwhile, as Kratos does.
 func lkBrowserAAL1(t *testing.T, s *Server, email string) *browser {
 	t.Helper()
-	b := newBrowser(t, s)
-	f, _ := b.browserFlow(t, "login", nil)
-	res := b.do(t, http.MethodPost, s.submitURL("login", f.ID), map[string]any{
-		"csrf_token": f.csrf(t), "method": "password", "identifier": email, "password": testPassword,
-	}, nil)
-	e := requireError(t, res.status, res.body, http.StatusUnprocessableEntity)
-	if to, _ := e.Error.Details["redirect_browser_to"].(string); e.Error.ID != "browser_location_change_required" || !strings.Contains(to, "aal=aal2") {
-		t.Fatalf("browser login with a second factor: %s", res.body)
-	}
-	if b.cookie("ory_kratos_session") == nil {
-		t.Fatal("no session cookie after the first factor")
-	}
+	b, res := browserPasswordLogin(t, s, email, testPassword)
+	requireSentToAAL2(t, b, res, "browser login with a second factor")
 	return b
 }
 

@@ -4,13 +4,13 @@
 package conformance
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/lanyard-id/lanyard/test/testserver"
 )
 
 // binPath is the lanyard binary under test, built once in TestMain.
@@ -32,7 +32,7 @@ func runMain(m *testing.M) int {
 	}
 
 	var err error
-	repoRoot, err = findRepoRoot()
+	repoRoot, err = testserver.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
 		return 1
@@ -49,19 +49,8 @@ func runMain(m *testing.M) int {
 		binPath = p
 	} else {
 		binPath = filepath.Join(tmp, "lanyard")
-		args := []string{"build", "-o", binPath}
-		// A race-enabled test run also races the server: data races in the
-		// server then fail the test through a non-zero exit code.
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		args = append(args, "./cmd/lanyard")
-		cmd := exec.Command("go", args...)
-		cmd.Dir = repoRoot
-		cmd.Stdout = os.Stderr
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "conformance: go %v failed: %v\n", args, err)
+		if err := testserver.Build(repoRoot, binPath, raceEnabled); err != nil {
+			fmt.Fprintln(os.Stderr, "conformance:", err)
 			return 1
 		}
 	}
@@ -77,21 +66,4 @@ func flagWasSet(name string) bool {
 		}
 	})
 	return set
-}
-
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod found above the working directory")
-		}
-		dir = parent
-	}
 }

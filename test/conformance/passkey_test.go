@@ -110,6 +110,22 @@ func skRequirePasskeyLogin(t *testing.T, e *skEnv, f flowView, browserFlow, auto
 	return raw
 }
 
+// skRequirePasskeySignIn checks the passkey nodes of b's login flow lf
+// (autofill as in skRequirePasskeyLogin), signs in with key and expects an
+// aal1 passkey session of identityID.
+func skRequirePasskeySignIn(t *testing.T, e *skEnv, b *browser, lf flowView, autofill bool, key *skKey, identityID, what string) {
+	t.Helper()
+	options := skRequirePasskeyLogin(t, e, lf, true, autofill)
+	if options == "" {
+		t.FailNow()
+	}
+	status, body := skLogin(t, b, e.Server, lf.ID, skPasskeyLogin(lf.csrf(t), skGet(t, key, options, e.Origin)))
+	if status != http.StatusOK {
+		t.Fatalf("%s: %d, want 200: %s", what, status, body)
+	}
+	skRequireSession(t, b, e.Server, identityID, "aal1", "passkey/aal1")
+}
+
 // skPasskeySignUp registers email with a new passkey through a browser
 // registration flow (unified style) and answers the browser, identity id
 // and key.
@@ -149,10 +165,7 @@ func TestPasskey_SignUpAndDiscoverableSignIn(t *testing.T) {
 		email := uniqueEmail("passkey-signup")
 		b, id, key := skPasskeySignUp(t, e, email)
 		skRequireSession(t, b, e.Server, id, "aal1", "passkey/aal1")
-		c, found := skCredential(t, e.Server, id, "passkey")
-		if !found {
-			t.Fatal("no passkey credential after signing up with a passkey")
-		}
+		c := skRequireOneKey(t, e.Server, id, "passkey", key, "", true)
 		handle := string(key.handle())
 		if !passkeyHandleFormat.MatchString(handle) {
 			t.Errorf("passkey user handle %q, want 64 letters and digits", handle)
@@ -160,22 +173,9 @@ func TestPasskey_SignUpAndDiscoverableSignIn(t *testing.T) {
 		if !slices.Equal(c.Identifiers, []string{handle}) || string(c.Config.UserHandle) != handle {
 			t.Errorf("passkey identifiers %v, user_handle %q; want both the handle %q", c.Identifiers, c.Config.UserHandle, handle)
 		}
-		if len(c.Config.Keys) != 1 {
-			t.Fatalf("%d passkeys stored, want 1", len(c.Config.Keys))
-		}
-		skRequireStoredKey(t, c.Config.Keys[0], key, "", true)
 
 		// The only way in cannot be removed.
-		sf := stBrowserSettings(t, b, nil)
-		rm := requireNode(t, sf.flowView, "passkey_remove", key.hexID(), "submit", "passkey", 1050020)
-		if rm.Attributes["disabled"] != true {
-			t.Errorf("the only first factor's remove button is not disabled: %s", asJSON(rm))
-		}
-		status, body := skSettings(t, b, e.Server, sf.ID, skPasskeyRemove(sf.csrf(t), key.hexID()))
-		skRequireRefused(t, "settings", status, body, 4000001, "removing the only passkey")
-		if keys := skKeysOf(t, e.Server, id, "passkey"); len(keys) != 1 {
-			t.Fatalf("after a refused removal %d passkeys are stored, want 1", len(keys))
-		}
+		skRequireOnlyKeyStays(t, e, b, id, "passkey", key)
 
 		// Sign-in without typing anything.
 		b2 := newBrowser(t, e.Server)
@@ -183,7 +183,7 @@ func TestPasskey_SignUpAndDiscoverableSignIn(t *testing.T) {
 		options := skRequirePasskeyLogin(t, e, lf, true, true)
 
 		// Made for a foreign page: refused.
-		status, body = skLogin(t, b2, e.Server, lf.ID, skPasskeyLogin(lf.csrf(t), skGet(t, key, options, skForeignOrigin)))
+		status, body := skLogin(t, b2, e.Server, lf.ID, skPasskeyLogin(lf.csrf(t), skGet(t, key, options, skForeignOrigin)))
 		skRequireRefused(t, "login", status, body, 4000008, "a passkey assertion made for "+skForeignOrigin)
 
 		lf = b2.flowByID(t, "login", lf.ID)
@@ -251,24 +251,15 @@ func TestPasskey_SettingsAddAndRemove(t *testing.T) {
 		id := e.createIdentity(t, withPassword(identityBody(email), testPassword)).Id
 		b := stBrowserLogin(t, e.Server, email, testPassword)
 		key := skAddPasskey(t, e, b, email)
-		c, found := skCredential(t, e.Server, id, "passkey")
-		if !found || len(c.Config.Keys) != 1 {
-			t.Fatalf("after adding a passkey: credential %t, %s", found, asJSON(c))
-		}
+		c := skRequireOneKey(t, e.Server, id, "passkey", key, "", true)
 		if !slices.Contains(c.Identifiers, string(key.handle())) || string(c.Config.UserHandle) != string(key.handle()) {
 			t.Errorf("passkey identifiers %v, user_handle %q; want the handle %q the options gave", c.Identifiers, c.Config.UserHandle, key.handle())
 		}
-		skRequireStoredKey(t, c.Config.Keys[0], key, "", true)
 
 		// The new passkey signs the identity in.
 		b2 := newBrowser(t, e.Server)
 		lf, _ := b2.browserFlow(t, "login", nil)
-		options := skRequirePasskeyLogin(t, e, lf, true, true)
-		status, body := skLogin(t, b2, e.Server, lf.ID, skPasskeyLogin(lf.csrf(t), skGet(t, key, options, e.Origin)))
-		if status != http.StatusOK {
-			t.Fatalf("sign-in with the passkey added in settings: %d, want 200: %s", status, body)
-		}
-		skRequireSession(t, b2, e.Server, id, "aal1", "passkey/aal1")
+		skRequirePasskeySignIn(t, e, b2, lf, true, key, id, "sign-in with the passkey added in settings")
 
 		// With a password too, the passkey may go; then it signs no one in.
 		sf := stBrowserSettings(t, b, nil)
@@ -276,7 +267,7 @@ func TestPasskey_SettingsAddAndRemove(t *testing.T) {
 		if rm.Attributes["disabled"] == true {
 			t.Errorf("the passkey of an identity with a password cannot be removed: %s", asJSON(rm))
 		}
-		status, body = skSettings(t, b, e.Server, sf.ID, skPasskeyRemove(sf.csrf(t), key.hexID()))
+		status, body := skSettings(t, b, e.Server, sf.ID, skPasskeyRemove(sf.csrf(t), key.hexID()))
 		if status != http.StatusOK {
 			t.Fatalf("removing the passkey: %d, want 200: %s", status, body)
 		}
@@ -297,6 +288,18 @@ func TestPasskey_SettingsAddAndRemove(t *testing.T) {
 	})
 }
 
+// skIdentifierFirstStep submits identifier to identifier-first's first
+// step in a new browser and answers the browser and the second step.
+func skIdentifierFirstStep(t *testing.T, e *skEnv, identifier string) (*browser, flowView) {
+	t.Helper()
+	b := newBrowser(t, e.Server)
+	lf, _ := b.browserFlow(t, "login", nil)
+	res := b.do(t, http.MethodPost, e.submitURL("login", lf.ID), map[string]any{
+		"method": "identifier_first", "identifier": identifier, "csrf_token": lf.csrf(t),
+	}, nil)
+	return b, requireFlowAnswer(t, "login", res.status, res.body, "identifier-first step 1")
+}
+
 // TestPasskey_IdentifierFirst: the first step offers the passkey to anyone
 // (nothing typed yet: the discoverable sign-in), the second to an identity
 // that has one (facts §2.9).
@@ -311,44 +314,18 @@ func TestPasskey_IdentifierFirst(t *testing.T) {
 		t.Run("step one", func(t *testing.T) {
 			b := newBrowser(t, e.Server)
 			lf, _ := b.browserFlow(t, "login", nil)
-			options := skRequirePasskeyLogin(t, e, lf, true, true)
-			if options == "" {
-				t.FailNow()
-			}
-			status, body := skLogin(t, b, e.Server, lf.ID, skPasskeyLogin(lf.csrf(t), skGet(t, key, options, e.Origin)))
-			if status != http.StatusOK {
-				t.Fatalf("passkey sign-in from identifier-first's first step: %d, want 200: %s", status, body)
-			}
-			skRequireSession(t, b, e.Server, id, "aal1", "passkey/aal1")
+			skRequirePasskeySignIn(t, e, b, lf, true, key, id, "passkey sign-in from identifier-first's first step")
 		})
 
 		t.Run("step two", func(t *testing.T) {
-			b := newBrowser(t, e.Server)
-			lf, _ := b.browserFlow(t, "login", nil)
-			res := b.do(t, http.MethodPost, e.submitURL("login", lf.ID), map[string]any{
-				"method": "identifier_first", "identifier": email, "csrf_token": lf.csrf(t),
-			}, nil)
-			lf = requireFlowAnswer(t, "login", res.status, res.body, "identifier-first step 1")
-			options := skRequirePasskeyLogin(t, e, lf, true, false)
-			if options == "" {
-				t.FailNow()
-			}
-			status, body := skLogin(t, b, e.Server, lf.ID, skPasskeyLogin(lf.csrf(t), skGet(t, key, options, e.Origin)))
-			if status != http.StatusOK {
-				t.Fatalf("passkey sign-in from identifier-first's second step: %d, want 200: %s", status, body)
-			}
-			skRequireSession(t, b, e.Server, id, "aal1", "passkey/aal1")
+			b, lf := skIdentifierFirstStep(t, e, email)
+			skRequirePasskeySignIn(t, e, b, lf, false, key, id, "passkey sign-in from identifier-first's second step")
 		})
 
 		t.Run("step two without a passkey", func(t *testing.T) {
 			other := uniqueEmail("passkey-idfirst-none")
 			e.createIdentity(t, withPassword(identityBody(other), testPassword))
-			b := newBrowser(t, e.Server)
-			lf, _ := b.browserFlow(t, "login", nil)
-			res := b.do(t, http.MethodPost, e.submitURL("login", lf.ID), map[string]any{
-				"method": "identifier_first", "identifier": other, "csrf_token": lf.csrf(t),
-			}, nil)
-			lf = requireFlowAnswer(t, "login", res.status, res.body, "identifier-first step 1")
+			_, lf := skIdentifierFirstStep(t, e, other)
 			requireNoNode(t, lf, "passkey_login_trigger", "", "")
 			requireNode(t, lf, "password", "", "password", "password", 0)
 		})

@@ -17,6 +17,7 @@ import (
 	ory "github.com/ory/client-go"
 
 	"github.com/lanyard-id/lanyard/internal/securitykey/keytest"
+	"github.com/lanyard-id/lanyard/test/testserver"
 )
 
 // Helpers of the security key and passkey tests (webauthn_test.go,
@@ -89,7 +90,7 @@ func skServer(t *testing.T, store string, set map[string]any) *skEnv {
 // PublicURL and Public SDK point at the instance itself.
 func skStart(t *testing.T, spec serverSpec, origin string) *skEnv {
 	t.Helper()
-	port := freePort(t)
+	port := testserver.FreePort(t)
 	own := fmt.Sprintf("http://localhost:%d", port)
 	if origin == "" {
 		origin = own
@@ -394,9 +395,19 @@ func skKeysOf(t *testing.T, s *Server, identityID, typ string) []skStoredKey {
 	return c.Config.Keys
 }
 
-// skRequireStoredKey checks a stored entry against the key that made it.
-func skRequireStoredKey(t *testing.T, got skStoredKey, k *skKey, displayName string, passwordless bool) {
+// skRequireOneKey reads the identity's credential of type (webauthn,
+// passkey), checks that it holds key k alone, stored as made, and answers
+// the credential.
+func skRequireOneKey(t *testing.T, s *Server, identityID, typ string, k *skKey, displayName string, passwordless bool) skStored {
 	t.Helper()
+	c, ok := skCredential(t, s, identityID, typ)
+	if !ok {
+		t.Fatalf("no %s credential after adding key %s", typ, k.hexID())
+	}
+	if len(c.Config.Keys) != 1 {
+		t.Fatalf("%d %s keys stored, want 1: %s", len(c.Config.Keys), typ, asJSON(c.Config.Keys))
+	}
+	got := c.Config.Keys[0]
 	if string(got.ID) != string(k.cred.ID) {
 		t.Errorf("stored key id %x, want %s", got.ID, k.hexID())
 	}
@@ -417,6 +428,28 @@ func skRequireStoredKey(t *testing.T, got skStoredKey, k *skKey, displayName str
 	}
 	if got.AddedAt.Location() != time.UTC || got.AddedAt.Nanosecond() != 0 || !stNear(got.AddedAt, time.Now(), 5*time.Minute) {
 		t.Errorf("stored added_at %s, want now in UTC, whole seconds", got.AddedAt.Format(time.RFC3339Nano))
+	}
+	return c
+}
+
+// skRequireOnlyKeyStays checks that key k of method (webauthn, passkey),
+// the identity's only way in, has a disabled remove button in b's
+// settings, and that removing it anyway is refused and keeps it.
+func skRequireOnlyKeyStays(t *testing.T, e *skEnv, b *browser, identityID, method string, k *skKey) {
+	t.Helper()
+	label, remove := int64(1050018), skWebAuthnRemove
+	if method == "passkey" {
+		label, remove = 1050020, skPasskeyRemove
+	}
+	sf := stBrowserSettings(t, b, nil)
+	rm := requireNode(t, sf.flowView, method+"_remove", k.hexID(), "submit", method, label)
+	if rm.Attributes["disabled"] != true {
+		t.Errorf("the only first factor's remove button is not disabled: %s", asJSON(rm))
+	}
+	status, body := skSettings(t, b, e.Server, sf.ID, remove(sf.csrf(t), k.hexID()))
+	skRequireRefused(t, "settings", status, body, 4000001, "removing the only "+method+" key")
+	if keys := skKeysOf(t, e.Server, identityID, method); len(keys) != 1 {
+		t.Fatalf("after a refused removal %d %s keys are stored, want 1", len(keys), method)
 	}
 }
 
@@ -509,9 +542,7 @@ func skRequireSession(t *testing.T, b *browser, s *Server, identityID, aal strin
 	if sess.Identity == nil || sess.Identity.Id != identityID {
 		t.Errorf("whoami identity %s, want %s", asJSON(sess.Identity), identityID)
 	}
-	if got := string(sess.GetAuthenticatorAssuranceLevel()); got != aal {
-		t.Errorf("session aal %q, want %q", got, aal)
-	}
+	requireAAL(t, "whoami by cookie", sess, aal)
 	requireMethods(t, sess, want...)
 	return sess
 }

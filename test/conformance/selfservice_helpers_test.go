@@ -166,6 +166,32 @@ func sendRequest(t *testing.T, client *http.Client, method, rawURL string, body 
 	return response{status: res.StatusCode, header: res.Header, body: data}
 }
 
+// browserPasswordLogin submits email's password to a new browser's login
+// flow (JSON) and answers the browser and the answer.
+func browserPasswordLogin(t *testing.T, s *Server, email, password string) (*browser, response) {
+	t.Helper()
+	b := newBrowser(t, s)
+	f, _ := b.browserFlow(t, "login", nil)
+	res := b.do(t, http.MethodPost, s.submitURL("login", f.ID), map[string]any{
+		"csrf_token": f.csrf(t), "method": "password", "identifier": email, "password": password,
+	}, nil)
+	return b, res
+}
+
+// requireSentToAAL2 asserts Kratos's answer to a browser sign-in short of
+// the identity's second factor: 422 browser_location_change_required to
+// the aal2 login, with the aal1 session cookie set meanwhile.
+func requireSentToAAL2(t *testing.T, b *browser, res response, what string) {
+	t.Helper()
+	e := requireError(t, res.status, res.body, http.StatusUnprocessableEntity)
+	if to, _ := e.Error.Details["redirect_browser_to"].(string); e.Error.ID != "browser_location_change_required" || !strings.Contains(to, "/self-service/login/browser?aal=aal2") {
+		t.Fatalf("%s: %s, want browser_location_change_required to the aal2 login", what, res.body)
+	}
+	if b.cookie("ory_kratos_session") == nil {
+		t.Fatalf("%s set no session cookie: %s", what, res.body)
+	}
+}
+
 // plain is a client without cookies that never follows redirects.
 func plain(s *Server) *http.Client { return s.HTTP }
 

@@ -78,11 +78,7 @@ func stLogin(t *testing.T, s *Server, email, password string, header http.Header
 // browser holding the session cookie.
 func stBrowserLogin(t *testing.T, s *Server, email, password string) *browser {
 	t.Helper()
-	b := newBrowser(t, s)
-	f, _ := b.browserFlow(t, "login", nil)
-	res := b.do(t, http.MethodPost, s.submitURL("login", f.ID), map[string]any{
-		"csrf_token": f.csrf(t), "method": "password", "identifier": email, "password": password,
-	}, nil)
+	b, res := browserPasswordLogin(t, s, email, password)
 	if res.status != http.StatusOK {
 		t.Fatalf("browser login of %s: status %d, want 200: %s", email, res.status, res.body)
 	}

@@ -292,18 +292,8 @@ func totpBrowserSecret(t *testing.T, f stFlow) string {
 // Kratos answers.
 func totpBrowserPasswordLogin(t *testing.T, s *Server, email, password string) *browser {
 	t.Helper()
-	b := newBrowser(t, s)
-	f, _ := b.browserFlow(t, "login", nil)
-	res := b.do(t, http.MethodPost, s.submitURL("login", f.ID), map[string]any{
-		"csrf_token": f.csrf(t), "method": "password", "identifier": email, "password": password,
-	}, nil)
-	e := requireError(t, res.status, res.body, http.StatusUnprocessableEntity)
-	if to, _ := e.Error.Details["redirect_browser_to"].(string); e.Error.ID != "browser_location_change_required" || !strings.Contains(to, "aal=aal2") {
-		t.Fatalf("browser password login with an app set up: %s", res.body)
-	}
-	if b.cookie("ory_kratos_session") == nil {
-		t.Fatalf("browser password login set no session cookie: %s", res.body)
-	}
+	b, res := browserPasswordLogin(t, s, email, password)
+	requireSentToAAL2(t, b, res, "browser password login with an app set up")
 	return b
 }
 

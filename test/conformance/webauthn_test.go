@@ -67,22 +67,11 @@ var aal2Query = url.Values{"aal": {"aal2"}}
 // 422 pointing at the aal2 login, with its aal1 session cookie set.
 func skPasswordSignIn(t *testing.T, s *Server, email string) *browser {
 	t.Helper()
-	b := newBrowser(t, s)
-	f, _ := b.browserFlow(t, "login", nil)
-	res := b.do(t, http.MethodPost, s.submitURL("login", f.ID), map[string]any{
-		"csrf_token": f.csrf(t), "method": "password", "identifier": email, "password": testPassword,
-	}, nil)
-	switch res.status {
-	case http.StatusOK:
-	case http.StatusUnprocessableEntity:
-		e := requireError(t, res.status, res.body, http.StatusUnprocessableEntity)
-		if to, _ := e.Error.Details["redirect_browser_to"].(string); e.Error.ID != "browser_location_change_required" || !strings.Contains(to, "/self-service/login/browser?aal=aal2") {
-			t.Fatalf("password sign-in of %s: %s, want browser_location_change_required to the aal2 login", email, res.body)
-		}
-	default:
-		t.Fatalf("password sign-in of %s: %d %s", email, res.status, res.body)
-	}
-	if b.cookie("ory_kratos_session") == nil {
+	b, res := browserPasswordLogin(t, s, email, testPassword)
+	switch {
+	case res.status != http.StatusOK:
+		requireSentToAAL2(t, b, res, "password sign-in of "+email)
+	case b.cookie("ory_kratos_session") == nil:
 		t.Fatalf("password sign-in of %s set no session cookie", email)
 	}
 	return b
@@ -108,20 +97,29 @@ func skSessionsBy(t *testing.T, s *Server, identityID, method string) int {
 	return n
 }
 
+// skRequireInlinedCeremony checks the hidden field of a security-key
+// ceremony, its button field+"_trigger" calling the script's function with
+// the options inlined in onclick, and the script node; it answers the
+// options.
+func skRequireInlinedCeremony(t *testing.T, e *skEnv, f flowView, field string, triggerLabel int64, function string) string {
+	t.Helper()
+	requireNode(t, f, field, "", "hidden", "webauthn", 0)
+	trigger := skRequireTrigger(t, f, field+"_trigger", "webauthn", triggerLabel, function)
+	skRequireScript(t, e, f)
+	raw := skValueJSON(t, trigger)
+	if got := skAttr(trigger, "onclick"); got != "window."+function+"("+raw+")" {
+		t.Errorf("%s_trigger onclick = %q, want the options inlined: window.%s(%s)", field, got, function, raw)
+	}
+	return raw
+}
+
 // skRequireWebAuthnRegistration checks the nodes that add a key (settings,
 // or passwordless registration with trigger label triggerLabel) and
 // answers the creation options.
 func skRequireWebAuthnRegistration(t *testing.T, e *skEnv, f flowView, triggerLabel int64) skOptions {
 	t.Helper()
 	requireNode(t, f, "webauthn_register_displayname", "", "text", "webauthn", 1050013)
-	requireNode(t, f, "webauthn_register", "", "hidden", "webauthn", 0)
-	trigger := skRequireTrigger(t, f, "webauthn_register_trigger", "webauthn", triggerLabel, "oryWebAuthnRegistration")
-	skRequireScript(t, e, f)
-	raw := skValueJSON(t, trigger)
-	if got := skAttr(trigger, "onclick"); got != "window.oryWebAuthnRegistration("+raw+")" {
-		t.Errorf("webauthn_register_trigger onclick = %q, want the options inlined: window.oryWebAuthnRegistration(%s)", got, raw)
-	}
-	o := skDecodeOptions(t, raw)
+	o := skDecodeOptions(t, skRequireInlinedCeremony(t, e, f, "webauthn_register", triggerLabel, "oryWebAuthnRegistration"))
 	pk := o.PublicKey
 	if pk.RP.ID != skRPID || pk.RP.Name != skRPName {
 		t.Errorf("creation options rp = %+v, want {id %s, name %s}", pk.RP, skRPID, skRPName)
@@ -146,13 +144,7 @@ func skRequireWebAuthnLogin(t *testing.T, e *skEnv, f flowView, identifier strin
 	if n, ok := findNode(f, "identifier", "", "hidden"); !ok || n.value() != identifier {
 		t.Errorf("no hidden identifier %q in %s", identifier, asJSON(f.UI.Nodes))
 	}
-	requireNode(t, f, "webauthn_login", "", "hidden", "webauthn", 0)
-	trigger := skRequireTrigger(t, f, "webauthn_login_trigger", "webauthn", triggerLabel, "oryWebAuthnLogin")
-	skRequireScript(t, e, f)
-	raw := skValueJSON(t, trigger)
-	if got := skAttr(trigger, "onclick"); got != "window.oryWebAuthnLogin("+raw+")" {
-		t.Errorf("webauthn_login_trigger onclick = %q, want the options inlined: window.oryWebAuthnLogin(%s)", got, raw)
-	}
+	raw := skRequireInlinedCeremony(t, e, f, "webauthn_login", triggerLabel, "oryWebAuthnLogin")
 	if o := skDecodeOptions(t, raw); o.PublicKey.RPID != skRPID {
 		t.Errorf("request options rpId %q, want %q", o.PublicKey.RPID, skRPID)
 	}
@@ -202,20 +194,13 @@ func TestWebAuthn_SecondFactorAddSignInRemove(t *testing.T) {
 		}
 		stRequireSuccess(t, stDecodeFlow(t, body))
 		skRequireSession(t, b, e.Server, id, "aal2", "password/aal1", "webauthn/aal2")
-		c, ok := skCredential(t, e.Server, id, "webauthn")
-		if !ok {
-			t.Fatal("no webauthn credential after adding a key")
-		}
+		c := skRequireOneKey(t, e.Server, id, "webauthn", key, "Desk key", false)
 		if !slices.Equal(c.Identifiers, []string{email}) {
 			t.Errorf("webauthn identifiers %v, want [%s]", c.Identifiers, email)
 		}
 		if !bytes.Equal(c.Config.UserHandle, skIDBytes(t, id)) {
 			t.Errorf("user_handle %x, want the identity id's bytes", c.Config.UserHandle)
 		}
-		if len(c.Config.Keys) != 1 {
-			t.Fatalf("%d keys stored, want 1: %s", len(c.Config.Keys), asJSON(c.Config.Keys))
-		}
-		skRequireStoredKey(t, c.Config.Keys[0], key, "Desk key", false)
 
 		// A password sign-in is aal1 now; whoami wants the key.
 		b2 := skPasswordSignIn(t, e.Server, email)
@@ -333,32 +318,16 @@ func TestWebAuthn_PasswordlessSignUpAndSignIn(t *testing.T) {
 		}
 		id := ok.Identity.Id
 		skRequireSession(t, b, e.Server, id, "aal1", "webauthn/aal1")
-		c, found := skCredential(t, e.Server, id, "webauthn")
-		if !found {
-			t.Fatal("no webauthn credential after signing up with a key")
-		}
+		c := skRequireOneKey(t, e.Server, id, "webauthn", key, "Laptop", true)
 		if !slices.Equal(c.Identifiers, []string{email}) {
 			t.Errorf("webauthn identifiers %v, want [%s]", c.Identifiers, email)
 		}
 		if !bytes.Equal(c.Config.UserHandle, key.handle()) {
 			t.Errorf("user_handle %x, want the one the options gave: %x", c.Config.UserHandle, key.handle())
 		}
-		if len(c.Config.Keys) != 1 {
-			t.Fatalf("%d keys stored, want 1", len(c.Config.Keys))
-		}
-		skRequireStoredKey(t, c.Config.Keys[0], key, "Laptop", true)
 
 		// The only way in cannot be removed.
-		sf := stBrowserSettings(t, b, nil)
-		rm := requireNode(t, sf.flowView, "webauthn_remove", key.hexID(), "submit", "webauthn", 1050018)
-		if rm.Attributes["disabled"] != true {
-			t.Errorf("the only first factor's remove button is not disabled: %s", asJSON(rm))
-		}
-		status, body = skSettings(t, b, e.Server, sf.ID, skWebAuthnRemove(sf.csrf(t), key.hexID()))
-		skRequireRefused(t, "settings", status, body, 4000001, "removing the only key")
-		if keys := skKeysOf(t, e.Server, id, "webauthn"); len(keys) != 1 {
-			t.Fatalf("after a refused removal %d keys are stored, want 1", len(keys))
-		}
+		skRequireOnlyKeyStays(t, e, b, id, "webauthn", key)
 
 		// Apps get no key nodes, and a key submission finds no method.
 		nr := e.nativeFlow(t, "registration")

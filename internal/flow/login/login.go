@@ -305,18 +305,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		refused *flow.Refusal
 	)
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		if out.Redeem != nil {
-			if _, err := out.Redeem(r.Context(), q); errors.As(err, &refused) {
-				if refused.Undo {
-					return err
-				}
-				return nil // the guess counts
-			} else if err != nil {
-				return err
-			}
-			if i == nil {
-				return errors.New("login: a code was redeemed for no identity")
-			}
+		if _, stop, err := flow.Spend(r.Context(), q, out.Redeem, &refused); stop {
+			return err
+		}
+		if i == nil {
+			return errors.New("login: a code was redeemed for no identity")
 		}
 		if err := flow.Claim(r.Context(), q, f); err != nil {
 			return err
@@ -375,14 +368,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 // flow's UI to go on there: 303 for browser forms, 422
 // browser_location_change_required for JSON callers.
 func (h *Handler) relocate(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
-	if f.Type == flow.TypeBrowser {
-		f.RefreshCSRF(h.kit.CSRF.Token(r))
-	}
-	if err := h.kit.Update(r.Context(), f); errors.Is(err, flow.ErrCompleted) {
-		h.kit.AnswerCompleted(w, r, f)
-		return
-	} else if err != nil {
-		h.kit.Fail(w, r, err)
+	if !h.kit.Keep(w, r, f, nil) {
 		return
 	}
 	target := h.kit.FlowUIURL(f)

@@ -254,18 +254,9 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 // send runs a method's Send (the code or link and its message) in the
 // transaction that stores the flow as the method left it.
 func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, send func(context.Context, *store.Q) error) {
-	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		if err := send(r.Context(), q); err != nil {
-			return err
-		}
-		f.RefreshCSRF(h.kit.CSRF.Token(r))
-		return flow.Update(r.Context(), q, f)
-	})
-	if err != nil {
-		h.kit.Fail(w, r, err)
-		return
+	if h.kit.Keep(w, r, f, send) {
+		h.show(w, r, f)
 	}
-	h.show(w, r, f)
 }
 
 // show answers the flow: JSON for apps and AJAX, the UI for browsers.
@@ -282,14 +273,8 @@ func (h *Handler) spend(r *http.Request, f *flow.Flow, redeem func(context.Conte
 		refusal *flow.Refusal
 	)
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		code, err := redeem(r.Context(), q)
-		if errors.As(err, &refusal) {
-			if refusal.Undo {
-				return err
-			}
-			return nil
-		}
-		if err != nil {
+		code, stop, err := flow.Spend(r.Context(), q, redeem, &refusal)
+		if stop {
 			return err
 		}
 		done, err = h.complete(r, q, f, code)
@@ -322,17 +307,9 @@ func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flo
 		h.retry(w, r, f, f.Type, text.ValidationGeneric(errCodeUsed.Reason), errCodeUsed)
 	default:
 		f.UI.Messages = []*text.Message{refusal.Message}
-		if f.Type == flow.TypeBrowser {
-			f.RefreshCSRF(h.kit.CSRF.Token(r))
+		if h.kit.Keep(w, r, f, nil) {
+			h.show(w, r, f)
 		}
-		if err := h.kit.Update(r.Context(), f); errors.Is(err, flow.ErrCompleted) {
-			h.kit.AnswerCompleted(w, r, f)
-			return
-		} else if err != nil {
-			h.kit.Fail(w, r, err)
-			return
-		}
-		h.show(w, r, f)
 	}
 }
 

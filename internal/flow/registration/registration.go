@@ -214,15 +214,8 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		refused *flow.Refusal
 	)
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		if out.Redeem != nil {
-			if _, err := out.Redeem(r.Context(), q); errors.As(err, &refused) {
-				if refused.Undo {
-					return err
-				}
-				return nil // the guess counts
-			} else if err != nil {
-				return err
-			}
+		if _, stop, err := flow.Spend(r.Context(), q, out.Redeem, &refused); stop {
+			return err
 		}
 		if err := flow.Claim(r.Context(), q, f); err != nil {
 			return err

@@ -336,14 +336,9 @@ func (h *Handler) privileged(s *session.Session) bool {
 // showAgain answers a submission that changed only the form: the flow as
 // the method left it, not a success.
 func (h *Handler) showAgain(w http.ResponseWriter, r *http.Request, f *flow.Flow, s *session.Session) {
-	if f.Type == flow.TypeBrowser {
-		f.RefreshCSRF(h.kit.CSRF.Token(r))
+	if h.kit.Keep(w, r, f, nil) {
+		h.kit.Answer(w, r, f, flow.Answer{JSON: h.view(f, s.Identity)})
 	}
-	if err := h.kit.Update(r.Context(), f); err != nil {
-		h.kit.Fail(w, r, err)
-		return
-	}
-	h.kit.Answer(w, r, f, flow.Answer{JSON: h.view(f, s.Identity)})
 }
 
 // complete writes the method's change, runs the after hooks and shows the

@@ -315,18 +315,9 @@ func (h *Handler) replace(w http.ResponseWriter, r *http.Request, old *flow.Flow
 // send runs a method's Send (the code or link and its message) in the
 // transaction that stores the flow as the method left it.
 func (h *Handler) send(w http.ResponseWriter, r *http.Request, f *flow.Flow, send func(context.Context, *store.Q) error) {
-	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		if err := send(r.Context(), q); err != nil {
-			return err
-		}
-		f.RefreshCSRF(h.kit.CSRF.Token(r))
-		return flow.Update(r.Context(), q, f)
-	})
-	if err != nil {
-		h.kit.Fail(w, r, err)
-		return
+	if h.kit.Keep(w, r, f, send) {
+		h.show(w, r, f)
 	}
-	h.show(w, r, f)
 }
 
 // show answers with the flow: JSON for apps and AJAX (200, also when the
@@ -341,14 +332,8 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
 func (h *Handler) spend(ctx context.Context, f *flow.Flow, redeem func(context.Context, *store.Q) (*onetime.Code, error)) (*flow.Refusal, error) {
 	var refusal *flow.Refusal
 	err := h.kit.Store.Write(ctx, func(q *store.Q) error {
-		code, err := redeem(ctx, q)
-		if errors.As(err, &refusal) {
-			if refusal.Undo {
-				return err
-			}
-			return nil
-		}
-		if err != nil {
+		code, stop, err := flow.Spend(ctx, q, redeem, &refusal)
+		if stop {
 			return err
 		}
 		return h.verified(ctx, q, f, code)

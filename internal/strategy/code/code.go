@@ -46,12 +46,7 @@ type Method struct {
 
 // New makes the code method; links builds the links in its messages.
 func New(links flow.Config, ids *identity.Manager, codes *onetime.Codes, mail courier.Outbox, opts Options) *Method {
-	if opts.Lifespan <= 0 {
-		opts.Lifespan = time.Hour
-	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = 5
-	}
+	withDefaults(&opts.Lifespan, &opts.MaxAttempts)
 	return &Method{links: links, ids: ids, codes: codes, mail: mail, opts: opts}
 }
 
@@ -170,11 +165,7 @@ func (m *Method) SendTo(ctx context.Context, q *store.Q, f *flow.Flow, owner *id
 // address (owner nil) gets the same work, down to the queries, a code
 // nobody receives and the rendering of a message that is not queued.
 func (m *Method) send(ctx context.Context, q *store.Q, f *flow.Flow, owner *identity.Identity, via, address string, transient map[string]any) error {
-	code := onetime.Code{Purpose: string(f.Kind), Method: ID, FlowID: f.ID, Via: via, Value: address, ExpiresAt: store.Now().Add(m.opts.Lifespan)}
-	if owner != nil {
-		code.IdentityID = &owner.ID
-	}
-	plain, err := m.codes.Issue(ctx, q, code)
+	plain, err := issue(ctx, q, m.codes, string(f.Kind), f, owner, via, address, m.opts.Lifespan)
 	if err != nil {
 		return err
 	}
@@ -209,4 +200,26 @@ func (m *Method) ShowSent(f *flow.Flow, address string) {
 		sent = text.RecoveryCodeSent()
 	}
 	f.UI.Messages = []*text.Message{sent}
+}
+
+// withDefaults fills in Kratos's defaults: codes live an hour, and a flow
+// takes five of them.
+func withDefaults(lifespan *time.Duration, maxAttempts *int) {
+	if *lifespan <= 0 {
+		*lifespan = time.Hour
+	}
+	if *maxAttempts <= 0 {
+		*maxAttempts = 5
+	}
+}
+
+// issue stores a code of f for purpose, to one address of owner (nil: an
+// address nobody owns, or an identity still to be made), and answers its
+// plain text for the message.
+func issue(ctx context.Context, q *store.Q, codes *onetime.Codes, purpose string, f *flow.Flow, owner *identity.Identity, via, address string, lifespan time.Duration) (string, error) {
+	code := onetime.Code{Purpose: purpose, Method: ID, FlowID: f.ID, Via: via, Value: address, ExpiresAt: store.Now().Add(lifespan)}
+	if owner != nil {
+		code.IdentityID = &owner.ID
+	}
+	return codes.Issue(ctx, q, code)
 }

@@ -44,11 +44,7 @@ func (m *SignIn) register(ctx context.Context, s *flow.Submission) (*flow.Outcom
 	if traits == nil {
 		return nil, flow.FormMessage(text.ValidationRequired("traits"))
 	}
-	x, err := s.Schema.Validate(traits)
-	var verr *schema.ValidationError
-	if errors.As(err, &verr) {
-		return nil, flow.FromSchema(verr)
-	}
+	x, err := flow.ValidateTraits(s.Schema, traits)
 	if err != nil {
 		return nil, err
 	}
@@ -67,10 +63,7 @@ func (m *SignIn) register(ctx context.Context, s *flow.Submission) (*flow.Outcom
 		}
 		for _, address := range addresses {
 			via := x.CodeVia[address]
-			plain, err := m.codes.Issue(ctx, q, onetime.Code{
-				Purpose: onetime.Registration, Method: ID, FlowID: f.ID, Via: via, Value: address,
-				ExpiresAt: store.Now().Add(m.opts.Lifespan),
-			})
+			plain, err := issue(ctx, q, m.codes, onetime.Registration, f, nil, via, address, m.opts.Lifespan)
 			if err != nil {
 				return err
 			}

@@ -55,12 +55,7 @@ type SignIn struct {
 
 // NewSignIn makes the code method of login and registration.
 func NewSignIn(db *store.Store, ids *identity.Manager, codes *onetime.Codes, mail courier.Outbox, opts SignInOptions) *SignIn {
-	if opts.Lifespan <= 0 {
-		opts.Lifespan = time.Hour
-	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = 5
-	}
+	withDefaults(&opts.Lifespan, &opts.MaxAttempts)
 	return &SignIn{db: db, ids: ids, codes: codes, mail: mail, opts: opts}
 }
 
@@ -274,11 +269,7 @@ func (m *SignIn) sendLogin(f *flow.Flow, owner *identity.Identity, shown string,
 			return err
 		}
 		for _, a := range addresses {
-			code := onetime.Code{Purpose: onetime.Login, Method: ID, FlowID: f.ID, Via: a.Channel, Value: a.Address, ExpiresAt: store.Now().Add(m.opts.Lifespan)}
-			if owner != nil {
-				code.IdentityID = &owner.ID
-			}
-			plain, err := m.codes.Issue(ctx, q, code)
+			plain, err := issue(ctx, q, m.codes, onetime.Login, f, owner, a.Channel, a.Address, m.opts.Lifespan)
 			if err != nil {
 				return err
 			}

@@ -3,9 +3,7 @@ package lookup
 import (
 	"context"
 	"encoding/json"
-	"maps"
 	"slices"
-	"time"
 
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/identity"
@@ -121,7 +119,7 @@ func (m *Method) confirm(sub *flow.Submission) (*flow.Outcome, error) {
 		if err := m.ids.PutCredential(ctx, q, i.ID, c); err != nil {
 			return nil, err
 		}
-		return withCredential(i, c, c.UpdatedAt), nil
+		return i.WithCredential(ID, c, c.UpdatedAt), nil
 	}}, nil
 }
 
@@ -156,7 +154,7 @@ func (m *Method) disable(sub *flow.Submission) (*flow.Outcome, error) {
 		if err := m.ids.DeleteCredential(ctx, q, i.ID, ID); err != nil {
 			return nil, err
 		}
-		return withCredential(i, nil, store.Now()), nil
+		return i.WithCredential(ID, nil, store.Now()), nil
 	}}, nil
 }
 
@@ -169,22 +167,4 @@ func replaceNodes(f *flow.Flow, nodes ...*flow.Node) {
 		at = len(kept)
 	}
 	f.UI.Nodes = slices.Insert(kept, at, nodes...)
-}
-
-// withCredential is a copy of i with its backup codes credential c (nil:
-// none), as written at updatedAt. i itself may be shared and stays as it
-// is.
-func withCredential(i *identity.Identity, c *identity.Credential, updatedAt time.Time) *identity.Identity {
-	cp := *i
-	cp.Credentials = maps.Clone(i.Credentials)
-	if cp.Credentials == nil {
-		cp.Credentials = map[string]*identity.Credential{}
-	}
-	if c == nil {
-		delete(cp.Credentials, ID)
-	} else {
-		cp.Credentials[ID] = c
-	}
-	cp.UpdatedAt = updatedAt
-	return &cp
 }

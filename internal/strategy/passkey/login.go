@@ -1,7 +1,6 @@
 package passkey
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -189,30 +188,16 @@ func (m *Method) login(ctx context.Context, s *flow.Submission) (*flow.Outcome, 
 	return &flow.Outcome{Identity: owner, AAL: identity.AAL1, Commit: func(ctx context.Context, q *store.Q) (*identity.Identity, error) {
 		// The sign count moves on, so that an older copy of this
 		// answer, or a cloned device, is refused next time.
-		h, err := lockKeys(ctx, q, owner.ID, credType)
+		keys, err := securitykey.Lock(ctx, m.ids, q, owner, credType)
 		if err != nil {
 			return nil, err
 		}
-		if h == nil || !hasKey(h.keys.Keys, used) {
+		if _, ok := keys.Find(used.ID); !ok {
 			return nil, flow.FormMessage(text.SecurityKeyInvalid()) // removed meanwhile
 		}
-		h.keys.Keys = securitykey.UpdateKey(h.keys.Keys, used)
-		c, err := m.putKeys(ctx, q, owner.ID, credType, h)
-		if err != nil {
-			return nil, err
-		}
-		return withCredential(owner, credType, c), nil
+		keys.Keys = securitykey.UpdateKey(keys.Keys, used)
+		return keys.Write(ctx, q)
 	}}, nil
-}
-
-// hasKey reports whether keys hold k.
-func hasKey(keys []securitykey.Key, k securitykey.Key) bool {
-	for _, s := range keys {
-		if bytes.Equal(s.ID, k.ID) {
-			return true
-		}
-	}
-	return false
 }
 
 // refuse answers a refused passkey sign-in with the message for why, and

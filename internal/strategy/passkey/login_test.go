@@ -211,15 +211,7 @@ func TestWebAuthnFallback(t *testing.T) {
 		// random ones), which are no text.
 		cfg.UserHandle = i.ID[:]
 		d.handles[0] = i.ID[:]
-		raw, _ := json.Marshal(cfg)
-		if err := s.Write(bg, func(q *store.Q) error {
-			if err := fx.IDs.DeleteCredential(bg, q, i.ID, ID); err != nil {
-				return err
-			}
-			return fx.IDs.PutCredential(bg, q, i.ID, &identity.Credential{Type: identity.CredentialsWebAuthn, Identifiers: []string{"old@example.org"}, Config: raw, Version: 1})
-		}); err != nil {
-			t.Fatal(err)
-		}
+		fx.keepAsWebAuthn(t, i, cfg)
 		d.creds[0].Counter = 2
 		_, out, err := fx.signIn(t, d, 0)
 		if err != nil || out.Identity.ID != i.ID {
@@ -234,17 +226,32 @@ func TestWebAuthnFallback(t *testing.T) {
 
 		// A second-factor key does not sign in by itself.
 		cfg.Keys[0].IsPasswordless = false
-		raw, _ = json.Marshal(cfg)
-		if err := s.Write(bg, func(q *store.Q) error {
-			return fx.IDs.PutCredential(bg, q, i.ID, &identity.Credential{Type: identity.CredentialsWebAuthn, Identifiers: []string{"old@example.org"}, Config: raw, Version: 1})
-		}); err != nil {
-			t.Fatal(err)
-		}
+		fx.keepAsWebAuthn(t, i, cfg)
 		_, _, err = fx.signIn(t, d, 0)
 		if m := formMessage(t, err); m.ID != 4000013 {
 			t.Errorf("second-factor key: %+v", m)
 		}
 	})
+}
+
+// keepAsWebAuthn stores keys as i's webauthn credential, filed under the
+// webauthn identifiers of its traits, in place of its passkey credential:
+// how Kratos kept passkeys before they had a method of their own.
+func (fx *fixture) keepAsWebAuthn(t *testing.T, i *identity.Identity, keys securitykey.Credentials) {
+	t.Helper()
+	raw, err := json.Marshal(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &identity.Credential{Type: identity.CredentialsWebAuthn, Identifiers: fx.IDs.Identifiers(i, identity.CredentialsWebAuthn), Config: raw, Version: 1}
+	if err := fx.S.Write(bg, func(q *store.Q) error {
+		if err := fx.IDs.DeleteCredential(bg, q, i.ID, ID); err != nil {
+			return err
+		}
+		return fx.IDs.PutCredential(bg, q, i.ID, c)
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestIdentificationNodes(t *testing.T) {

@@ -47,9 +47,6 @@ const (
 	triggerSettingsRegistration = "oryPasskeySettingsRegistration"
 )
 
-// credentialVersion is the version Kratos stores passkey credentials with.
-const credentialVersion = 1
-
 // Where a flow keeps the ceremony it showed until the answer comes: the
 // relying party's session, and for a new passkey the user handle it is
 // made for.
@@ -208,16 +205,8 @@ func passkeys(i *identity.Identity) (keys securitykey.Credentials, ok bool) {
 // trait the schema marks as the passkey display name, else the first
 // identifier a person would recognise; "" when the traits have none.
 func (m *Method) displayName(i *identity.Identity) string {
-	sch, ok := m.ids.Schemas().Get(i.SchemaID)
-	if !ok {
-		return ""
-	}
-	var traits any
-	if json.Unmarshal(i.Traits, &traits) != nil {
-		return ""
-	}
-	x, err := sch.Validate(traits)
-	if err != nil {
+	x := m.ids.Extracted(i)
+	if x == nil {
 		return ""
 	}
 	if x.PasskeyDisplayName != "" {
@@ -250,30 +239,4 @@ func displayNameField(sch *schema.Schema) string {
 		}
 	}
 	return ""
-}
-
-// withCredential is i as written after its passkey credential became c
-// (nil: removed).
-func withCredential(i *identity.Identity, typ string, c *identity.Credential) *identity.Identity {
-	out := *i
-	out.Credentials = make(map[string]*identity.Credential, len(i.Credentials)+1)
-	for k, v := range i.Credentials {
-		out.Credentials[k] = v
-	}
-	if c == nil {
-		delete(out.Credentials, typ)
-		out.UpdatedAt = store.Now()
-	} else {
-		out.Credentials[typ] = c
-		out.UpdatedAt = c.UpdatedAt
-	}
-	return &out
-}
-
-// config encodes keys as a credential config.
-func config(keys securitykey.Credentials) (json.RawMessage, error) {
-	if keys.Keys == nil {
-		keys.Keys = []securitykey.Key{}
-	}
-	return json.Marshal(keys)
 }

@@ -61,11 +61,7 @@ func (m *Method) register(ctx context.Context, s *flow.Submission) (*flow.Outcom
 	if s.Traits == nil {
 		return nil, flow.FormMessage(text.ValidationRequired("traits"))
 	}
-	if _, err := s.Schema.Validate(s.Traits); err != nil {
-		var verr *schema.ValidationError
-		if errors.As(err, &verr) {
-			return nil, flow.FromSchema(verr)
-		}
+	if _, err := flow.ValidateTraits(s.Schema, s.Traits); err != nil {
 		return nil, err
 	}
 	traits, err := json.Marshal(s.Traits)
@@ -90,10 +86,6 @@ func (m *Method) register(ctx context.Context, s *flow.Submission) (*flow.Outcom
 	if err != nil {
 		return nil, err
 	}
-	raw, err := config(securitykey.Credentials{Keys: []securitykey.Key{key}, UserHandle: handle})
-	if err != nil {
-		return nil, err
-	}
 	prepared, err := m.ids.Prepare(ctx, identity.Draft{SchemaID: s.Schema.ID, Traits: traits})
 	if err != nil {
 		return nil, err
@@ -104,11 +96,9 @@ func (m *Method) register(ctx context.Context, s *flow.Submission) (*flow.Outcom
 		if err != nil {
 			return nil, err
 		}
-		c := &identity.Credential{Type: ID, Identifiers: []string{string(handle)}, Config: raw, Version: credentialVersion}
-		if err := m.ids.PutCredential(ctx, q, i.ID, c); err != nil {
-			return nil, err
-		}
-		return withCredential(i, ID, c), nil
+		keys := securitykey.NewKeyring(m.ids, i, ID)
+		keys.Identifiers, keys.Keys, keys.UserHandle = []string{string(handle)}, []securitykey.Key{key}, handle
+		return keys.Write(ctx, q)
 	}}, nil
 }
 

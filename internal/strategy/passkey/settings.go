@@ -19,11 +19,7 @@ func (m *Method) addSettingsNodes(f *flow.Flow, i *identity.Identity) error {
 	stored, _ := passkeys(i)
 	last := m.Factors.FirstFactors(i) < 2
 	for _, k := range stored.Keys {
-		name := k.DisplayName
-		if name == "" {
-			name = "unnamed"
-		}
-		n := flow.Submit(ID, fieldRemove, k.HexID(), text.RemovePasskey(name, k.AddedAt))
+		n := flow.Submit(ID, fieldRemove, k.HexID(), text.RemovePasskey(k.Name(), k.AddedAt))
 		n.Attributes.Disabled = last
 		f.UI.Add(n)
 	}
@@ -77,26 +73,19 @@ func (m *Method) settings(s *flow.Submission) (*flow.Outcome, error) {
 	}
 	finish(s.Flow)
 	return &flow.Outcome{Identity: i, AAL: identity.AAL1, Commit: func(ctx context.Context, q *store.Q) (*identity.Identity, error) {
-		h, err := lockKeys(ctx, q, i.ID, ID)
+		keys, err := securitykey.Lock(ctx, m.ids, q, i, ID)
 		if err != nil {
 			return nil, err
 		}
-		if h == nil {
-			h = &held{version: credentialVersion}
-		}
-		if hasKey(h.keys.Keys, key) {
+		if _, ok := keys.Find(key.ID); ok {
 			return nil, flow.FormMessage(text.SecurityKeyInvalid()) // added meanwhile
 		}
 		// The credential answers to the newest handle in its config and
 		// to every handle as an identifier, so that each passkey signs in.
-		h.keys.Keys = append(h.keys.Keys, key)
-		h.keys.UserHandle = handle
-		h.identifiers = append(h.identifiers, string(handle))
-		c, err := m.putKeys(ctx, q, i.ID, ID, h)
-		if err != nil {
-			return nil, err
-		}
-		return withCredential(i, ID, c), nil
+		keys.Keys = append(keys.Keys, key)
+		keys.UserHandle = handle
+		keys.Identifiers = append(keys.Identifiers, string(handle))
+		return keys.Write(ctx, q)
 	}}, nil
 }
 
@@ -107,33 +96,34 @@ func (m *Method) remove(i *identity.Identity, stored securitykey.Credentials, id
 		return nil, noSuchPasskey()
 	}
 	if m.Factors.FirstFactors(i) < 2 {
-		return nil, flow.FormMessage(text.ValidationGeneric("This passkey cannot be removed: it is the only way to sign in to this account."))
+		return nil, onlyWayIn()
 	}
 	return &flow.Outcome{Identity: i, Commit: func(ctx context.Context, q *store.Q) (*identity.Identity, error) {
-		h, err := lockKeys(ctx, q, i.ID, ID)
+		keys, err := securitykey.Lock(ctx, m.ids, q, i, ID)
 		if err != nil {
 			return nil, err
 		}
-		if h == nil {
+		// Checked again as it is now: two racing removals of an account's
+		// last two passkeys must not both succeed.
+		current, err := keys.Current()
+		if err != nil {
+			return nil, err
+		}
+		if m.Factors.FirstFactors(current) < 2 {
+			return nil, onlyWayIn()
+		}
+		kept := slices.DeleteFunc(slices.Clone(keys.Keys), func(k securitykey.Key) bool { return k.HexID() == id })
+		if len(kept) == len(keys.Keys) {
 			return nil, noSuchPasskey() // removed meanwhile
 		}
-		kept := slices.DeleteFunc(slices.Clone(h.keys.Keys), func(k securitykey.Key) bool { return k.HexID() == id })
-		if len(kept) == len(h.keys.Keys) {
-			return nil, noSuchPasskey()
-		}
-		if len(kept) == 0 {
-			if err := m.ids.DeleteCredential(ctx, q, i.ID, ID); err != nil {
-				return nil, err
-			}
-			return withCredential(i, ID, nil), nil
-		}
-		h.keys.Keys = kept
-		c, err := m.putKeys(ctx, q, i.ID, ID, h)
-		if err != nil {
-			return nil, err
-		}
-		return withCredential(i, ID, c), nil
+		keys.Keys = kept // none left: the credential goes
+		return keys.Write(ctx, q)
 	}}, nil
+}
+
+// onlyWayIn refuses removing the passkey an account signs in with alone.
+func onlyWayIn() error {
+	return flow.FormMessage(text.ValidationGeneric("This passkey cannot be removed: it is the only way to sign in to this account."))
 }
 
 // noSuchPasskey refuses removing a passkey the identity does not have.

@@ -34,6 +34,22 @@ func (fx *fixture) change(t *testing.T, f *flow.Flow, i *identity.Identity, p fl
 	return stored, out, nil
 }
 
+// withPassword gives i a password too: a passkey is then not its only way
+// in.
+func (fx *fixture) withPassword(t *testing.T, i *identity.Identity) *identity.Identity {
+	t.Helper()
+	pw := "a long and unusual passphrase"
+	i, err := fx.IDs.Change(bg, i.ID, func(cur *identity.Identity) (identity.Draft, error) {
+		d := identity.DraftOf(cur)
+		d.Password = &pw
+		return d, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return i
+}
+
 func TestSettingsAddAndRemove(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		fx := newFixture(t, s)
@@ -132,22 +148,13 @@ func TestSettingsRemoveLastWithPassword(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		fx := newFixture(t, s)
 		d := &device{}
-		i := fx.signUp(t, d, "ada@example.org")
-		pw := "a long and unusual passphrase"
-		i, err := fx.IDs.Change(bg, i.ID, func(cur *identity.Identity) (identity.Draft, error) {
-			dr := identity.DraftOf(cur)
-			dr.Password = &pw
-			return dr, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		i := fx.withPassword(t, fx.signUp(t, d, "ada@example.org"))
 		f := fx.settingsFlow(t, i)
 		if f.UI.Find(fieldRemove).Attributes.Disabled {
 			t.Error("a password and a passkey: the remove button is disabled")
 		}
 		cfg, _ := securitykey.Read(i.Credentials[ID].Config)
-		i, _, err = fx.change(t, f, i, flow.Payload{"method": ID, fieldRemove: cfg.Keys[0].HexID()})
+		i, _, err := fx.change(t, f, i, flow.Payload{"method": ID, fieldRemove: cfg.Keys[0].HexID()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,16 +184,7 @@ func TestCommitsSeeConcurrentChanges(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		fx := newFixture(t, s)
 		d := &device{}
-		i := fx.signUp(t, d, "ada@example.org")
-		pw := "a long and unusual passphrase"
-		i, err := fx.IDs.Change(bg, i.ID, func(cur *identity.Identity) (identity.Draft, error) {
-			dr := identity.DraftOf(cur)
-			dr.Password = &pw
-			return dr, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		i := fx.withPassword(t, fx.signUp(t, d, "ada@example.org"))
 
 		// Two passkeys added from two settings flows of the same moment.
 		f1, f2 := fx.settingsFlow(t, i), fx.settingsFlow(t, i)
@@ -227,6 +225,43 @@ func TestCommitsSeeConcurrentChanges(t *testing.T) {
 		cfg, _ = securitykey.Read(after.Credentials[ID].Config)
 		if len(cfg.Keys) != 2 {
 			t.Errorf("the refused sign-in wrote %d keys", len(cfg.Keys))
+		}
+	})
+}
+
+// TestRacingRemovalsKeepAWayIn: of two removals that both saw two
+// passkeys, the one committed second finds the account's last way in and
+// is refused.
+func TestRacingRemovalsKeepAWayIn(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		fx := newFixture(t, s)
+		d := &device{}
+		i := fx.signUp(t, d, "ada@example.org")
+		f := fx.settingsFlow(t, i)
+		i, _, err := fx.change(t, f, i, flow.Payload{"method": ID, fieldSettingsRegister: d.create(t, fx, f)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, _ := securitykey.Read(i.Credentials[ID].Config)
+		var outs []*flow.Outcome
+		for _, k := range cfg.Keys {
+			out, err := fx.m.Submit(bg, &flow.Submission{Flow: fx.settingsFlow(t, i), Identity: i, Privileged: true, Payload: flow.Payload{fieldRemove: k.HexID()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, out)
+		}
+		fx.commit(t, outs[0])
+		err = fx.S.Write(bg, func(q *store.Q) error { _, err := outs[1].Commit(bg, q); return err })
+		if m := formMessage(t, err); m.ID != 4000001 {
+			t.Fatalf("the second removal: %+v", m)
+		}
+		stored, err := fx.IDs.Get(bg, i.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := securitykey.Read(stored.Credentials[ID].Config); len(left.Keys) != 1 {
+			t.Errorf("passkeys left: %d, want 1", len(left.Keys))
 		}
 	})
 }

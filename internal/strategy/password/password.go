@@ -142,11 +142,7 @@ func (s *Strategy) RegistrationNodes(f *flow.Flow) {
 // Register validates the traits and the password and prepares the new
 // identity (hashing the password); the caller inserts it.
 func (s *Strategy) Register(ctx context.Context, sch *schema.Schema, traits map[string]any, password string) (*identity.Prepared, error) {
-	extracted, err := sch.Validate(traits)
-	var verr *schema.ValidationError
-	if errors.As(err, &verr) {
-		return nil, flow.FromSchema(verr)
-	}
+	extracted, err := flow.ValidateTraits(sch, traits)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +230,7 @@ func (s *Strategy) CheckNew(i *identity.Identity, password string) error {
 	}
 	if len(identifiers) == 0 {
 		// An identity without a password yet: its identifiers come from its traits.
-		identifiers = s.ids.PasswordIdentifiers(i)
+		identifiers = s.ids.Identifiers(i, identity.CredentialsPassword)
 	}
 	if m := s.check(password, identifiers); m != nil {
 		return flow.FormError{{Field: "password", Message: m}}

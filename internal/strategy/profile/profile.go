@@ -7,7 +7,6 @@ package profile
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -74,7 +73,7 @@ func (m *Method) profileStep(sub *flow.Submission) (*flow.Outcome, error) {
 	if sub.Payload.String("screen") == "previous" {
 		return &flow.Outcome{Next: flow.StepProfile}, nil
 	}
-	if _, err := validate(sub.Schema, sub.Traits); err != nil {
+	if _, err := flow.ValidateTraits(sub.Schema, sub.Traits); err != nil {
 		return nil, err
 	}
 	raw, err := json.Marshal(sub.Traits)
@@ -92,7 +91,7 @@ func (m *Method) change(ctx context.Context, sub *flow.Submission) (*flow.Outcom
 	if traits == nil {
 		return nil, flow.FormMessage(text.ValidationRequired("traits"))
 	}
-	next, err := validate(sub.Schema, traits)
+	next, err := flow.ValidateTraits(sub.Schema, traits)
 	if err != nil {
 		return nil, err
 	}
@@ -114,17 +113,6 @@ func (m *Method) change(ctx context.Context, sub *flow.Submission) (*flow.Outcom
 	return &flow.Outcome{Identity: sub.Identity, Commit: func(ctx context.Context, q *store.Q) (*identity.Identity, error) {
 		return plan.Apply(ctx, q)
 	}}, nil
-}
-
-// validate checks traits against the schema; violations are form errors
-// on the trait fields.
-func validate(sch *schema.Schema, traits map[string]any) (*schema.Extracted, error) {
-	x, err := sch.Validate(traits)
-	var verr *schema.ValidationError
-	if errors.As(err, &verr) {
-		return nil, flow.FromSchema(verr)
-	}
-	return x, err
 }
 
 // extracted is what the identity's current traits declare; traits its

@@ -9,7 +9,6 @@ package totp
 import (
 	"context"
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
@@ -157,7 +156,7 @@ func (m *Method) settings(sub *flow.Submission) (*flow.Outcome, error) {
 			if err := forgetSteps(ctx, q, i.ID); err != nil {
 				return nil, err
 			}
-			return withCredential(i, nil, store.Now()), nil
+			return i.WithCredential(ID, nil, store.Now()), nil
 		}}, nil
 	}
 
@@ -190,7 +189,7 @@ func (m *Method) settings(sub *flow.Submission) (*flow.Outcome, error) {
 			return nil, err
 		}
 		delete(f.Internal, pendingKeyName)
-		return withCredential(i, c, c.UpdatedAt), nil
+		return i.WithCredential(ID, c, c.UpdatedAt), nil
 	}}, nil
 }
 
@@ -205,23 +204,6 @@ func codeOf(p flow.Payload) string {
 func unlinkAsked(p flow.Payload) bool {
 	v, _ := p[fieldUnlink].(bool)
 	return v || p.String(fieldUnlink) == "true"
-}
-
-// withCredential is i as written after its TOTP credential became c (nil:
-// removed) at updatedAt.
-func withCredential(i *identity.Identity, c *identity.Credential, updatedAt time.Time) *identity.Identity {
-	out := *i
-	out.Credentials = maps.Clone(i.Credentials)
-	if out.Credentials == nil {
-		out.Credentials = map[string]*identity.Credential{}
-	}
-	if c == nil {
-		delete(out.Credentials, ID)
-	} else {
-		out.Credentials[ID] = c
-	}
-	out.UpdatedAt = updatedAt
-	return &out
 }
 
 // errReplayed is the FormError for a code whose time step was already

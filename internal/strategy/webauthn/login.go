@@ -1,13 +1,10 @@
 package webauthn
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"slices"
 	"strings"
-
-	"github.com/google/uuid"
 
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/identity"
@@ -212,37 +209,29 @@ func (m *Method) verify(ctx context.Context, s *flow.Submission, i *identity.Ide
 	if err != nil {
 		return nil, err
 	}
-	return &flow.Outcome{Identity: i, AAL: m.aal(), Commit: m.recordUse(i.ID, used)}, nil
+	return &flow.Outcome{Identity: i, AAL: m.aal(), Commit: m.recordUse(i, used)}, nil
 }
 
 // recordUse writes the sign count and flags of the key a sign-in used, in
 // the transaction that completes it, from the credential as it is now. A
 // key removed meanwhile, or whose count another sign-in moved past this
 // one's, does not sign in.
-func (m *Method) recordUse(identityID uuid.UUID, used securitykey.Key) func(ctx context.Context, q *store.Q) (*identity.Identity, error) {
+func (m *Method) recordUse(i *identity.Identity, used securitykey.Key) func(ctx context.Context, q *store.Q) (*identity.Identity, error) {
 	return func(ctx context.Context, q *store.Q) (*identity.Identity, error) {
-		now, err := lockCredential(ctx, q, identityID)
+		now, err := securitykey.Lock(ctx, m.ids, q, i, ID)
 		if err != nil {
 			return nil, err
 		}
-		var current *securitykey.Key
-		if now != nil {
-			for k := range now.cfg.Keys {
-				if bytes.Equal(now.cfg.Keys[k].ID, used.ID) {
-					current = &now.cfg.Keys[k]
-				}
-			}
-		}
-		if current == nil {
+		current, ok := now.Find(used.ID)
+		if !ok {
 			return nil, flow.FormMessage(text.NoSecurityKey())
 		}
-		if count := signCount(used); count != 0 && signCount(*current) >= count {
-			logClone(ctx, identityID, used.HexID())
+		if count := signCount(used); count != 0 && signCount(current) >= count {
+			logClone(ctx, i.ID, used.HexID())
 			return nil, flow.FormMessage(text.SecurityKeyInvalid())
 		}
-		now.cfg.Keys = securitykey.UpdateKey(now.cfg.Keys, used)
-		_, err = m.putKeys(ctx, q, identityID, now.identifiers, now.cfg)
-		return nil, err
+		now.Keys = securitykey.UpdateKey(now.Keys, used)
+		return now.Write(ctx, q)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/identity"
-	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/securitykey"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/text"
@@ -52,11 +51,7 @@ func (m *Method) register(ctx context.Context, s *flow.Submission) (*flow.Outcom
 	if traits == nil {
 		traits = map[string]any{}
 	}
-	x, err := s.Schema.Validate(traits)
-	var verr *schema.ValidationError
-	if errors.As(err, &verr) {
-		return nil, flow.FromSchema(verr)
-	}
+	x, err := flow.ValidateTraits(s.Schema, traits)
 	if err != nil {
 		return nil, err
 	}
@@ -84,16 +79,13 @@ func (m *Method) register(ctx context.Context, s *flow.Submission) (*flow.Outcom
 	if err != nil {
 		return nil, err
 	}
-	cfg := securitykey.Credentials{Keys: []securitykey.Key{key}, UserHandle: handle}
 	return &flow.Outcome{AAL: identity.AAL1, Commit: func(ctx context.Context, q *store.Q) (*identity.Identity, error) {
 		i, err := prepared.Insert(ctx, q)
 		if err != nil {
 			return nil, err
 		}
-		c, err := m.putKeys(ctx, q, i.ID, identifiers, cfg)
-		if err != nil {
-			return nil, err
-		}
-		return withCredential(i, c), nil
+		keys := securitykey.NewKeyring(m.ids, i, ID)
+		keys.Identifiers, keys.Keys, keys.UserHandle = identifiers, []securitykey.Key{key}, handle
+		return keys.Write(ctx, q)
 	}}, nil
 }

@@ -1,10 +1,10 @@
 package webauthn
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/lanyard-id/lanyard/internal/flow"
@@ -17,9 +17,6 @@ import (
 // Settings: a remove button per key, then a name and a button that adds
 // a key. Either change needs a recent sign-in.
 
-// unnamed is what remove buttons call a key added without a name.
-const unnamed = "unnamed"
-
 // settingsNodes lays out the settings form for i and begins the ceremony
 // that adds a key.
 func (m *Method) settingsNodes(f *flow.Flow, i *identity.Identity) error {
@@ -29,11 +26,7 @@ func (m *Method) settingsNodes(f *flow.Flow, i *identity.Identity) error {
 	}
 	firstFactors := m.Factors.FirstFactors(i)
 	for _, k := range cfg.Keys {
-		name := k.DisplayName
-		if name == "" {
-			name = unnamed
-		}
-		n := flow.Submit(ID, fieldRemove, k.HexID(), text.RemoveSecurityKey(name, k.AddedAt))
+		n := flow.Submit(ID, fieldRemove, k.HexID(), text.RemoveSecurityKey(k.Name(), k.AddedAt))
 		// The account's only way in stays: UIs show the key without the
 		// means to remove it.
 		n.Attributes.Disabled = k.IsPasswordless && firstFactors < 2
@@ -106,7 +99,9 @@ func (m *Method) addKey(s *flow.Submission, response json.RawMessage) (*flow.Out
 	if err != nil {
 		return nil, err
 	}
-	identifiers := m.identifiersOf(i)
+	// A key is filed under the webauthn identifiers of the traits, even
+	// as a second factor, as in Kratos.
+	identifiers := m.ids.Identifiers(i, ID)
 	if len(identifiers) == 0 {
 		return nil, flow.FormMessage(text.NoIdentifierInSchema())
 	}
@@ -123,27 +118,18 @@ func (m *Method) addKey(s *flow.Submission, response json.RawMessage) (*flow.Out
 		return nil, err
 	}
 	return &flow.Outcome{Identity: i, AAL: m.aal(), Commit: func(ctx context.Context, q *store.Q) (*identity.Identity, error) {
-		now, err := lockCredential(ctx, q, i.ID)
+		now, err := securitykey.Lock(ctx, m.ids, q, i, ID)
 		if err != nil {
 			return nil, err
 		}
-		if now == nil {
-			now = &stored{}
+		if len(now.UserHandle) == 0 {
+			now.UserHandle = handle
 		}
-		if len(now.cfg.UserHandle) == 0 {
-			now.cfg.UserHandle = handle
+		if _, racing := now.Find(key.ID); racing {
+			return nil, flow.FormMessage(text.SecurityKeyInvalid()) // added by a racing submission
 		}
-		for _, k := range now.cfg.Keys {
-			if bytes.Equal(k.ID, key.ID) {
-				return nil, flow.FormMessage(text.SecurityKeyInvalid()) // added by a racing submission
-			}
-		}
-		now.cfg.Keys = append(now.cfg.Keys, key)
-		c, err := m.putKeys(ctx, q, i.ID, identifiers, now.cfg)
-		if err != nil {
-			return nil, err
-		}
-		return withCredential(i, c), nil
+		now.Identifiers, now.Keys = identifiers, append(now.Keys, key)
+		return now.Write(ctx, q)
 	}}, nil
 }
 
@@ -155,47 +141,32 @@ func (m *Method) removeKey(s *flow.Submission, hexID string) (*flow.Outcome, err
 	if err != nil {
 		return nil, err
 	}
-	if err := m.removable(i, cfg, hexID); err != nil {
+	if err := m.removable(i, cfg.Keys, hexID); err != nil {
 		return nil, err
 	}
 	return &flow.Outcome{Identity: i, Commit: func(ctx context.Context, q *store.Q) (*identity.Identity, error) {
-		now, err := lockCredential(ctx, q, i.ID)
+		now, err := securitykey.Lock(ctx, m.ids, q, i, ID)
 		if err != nil {
 			return nil, err
-		}
-		if now == nil {
-			return nil, errUnknownKey()
 		}
 		// Checked again as it is now: two racing removals of an
 		// account's last two passwordless keys must not both succeed.
-		if err := m.removable(withStored(i, now), now.cfg, hexID); err != nil {
-			return nil, err
-		}
-		rest := make([]securitykey.Key, 0, len(now.cfg.Keys))
-		for _, k := range now.cfg.Keys {
-			if k.HexID() != hexID {
-				rest = append(rest, k)
-			}
-		}
-		if len(rest) == 0 {
-			if err := m.ids.DeleteCredential(ctx, q, i.ID, ID); err != nil {
-				return nil, err
-			}
-			return withCredential(i, nil), nil
-		}
-		now.cfg.Keys = rest
-		c, err := m.putKeys(ctx, q, i.ID, now.identifiers, now.cfg)
+		current, err := now.Current()
 		if err != nil {
 			return nil, err
 		}
-		return withCredential(i, c), nil
+		if err := m.removable(current, now.Keys, hexID); err != nil {
+			return nil, err
+		}
+		now.Keys = slices.DeleteFunc(now.Keys, func(k securitykey.Key) bool { return k.HexID() == hexID })
+		return now.Write(ctx, q)
 	}}, nil
 }
 
 // removable answers why the key with hexID cannot be removed from i, whose
-// keys are cfg's, or nil.
-func (m *Method) removable(i *identity.Identity, cfg securitykey.Credentials, hexID string) error {
-	for _, k := range cfg.Keys {
+// keys are keys, or nil.
+func (m *Method) removable(i *identity.Identity, keys []securitykey.Key, hexID string) error {
+	for _, k := range keys {
 		if k.HexID() != hexID {
 			continue
 		}
@@ -209,31 +180,4 @@ func (m *Method) removable(i *identity.Identity, cfg securitykey.Credentials, he
 
 func errUnknownKey() error {
 	return flow.FormMessage(text.ValidationGeneric("The security key to remove does not exist."))
-}
-
-// withStored is i with the webauthn credential read in a transaction.
-func withStored(i *identity.Identity, s *stored) *identity.Identity {
-	raw, err := json.Marshal(s.cfg)
-	if err != nil {
-		return i
-	}
-	return withCredential(i, &identity.Credential{Type: ID, Identifiers: s.identifiers, Config: raw, Version: credentialVersion, UpdatedAt: i.UpdatedAt})
-}
-
-// identifiersOf are the webauthn identifiers i's traits yield under its
-// schema; a key is filed under them, even as a second factor, as in Kratos.
-func (m *Method) identifiersOf(i *identity.Identity) []string {
-	sch, ok := m.ids.Schemas().Get(i.SchemaID)
-	if !ok {
-		return nil
-	}
-	var traits any
-	if json.Unmarshal(i.Traits, &traits) != nil {
-		return nil
-	}
-	x, err := sch.Validate(traits)
-	if err != nil {
-		return nil
-	}
-	return x.Identifiers[ID]
 }

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"maps"
 	"strings"
 
 	"github.com/google/uuid"
@@ -23,7 +22,6 @@ import (
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/securitykey"
-	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/text"
 )
 
@@ -52,9 +50,6 @@ const (
 	loginFunction        = "oryWebAuthnLogin"
 	registrationFunction = "oryWebAuthnRegistration"
 )
-
-// credentialVersion is the version Kratos stores webauthn credentials with.
-const credentialVersion = 1
 
 // Method is the webauthn method.
 type Method struct {
@@ -223,22 +218,4 @@ func trigger(name, fn string, options json.RawMessage, label *text.Message) *flo
 func logClone(ctx context.Context, identityID uuid.UUID, keyID string) {
 	slog.WarnContext(ctx, "webauthn: refused a security key whose sign count did not increase; it may have been cloned",
 		"identity", identityID.String(), "credential", keyID)
-}
-
-// withCredential is i as written after its webauthn credential became c
-// (nil: removed).
-func withCredential(i *identity.Identity, c *identity.Credential) *identity.Identity {
-	out := *i
-	out.Credentials = maps.Clone(i.Credentials)
-	if out.Credentials == nil {
-		out.Credentials = map[string]*identity.Credential{}
-	}
-	if c == nil {
-		delete(out.Credentials, ID)
-		out.UpdatedAt = store.Now()
-	} else {
-		out.Credentials[ID] = c
-		out.UpdatedAt = c.UpdatedAt
-	}
-	return &out
 }

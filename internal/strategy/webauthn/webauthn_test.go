@@ -229,6 +229,13 @@ func (fx *fixture) addKey(t *testing.T, i *identity.Identity, d *device, name st
 	return fx.reload(t, i)
 }
 
+// secondFactor answers a new aal2 login of i with d's key.
+func (fx *fixture) secondFactor(t *testing.T, i *identity.Identity, d *device) (*flow.Outcome, error) {
+	t.Helper()
+	f := fx.laidOut(t, flow.Login, identity.AAL2, flow.NodeContext{Identity: i})
+	return fx.m.Submit(bg, &flow.Submission{Flow: f, Identity: i, Payload: flow.Payload{fieldLogin: d.get(t, option(t, f, fieldLoginTrigger))}})
+}
+
 func TestSecondFactor(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		fx := newFixture(t, s, false)
@@ -341,8 +348,7 @@ func TestClonedKeyRefused(t *testing.T) {
 		key := newDevice()
 		i = fx.addKey(t, i, key, "")
 		key.cred.Counter = 10
-		f := fx.laidOut(t, flow.Login, identity.AAL2, flow.NodeContext{Identity: i})
-		out, err := fx.m.Submit(bg, &flow.Submission{Flow: f, Identity: i, Payload: flow.Payload{fieldLogin: key.get(t, option(t, f, fieldLoginTrigger))}})
+		out, err := fx.secondFactor(t, i, key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -352,9 +358,7 @@ func TestClonedKeyRefused(t *testing.T) {
 		// A copy of the key, with a counter behind the original's.
 		key.cred.Counter = 3
 		i = fx.reload(t, i)
-		f = fx.laidOut(t, flow.Login, identity.AAL2, flow.NodeContext{Identity: i})
-		_, err = fx.m.Submit(bg, &flow.Submission{Flow: f, Identity: i, Payload: flow.Payload{fieldLogin: key.get(t, option(t, f, fieldLoginTrigger))}})
-		if message(t, err).ID != 4000008 {
+		if _, err := fx.secondFactor(t, i, key); message(t, err).ID != 4000008 {
 			t.Fatalf("a cloned key: %v", err)
 		}
 		if got := keysOf(t, fx.reload(t, i)).Keys[0].Authenticator.SignCount; got != 11 {
@@ -366,9 +370,8 @@ func TestClonedKeyRefused(t *testing.T) {
 		key.cred.Counter = 20
 		var outs []*flow.Outcome
 		for range 2 {
-			f := fx.laidOut(t, flow.Login, identity.AAL2, flow.NodeContext{Identity: i})
 			key.cred.Counter--
-			out, err := fx.m.Submit(bg, &flow.Submission{Flow: f, Identity: i, Payload: flow.Payload{fieldLogin: key.get(t, option(t, f, fieldLoginTrigger))}})
+			out, err := fx.secondFactor(t, i, key)
 			if err != nil {
 				t.Fatal(err)
 			}
