@@ -162,6 +162,7 @@ type LoginFlow struct {
 	AfterLookupSecretHooks []Hook
 	AfterWebAuthnHooks     []Hook
 	AfterPasskeyHooks      []Hook
+	AfterOIDCHooks         []Hook
 }
 
 type RegistrationFlow struct {
@@ -182,6 +183,7 @@ type RegistrationFlow struct {
 	AfterCodeHooks     []Hook
 	AfterWebAuthnHooks []Hook
 	AfterPasskeyHooks  []Hook
+	AfterOIDCHooks     []Hook
 }
 
 // Hook is one entry of a hooks list, e.g. {hook: session}.
@@ -200,6 +202,8 @@ type Methods struct {
 	LookupSecret struct{ Enabled bool }
 	WebAuthn     WebAuthnMethod
 	Passkey      PasskeyMethod
+	// OIDC is selfservice.methods.oidc: social sign-in.
+	OIDC OIDCMethod
 }
 
 type PasswordMethod struct {
@@ -257,6 +261,7 @@ type SettingsFlow struct {
 	AfterProfileHooks  []Hook
 	AfterWebAuthnHooks []Hook
 	AfterPasskeyHooks  []Hook
+	AfterOIDCHooks     []Hook
 }
 
 // Courier holds courier.* settings: how queued emails and SMS messages are

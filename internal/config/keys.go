@@ -49,10 +49,10 @@ func field[T any](path string, cd codec[T], def T, at func(*Config) *T) keySpec 
 	}
 }
 
-// ignored accepts a key without using it (e.g. "version").
+// ignored accepts a key without using it (e.g. "version"). Each decode
+// writes to a fresh value, so concurrent Loads do not share one.
 func ignored(path string) keySpec {
-	var sink any
-	return field(path, anything, nil, func(*Config) *any { return &sink })
+	return field(path, anything, nil, func(*Config) *any { return new(any) })
 }
 
 func (k keySpec) sensitive() keySpec {
@@ -66,7 +66,7 @@ func (k keySpec) envName() string {
 	return strings.ToUpper(strings.ReplaceAll(k.path, ".", "_"))
 }
 
-var keys = slices.Concat(flowKeys, coreKeys, protectionKeys, totpKeys, lookupKeys, securityKeys, webAuthnKeys)
+var keys = slices.Concat(flowKeys, coreKeys, protectionKeys, totpKeys, lookupKeys, securityKeys, webAuthnKeys, oidcKeys)
 
 var coreKeys = []keySpec{
 	ignored("version"),

@@ -321,6 +321,7 @@ func (l *loader) finalize(c *Config) {
 	l.finalizeSecrets(c)
 	l.finalizeCode(c)
 	l.finalizeWebAuthn(c)
+	l.finalizeOIDC(c)
 }
 
 func (l *loader) finalizeCode(c *Config) {

@@ -317,7 +317,6 @@ selfservice:
 		`config key "courier.sms.enabled" is not supported by Lanyard yet and is ignored`,
 		`config key "identity.schemas.extra" is not supported by Lanyard yet and is ignored`,
 		`config key "log.redaction_text" is not supported by Lanyard yet and is ignored`,
-		`config key "selfservice.methods.oidc.enabled" is not supported by Lanyard yet and is ignored`,
 	}
 	if !slices.Equal(w, want) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(w, "\n"), strings.Join(want, "\n"))
