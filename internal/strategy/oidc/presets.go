@@ -66,31 +66,9 @@ var presets = map[string]preset{
 		formPost:           true,
 		signedClientSecret: true,
 	},
-	"github": {
-		oauth2Only: true,
-		authURL:    "https://github.com/login/oauth/authorize",
-		tokenURL:   "https://github.com/login/oauth/access_token",
-		iss:        "https://github.com/login/oauth/access_token",
-		profileURL: "https://api.github.com/user",
-		profile: map[string]string{
-			"sub": "id", "nickname": "login", "name": "name", "picture": "avatar_url",
-			"profile": "html_url", "website": "blog",
-		},
-		emailsURL:    "https://api.github.com/user/emails",
-		emailsScopes: []string{"user:email", "user"},
-	},
-	"github-app": {
-		oauth2Only: true,
-		authURL:    "https://github.com/login/oauth/authorize",
-		tokenURL:   "https://github.com/login/oauth/access_token",
-		iss:        "https://github.com/login/oauth/access_token",
-		profileURL: "https://api.github.com/user",
-		profile: map[string]string{
-			"sub": "id", "nickname": "login", "name": "name", "picture": "avatar_url",
-			"profile": "html_url", "website": "blog",
-		},
-		emailsURL: "https://api.github.com/user/emails",
-	},
+	"github": github([]string{"user:email", "user"}),
+	// A GitHub App reads the emails whatever its scopes.
+	"github-app": github(nil),
 	"discord": {
 		oauth2Only: true,
 		authURL:    "https://discord.com/oauth2/authorize",
@@ -157,4 +135,23 @@ var presets = map[string]preset{
 			"email_verified": "data.attributes.is_email_verified", "picture": "data.attributes.image_url",
 		},
 	},
+}
+
+// github is the GitHub preset: OAuth2 only, the profile from the user API
+// and the addresses from the emails API, read when one of emailsScopes was
+// granted (nil: always).
+func github(emailsScopes []string) preset {
+	return preset{
+		oauth2Only: true,
+		authURL:    "https://github.com/login/oauth/authorize",
+		tokenURL:   "https://github.com/login/oauth/access_token",
+		iss:        "https://github.com/login/oauth/access_token",
+		profileURL: "https://api.github.com/user",
+		profile: map[string]string{
+			"sub": "id", "nickname": "login", "name": "name", "picture": "avatar_url",
+			"profile": "html_url", "website": "blog",
+		},
+		emailsURL:    "https://api.github.com/user/emails",
+		emailsScopes: emailsScopes,
+	}
 }
