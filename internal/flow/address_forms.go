@@ -1,10 +1,15 @@
 package flow
 
 import (
+	"context"
+	"errors"
 	"net/url"
 	"strings"
 
+	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/onetime"
 	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/text"
 )
 
@@ -84,4 +89,41 @@ func LinkPayload(q url.Values) Payload {
 		p[k] = q.Get(k)
 	}
 	return p
+}
+
+// AddressSend is how a recovery or verification method sends to an
+// address: deliver issues the code or link of f for owner (nil: nobody
+// owns the address, which gets the same work) and queues its message;
+// show moves the form to what it shows once sent.
+type AddressSend struct {
+	Deliver func(ctx context.Context, q *store.Q, f *Flow, owner *identity.Identity, via, address string, transient map[string]any) error
+	Show    func(f *Flow, email string)
+}
+
+// SendToAddress answers a submission of the address form of method: the
+// address checked (a FormError when it is not one), its owner looked up
+// with the same work whether there is one or not, and an outcome whose
+// Send retires the flow's earlier codes and links before sending anew.
+func SendToAddress(ctx context.Context, s *Submission, method string, ids *identity.Manager, codes *onetime.Codes, a AddressSend) (*Outcome, error) {
+	f := s.Flow
+	email := strings.TrimSpace(s.Payload.String("email"))
+	address, err := CheckAddress(f, method, email)
+	if err != nil {
+		return nil, err
+	}
+	owner, err := ids.FindByAddressEvenly(ctx, f.Kind == Recovery, "email", address)
+	if err != nil && !errors.Is(err, identity.ErrNotFound) {
+		return nil, err
+	}
+	transient, _ := s.Payload["transient_payload"].(map[string]any)
+	return &Outcome{Send: func(ctx context.Context, q *store.Q) error {
+		if err := codes.InvalidateFlow(ctx, q, f.ID); err != nil {
+			return err
+		}
+		if err := a.Deliver(ctx, q, f, owner, "email", address, transient); err != nil {
+			return err
+		}
+		a.Show(f, email)
+		return nil
+	}}, nil
 }

@@ -80,26 +80,7 @@ func (m *Method) Submit(ctx context.Context, s *flow.Submission) (*flow.Outcome,
 			return m.redeem(ctx, q, f, token)
 		}}, nil
 	}
-	email := strings.TrimSpace(p.String("email"))
-	address, err := flow.CheckAddress(f, ID, email)
-	if err != nil {
-		return nil, err
-	}
-	owner, err := m.ids.FindByAddressEvenly(ctx, f.Kind == flow.Recovery, "email", address)
-	if err != nil && !errors.Is(err, identity.ErrNotFound) {
-		return nil, err
-	}
-	transient, _ := p["transient_payload"].(map[string]any)
-	return &flow.Outcome{Send: func(ctx context.Context, q *store.Q) error {
-		if err := m.codes.InvalidateFlow(ctx, q, f.ID); err != nil {
-			return err
-		}
-		if err := m.send(ctx, q, f, owner, "email", address, transient); err != nil {
-			return err
-		}
-		m.ShowSent(f, email)
-		return nil
-	}}, nil
+	return flow.SendToAddress(ctx, s, ID, m.ids, m.codes, flow.AddressSend{Deliver: m.send, Show: m.ShowSent})
 }
 
 // redeem spends a link's token. The token of another flow, or of an
