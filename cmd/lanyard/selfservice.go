@@ -25,11 +25,13 @@ import (
 	"github.com/lanyard-id/lanyard/internal/strategy/code"
 	"github.com/lanyard-id/lanyard/internal/strategy/link"
 	"github.com/lanyard-id/lanyard/internal/strategy/lookup"
+	"github.com/lanyard-id/lanyard/internal/strategy/oidc"
 	"github.com/lanyard-id/lanyard/internal/strategy/passkey"
 	"github.com/lanyard-id/lanyard/internal/strategy/password"
 	"github.com/lanyard-id/lanyard/internal/strategy/profile"
 	"github.com/lanyard-id/lanyard/internal/strategy/totp"
 	"github.com/lanyard-id/lanyard/internal/strategy/webauthn"
+	"github.com/lanyard-id/lanyard/internal/tokenexchange"
 )
 
 // selfService wires sessions and the self-service flows from the config.
@@ -118,6 +120,15 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		registrationMethods = append(registrationMethods, pw)
 		settingsMethods = append(settingsMethods, pw)
 	}
+	social, exchanges, err := socialSignIn(cfg, kit, ids, sessions)
+	if err != nil {
+		return nil, nil, err
+	}
+	if social != nil {
+		loginMethods = append(loginMethods, social)
+		registrationMethods = append(registrationMethods, social)
+		settingsMethods = append(settingsMethods, social)
+	}
 	codes := onetime.New(cfg.Secrets.Cookie[0])
 	// Every code and link message counts toward the guard's cap per
 	// address, known or not.
@@ -152,6 +163,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		map[string][]config.Hook{
 			password.ID: ss.Flows.Registration.AfterPasswordHooks, code.ID: ss.Flows.Registration.AfterCodeHooks,
 			passkey.ID: ss.Flows.Registration.AfterPasskeyHooks, webauthn.ID: ss.Flows.Registration.AfterWebAuthnHooks,
+			oidc.ID: ss.Flows.Registration.AfterOIDCHooks,
 		},
 		map[string]hook.Hook{hook.Session: hook.Func(sessionHooks.Issue), hook.ShowVerificationUI: hook.Func(hook.ShowVerification)})
 	loginHooks := hook.NewRunner("login", ss.Flows.Login.AfterHooks,
@@ -159,12 +171,14 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 			password.ID: ss.Flows.Login.AfterPasswordHooks, code.ID: ss.Flows.Login.AfterCodeHooks,
 			totp.ID: ss.Flows.Login.AfterTOTPHooks, lookup.ID: ss.Flows.Login.AfterLookupSecretHooks,
 			passkey.ID: ss.Flows.Login.AfterPasskeyHooks, webauthn.ID: ss.Flows.Login.AfterWebAuthnHooks,
+			oidc.ID: ss.Flows.Login.AfterOIDCHooks,
 		},
 		map[string]hook.Hook{hook.RequireVerifiedAddress: nil, hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)})
 	settingsHooks := hook.NewRunner("settings", ss.Flows.Settings.AfterHooks,
 		map[string][]config.Hook{
 			password.ID: ss.Flows.Settings.AfterPasswordHooks, profile.ID: ss.Flows.Settings.AfterProfileHooks,
 			passkey.ID: ss.Flows.Settings.AfterPasskeyHooks, webauthn.ID: ss.Flows.Settings.AfterWebAuthnHooks,
+			oidc.ID: ss.Flows.Settings.AfterOIDCHooks,
 		},
 		map[string]hook.Hook{hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)})
 
@@ -227,11 +241,15 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		login.NewHandler(kit, sessions, schemas, login.Options{
 			Hooks: loginHooks, Verifier: loginVerifier(cfg, verifier), Guard: guards, RequiredAAL: cfg.Session.WhoamiRequiredAAL,
 			IdentifierFirst: ss.Flows.Login.Style == config.LoginStyleIdentifierFirst, Mitigate: cfg.Security.AccountEnumerationMitigate, Identities: ids,
+			Exchanges: exchanger(exchanges),
 		}, loginMethods),
 		registration.NewHandler(kit, sessions, schemas, registrationMethods, registration.Options{
 			Enabled: ss.Flows.Registration.Enabled, OneStep: oneStep, Hooks: registrationHooks,
-			Verification: verifierIfEnabled(verifier),
+			Verification: verifierIfEnabled(verifier), Exchanges: exchanger(exchanges),
 		}),
+	}
+	if exchanges != nil {
+		routes = append(routes, exchanges) // GET /sessions/token-exchange
 	}
 	if keyScript != nil {
 		routes = append(routes, keyScript) // /.well-known/ory/webauthn.js
@@ -264,6 +282,14 @@ func loginVerifier(cfg *config.Config, v *verification.Handler) login.Verifier {
 		return nil
 	}
 	return v
+}
+
+// exchanger keeps a nil *Exchanges a nil interface.
+func exchanger(e *tokenexchange.Exchanges) flow.Exchanger {
+	if e == nil {
+		return nil
+	}
+	return e
 }
 
 type routeFunc func(*http.ServeMux)

@@ -323,15 +323,11 @@ func requestedClaims(v any, d *decodeCtx) (map[string]any, error) {
 	return m, nil
 }
 
-// finalizeOIDC defaults the redirect base to the public base URL and says
-// that an enabled social sign-in is not served yet.
+// finalizeOIDC defaults the redirect base to the public base URL.
 func (l *loader) finalizeOIDC(c *Config) {
 	o := &c.Selfservice.Methods.OIDC
 	if o.BaseRedirectURI == nil && c.Serve.Public.BaseURL != nil {
 		u := *c.Serve.Public.BaseURL
 		o.BaseRedirectURI = &u
-	}
-	if o.Enabled {
-		l.warn(unsupportedWarning("selfservice.methods.oidc.enabled"))
 	}
 }

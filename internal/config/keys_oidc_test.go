@@ -225,28 +225,8 @@ selfservice:
 	if len(fl.Registration.AfterOIDCHooks) != 1 || len(fl.Login.AfterOIDCHooks) != 1 || fl.Settings.AfterOIDCHooks == nil || len(fl.Settings.AfterOIDCHooks) != 0 {
 		t.Errorf("hooks: %+v %+v %+v", fl.Login.AfterOIDCHooks, fl.Registration.AfterOIDCHooks, fl.Settings.AfterOIDCHooks)
 	}
-	// Enabled, the method still says it does nothing yet.
-	if want := []string{unsupportedWarning("selfservice.methods.oidc.enabled")}; !slices.Equal(w, want) {
-		t.Errorf("warnings = %v, want %v", w, want)
-	}
-}
-
-// TestOIDCEnabledWarnsUntilImplemented: enabling social sign-in starts the
-// server with a warning naming the key; disabled, nothing is said.
-func TestOIDCEnabledWarnsUntilImplemented(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		enabled string
-		want    []string
-	}{
-		{"true", []string{`config key "selfservice.methods.oidc.enabled" is not supported by Lanyard yet and is ignored`}},
-		{"false", nil},
-	} {
-		f := writeFile(t, dir, tc.enabled+".yml", prodBase+"selfservice: {methods: {oidc: {enabled: "+tc.enabled+"}}}\n")
-		_, w := mustLoad(t, LoadOptions{Files: []string{f}, WorkDir: dir})
-		if !slices.Equal(w, tc.want) {
-			t.Errorf("enabled %s: warnings = %v, want %v", tc.enabled, w, tc.want)
-		}
+	if len(w) != 0 {
+		t.Errorf("warnings = %v, want none", w)
 	}
 }
 

@@ -70,6 +70,9 @@ type Flow struct {
 	// ContinueWith tells the client what to do next; it is part of one
 	// answer and not stored.
 	ContinueWith []any
+	// ExchangeCode is the session token exchange code of a new native
+	// flow: shown once, when the flow is created; only its digest is kept.
+	ExchangeCode string
 }
 
 // New starts a flow of kind and type that expires after lifespan.
@@ -299,6 +302,11 @@ func decodeForm(stored string, into **Container) error {
 // Get loads a flow of kind; a missing one (or one of another kind) is
 // ErrFlowNotFound.
 func Get(ctx context.Context, q *store.Q, kind Kind, id uuid.UUID) (*Flow, error) {
+	return get(ctx, q, kind, id)
+}
+
+// get loads a flow of kind, or of any kind when kind is "".
+func get(ctx context.Context, q *store.Q, kind Kind, id uuid.UUID) (*Flow, error) {
 	var (
 		f                   Flow
 		k                   string
@@ -310,7 +318,7 @@ func Get(ctx context.Context, q *store.Q, kind Kind, id uuid.UUID) (*Flow, error
 	err := q.QueryRow(ctx, `SELECT id, kind, type, state, active, request_url, return_to, issued_at, expires_at, ui, csrf_hash, refresh, requested_aal, identity_id, internal, created_at, updated_at
 FROM selfservice_flows WHERE id = $1`, id).Scan(&f.ID, &k, &f.Type, &f.State, &active, &f.RequestURL, &ret, &issued, &exp, &ui, &f.CSRFHash,
 		&f.Refresh, &reqAAL, &identityID, &internal, &c, &u)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && Kind(k) != kind) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && kind != "" && Kind(k) != kind) {
 		return nil, ErrFlowNotFound
 	}
 	if err != nil {
@@ -348,6 +356,8 @@ type View struct {
 	RequestedAAL   string     `json:"requested_aal,omitempty"`
 	State          string     `json:"state"`
 	ContinueWith   []any      `json:"continue_with,omitempty"`
+	// SessionTokenExchangeCode is shown once, on the new native flow.
+	SessionTokenExchangeCode string `json:"session_token_exchange_code,omitempty"`
 }
 
 // View renders the flow for the API.
@@ -355,7 +365,7 @@ func (f *Flow) View() View {
 	v := View{
 		ID: f.ID.String(), Type: f.Type, ExpiresAt: f.ExpiresAt, IssuedAt: f.IssuedAt,
 		RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, Active: f.Active, UI: f.UI, State: f.State,
-		ContinueWith: f.ContinueWith,
+		ContinueWith: f.ContinueWith, SessionTokenExchangeCode: f.ExchangeCode,
 	}
 	if f.Kind == Login {
 		refresh := f.Refresh

@@ -26,6 +26,7 @@ func (k *Kit) Start(w http.ResponseWriter, r *http.Request, kind Kind, typ strin
 	}
 	f := New(kind, typ, r, k.PublicURL, k.LifespanOf(kind))
 	f.ReturnTo = returnTo
+	offerExchange(f, r)
 	var token []byte
 	if typ == TypeBrowser {
 		token = k.CSRF.Ensure(w, r)
@@ -117,6 +118,11 @@ type Submission struct {
 	// Link reports that the submission is a link opened from a message
 	// (GET with the link's query as the payload), not a form.
 	Link bool
+	// Resumed reports that the submission came through Kit.Resume: a
+	// method's own endpoint (a provider's callback) and not the flow's
+	// form. Carried is what that endpoint handed on to the method.
+	Resumed bool
+	Carried any
 }
 
 // errAnswered means the response was already written.

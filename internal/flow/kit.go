@@ -48,6 +48,8 @@ type Kit struct {
 	Config
 	Store *store.Store
 	CSRF  *CSRF
+
+	entries map[Kind]Entry
 }
 
 // LifespanOf answers how long flows of kind live (default one hour).

@@ -94,6 +94,20 @@ type Outcome struct {
 	// flow: the next step is one only a browser can take (a security
 	// key's challenge), as Kratos answers it.
 	Relocate bool
+	// Location, when set, is where the browser goes to go on (a provider's
+	// sign-in page): the flow is written back as the method left it, and
+	// the caller is sent there (Kit.Relocate).
+	Location string
+	// Switch, when set, hands the submission to a new flow of that kind
+	// (Kit.Switch), carrying Carry to the method there: a social sign-in
+	// of an unknown account on login is its sign-up, a sign-up of a known
+	// one its sign-in, and a sign-up that would take an existing account's
+	// address asks to sign in to that account first.
+	Switch Kind
+	Carry  any
+	// Provider names the social sign-in provider, recorded with the
+	// session's authentication method.
+	Provider string
 	// Send issues the code or link the submission asked for and queues its
 	// message, inside the transaction that writes the flow back; the
 	// method has moved the form to what it shows once sent (state
@@ -176,6 +190,16 @@ func Routers(lists ...Methods) []Router {
 		}
 	}
 	return out
+}
+
+// Linker is implemented by methods that add to a sign-in made with another
+// method: a social account waiting to be linked once its owner proves the
+// existing account it would have duplicated.
+type Linker interface {
+	// LinkOnSignIn runs inside the completing transaction of login flow f,
+	// which signed in i. It answers the identity as written (nil:
+	// unchanged), or a FormError when i is not the account f waits for.
+	LinkOnSignIn(ctx context.Context, q *store.Q, f *Flow, i *identity.Identity) (*identity.Identity, error)
 }
 
 // Identified is implemented by the login methods that take part in

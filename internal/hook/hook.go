@@ -27,9 +27,11 @@ const (
 
 // Event is a flow being completed, as its hooks see and change it.
 type Event struct {
-	Flow     *flow.Flow
-	Method   string
-	AAL      string
+	Flow   *flow.Flow
+	Method string
+	AAL    string
+	// Provider names the social sign-in provider of an oidc completion.
+	Provider string
 	Identity *identity.Identity
 	// Session is the session the flow signed in (or, in settings, the
 	// one making the change); the session hook sets it.
@@ -135,7 +137,7 @@ func (s Sessions) Issue(ctx context.Context, q *store.Q, e *Event) error {
 		aal = session.AAL1
 	}
 	var err error
-	e.Session, err = s.M.Issue(ctx, q, e.Identity, e.Method, aal, e.Request)
+	e.Session, err = s.M.IssueWith(ctx, q, e.Identity, session.Method{Method: e.Method, AAL: aal, Provider: e.Provider}, e.Request)
 	return err
 }
 

@@ -537,6 +537,22 @@ func (m *Manager) FindByIdentifier(ctx context.Context, typ, identifier string) 
 	return m.Get(ctx, id)
 }
 
+// FindByExactIdentifier is FindByIdentifier for identifiers that are not
+// typed by people and so are not normalised: a social account's
+// "provider:subject", whose subject the provider compares case by case.
+func (m *Manager) FindByExactIdentifier(ctx context.Context, typ, identifier string) (*Identity, error) {
+	var id uuid.UUID
+	err := m.store.Read().QueryRow(ctx, `SELECT identity_id FROM identity_credential_identifiers WHERE type = $1 AND identifier = $2`,
+		typ, identifier).Scan(&id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.Get(ctx, id)
+}
+
 // SetCredentialConfig replaces the config of one credential, as when a
 // password hash is upgraded after a login.
 func (m *Manager) SetCredentialConfig(ctx context.Context, credentialID uuid.UUID, config json.RawMessage) error {

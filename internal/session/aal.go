@@ -70,15 +70,21 @@ func proven(aal string) error {
 // up in settings counts at once, yet a privileged change still needs a
 // recent sign-in. It runs inside the caller's transaction.
 func (m *Manager) AddMethod(ctx context.Context, q *store.Q, s *Session, method, aal string) error {
-	return m.appendMethod(ctx, q, s, method, aal, false)
+	return m.appendMethod(ctx, q, s, Method{Method: method, AAL: aal}, false)
+}
+
+// AddMethodWith is AddMethod for an authentication method with more to
+// record (the provider of a social account linked in settings).
+func (m *Manager) AddMethodWith(ctx context.Context, q *store.Q, s *Session, am Method) error {
+	return m.appendMethod(ctx, q, s, am, false)
 }
 
 // appendMethod adds one completed method to s and recomputes its level;
 // fresh also moves authenticated_at to now (a sign-in on the session).
 // The row is locked before its methods are read, so that two appends
 // racing on one session both land, on SQLite and PostgreSQL alike.
-func (m *Manager) appendMethod(ctx context.Context, q *store.Q, s *Session, method, aal string, fresh bool) error {
-	if err := proven(aal); err != nil {
+func (m *Manager) appendMethod(ctx context.Context, q *store.Q, s *Session, am Method, fresh bool) error {
+	if err := proven(am.AAL); err != nil {
 		return err
 	}
 	now := store.Now()
@@ -97,7 +103,8 @@ func (m *Manager) appendMethod(ctx context.Context, q *store.Q, s *Session, meth
 	if err := json.Unmarshal([]byte(raw), &methods); err != nil {
 		return err
 	}
-	methods = append(methods, Method{Method: method, AAL: aal, CompletedAt: now})
+	am.CompletedAt = now
+	methods = append(methods, am)
 	level := AALOf(methods)
 	encoded, err := json.Marshal(methods)
 	if err != nil {

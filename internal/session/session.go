@@ -183,13 +183,20 @@ func (m *Manager) logoutToken(sessionToken string) string {
 // Issue creates a session for identity i, authenticated now by method,
 // which proved aal (AAL1 or AAL2). It runs inside the caller's transaction.
 func (m *Manager) Issue(ctx context.Context, q *store.Q, i *identity.Identity, method, aal string, r *http.Request) (*Session, error) {
-	if err := proven(aal); err != nil {
+	return m.IssueWith(ctx, q, i, Method{Method: method, AAL: aal}, r)
+}
+
+// IssueWith is Issue for an authentication method with more to record
+// (the provider of a social sign-in); its CompletedAt is set to now.
+func (m *Manager) IssueWith(ctx context.Context, q *store.Q, i *identity.Identity, am Method, r *http.Request) (*Session, error) {
+	if err := proven(am.AAL); err != nil {
 		return nil, err
 	}
 	now := store.Now()
+	am.CompletedAt = now
 	s := &Session{
 		ID: uuid.New(), IdentityID: i.ID, Identity: i, Active: true,
-		Methods:  []Method{{Method: method, AAL: aal, CompletedAt: now}},
+		Methods:  []Method{am},
 		IssuedAt: now, AuthenticatedAt: now, ExpiresAt: now.Add(m.cfg.Lifespan),
 		CreatedAt: now, UpdatedAt: now,
 		Token: randomToken("ory_st_", 32),
@@ -212,7 +219,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 // The entry is appended, so a session that used a second factor keeps
 // aal2, and authenticated_at moves to now (contrast AddMethod).
 func (m *Manager) Reauthenticate(ctx context.Context, q *store.Q, s *Session, method, aal string) error {
-	return m.appendMethod(ctx, q, s, method, aal, true)
+	return m.appendMethod(ctx, q, s, Method{Method: method, AAL: aal}, true)
+}
+
+// ReauthenticateWith is Reauthenticate for an authentication method with
+// more to record (the provider of a social sign-in).
+func (m *Manager) ReauthenticateWith(ctx context.Context, q *store.Q, s *Session, am Method) error {
+	return m.appendMethod(ctx, q, s, am, true)
 }
 
 func deviceOf(r *http.Request) Device {

@@ -54,6 +54,9 @@ type Options struct {
 	Mitigate bool
 	// Identities finds the identity an identifier names (identifier-first).
 	Identities Identities
+	// Exchanges records the sessions of native flows that asked for a
+	// session token exchange code; nil: such flows answer as any other.
+	Exchanges flow.Exchanger
 }
 
 // Identities finds identities by what people type to sign in.
@@ -73,7 +76,14 @@ type Verifier interface {
 // NewHandler wires the login flow with the methods serving it, in the
 // order their nodes appear.
 func NewHandler(kit *flow.Kit, sessions *session.Manager, schemas *schema.Registry, opts Options, methods flow.Methods) *Handler {
-	return &Handler{kit: kit, sessions: sessions, schemas: schemas, opts: opts, methods: methods.For(flow.Login)}
+	h := &Handler{kit: kit, sessions: sessions, schemas: schemas, opts: opts, methods: methods.For(flow.Login)}
+	kit.Enter(flow.Login, flow.Entry{
+		Start: func(w http.ResponseWriter, r *http.Request, typ string) (*flow.Flow, error) {
+			return h.newFlow(w, r, typ, false, session.AAL1, nil)
+		},
+		Resume: h.process,
+	})
+	return h
 }
 
 // Register adds the routes.
@@ -214,6 +224,12 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	h.process(w, r, sub)
+}
+
+// process handles a submission, from the form or resumed from a method's
+// own endpoint.
+func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Submission) {
 	f, p := sub.Flow, sub.Payload
 	current, err := h.sessions.Current(r.Context(), r)
 	if err != nil {
@@ -277,8 +293,15 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.kit.Fail(w, r, err)
 		return
 	}
-	if out.Relocate && out.Send == nil {
-		h.relocate(w, r, f)
+	switch {
+	case out.Location != "":
+		h.kit.Relocate(w, r, f, out.Location)
+		return
+	case out.Switch != "":
+		h.kit.Switch(w, r, f, out.Switch, p, out.Carry)
+		return
+	case out.Relocate && out.Send == nil:
+		h.kit.Relocate(w, r, f, h.kit.FlowUIURL(f))
 		return
 	}
 	if out.Send != nil || out.Shown {
@@ -301,9 +324,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var (
-		s       *session.Session
-		refused *flow.Refusal
+		s        *session.Session
+		refused  *flow.Refusal
+		exchange string
 	)
+	am := session.Method{Method: m.ID(), AAL: out.AAL, Provider: out.Provider}
 	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		if _, stop, err := flow.Spend(r.Context(), q, out.Redeem, &refused); stop {
 			return err
@@ -319,22 +344,39 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
+		for _, lm := range h.methods {
+			if l, ok := lm.(flow.Linker); ok {
+				linked, err := l.LinkOnSignIn(r.Context(), q, f, i)
+				if err != nil {
+					return err
+				}
+				if linked != nil {
+					i = linked
+				}
+			}
+		}
 		if err := attempt.succeeded(r.Context(), q); err != nil {
 			return err
 		}
 		if current != nil {
 			s = current
-			if err := h.sessions.Reauthenticate(r.Context(), q, s, m.ID(), out.AAL); err != nil {
+			if err := h.sessions.ReauthenticateWith(r.Context(), q, s, am); err != nil {
 				return err
 			}
 		} else {
 			var err error
-			if s, err = h.sessions.Issue(r.Context(), q, i, m.ID(), out.AAL, r); err != nil {
+			if s, err = h.sessions.IssueWith(r.Context(), q, i, am, r); err != nil {
 				return err
 			}
 		}
-		if err := h.opts.Hooks.Run(r.Context(), q, &hook.Event{Flow: f, Method: m.ID(), AAL: out.AAL, Identity: i, Session: s, Request: r}); err != nil {
+		if err := h.opts.Hooks.Run(r.Context(), q, &hook.Event{Flow: f, Method: m.ID(), AAL: out.AAL, Provider: out.Provider, Identity: i, Session: s, Request: r}); err != nil {
 			return err
+		}
+		if sub.Resumed && current == nil && h.opts.Exchanges != nil && f.ExchangeDigest() != "" {
+			var err error
+			if exchange, err = h.opts.Exchanges.Complete(r.Context(), q, f.ExchangeDigest(), s); err != nil {
+				return err
+			}
 		}
 		f.State = flow.StatePassedChallenge
 		return flow.Update(r.Context(), q, f)
@@ -356,23 +398,16 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.kit.Fail(w, r, err)
 		return
 	}
+	if exchange != "" {
+		h.kit.AnswerExchange(w, r, f, exchange)
+		return
+	}
 	if current != nil && f.Type == flow.TypeAPI {
 		// Only the token's digest is stored; the app re-authenticated
 		// with the token itself and gets it back, as Kratos answers.
 		s.Token = h.sessions.TokenFrom(r)
 	}
 	h.succeed(w, r, f, s, current != nil)
-}
-
-// relocate stores the form a method moved on and sends the caller to the
-// flow's UI to go on there: 303 for browser forms, 422
-// browser_location_change_required for JSON callers.
-func (h *Handler) relocate(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
-	if !h.kit.Keep(w, r, f, nil) {
-		return
-	}
-	target := h.kit.FlowUIURL(f)
-	h.kit.Answer(w, r, f, flow.Answer{Error: flow.ErrLocationChange(target), Redirect: target})
 }
 
 // refuse answers a code that cannot be used: an expired one with a new

@@ -32,6 +32,9 @@ type Options struct {
 	// Verification, when set, sends verification messages to the new
 	// identity's addresses.
 	Verification Verifier
+	// Exchanges records the sessions of native flows that asked for a
+	// session token exchange code; nil: such flows answer as any other.
+	Exchanges flow.Exchanger
 }
 
 // Verifier starts address verification for a new identity.
@@ -52,7 +55,23 @@ type Handler struct {
 // NewHandler wires the registration flow with the methods serving it, in
 // the order their nodes appear.
 func NewHandler(kit *flow.Kit, sessions *session.Manager, schemas *schema.Registry, methods flow.Methods, opts Options) *Handler {
-	return &Handler{kit: kit, sessions: sessions, schemas: schemas, methods: methods.For(flow.Registration), opts: opts}
+	h := &Handler{kit: kit, sessions: sessions, schemas: schemas, methods: methods.For(flow.Registration), opts: opts}
+	kit.Enter(flow.Registration, flow.Entry{
+		Start: func(w http.ResponseWriter, r *http.Request, typ string) (*flow.Flow, error) {
+			if !h.opts.Enabled {
+				return nil, ErrDisabled
+			}
+			return h.newFlow(w, r, typ)
+		},
+		Resume: func(w http.ResponseWriter, r *http.Request, sub *flow.Submission) {
+			if !h.opts.Enabled {
+				h.kit.Fail(w, r, ErrDisabled)
+				return
+			}
+			h.process(w, r, sub)
+		},
+	})
+	return h
 }
 
 // Register adds the routes.
@@ -151,6 +170,13 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	h.process(w, r, sub)
+}
+
+// process handles a submission, from the form or resumed from a method's
+// own endpoint.
+func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Submission) {
+	sch := h.schemas.Default()
 	f, p := sub.Flow, sub.Payload
 	current, err := h.sessions.Current(r.Context(), r)
 	if err != nil {
@@ -196,22 +222,30 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		}
 		h.kit.Reject(w, r, f, nil)
 		return
+	case out.Location != "":
+		h.kit.Relocate(w, r, f, out.Location)
+		return
+	case out.Switch != "":
+		h.kit.Switch(w, r, f, out.Switch, p, out.Carry)
+		return
 	case out.Send != nil || out.Shown:
-		// A code went out to the address being signed up.
+		// A code went out to the address being signed up, or the method
+		// laid the form out again (a social sign-up missing traits).
 		h.kit.Hold(w, r, f, out.Send)
 		return
 	}
-	h.complete(w, r, f, m, out, traits)
+	h.complete(w, r, f, m, out, traits, sub.Resumed)
 }
 
 // complete creates the identity, with the session hook its session, and
 // starts verification, all in the one transaction that claims the flow.
-func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow, m flow.Method, out *flow.Outcome, traits map[string]any) {
+func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow, m flow.Method, out *flow.Outcome, traits map[string]any, resumed bool) {
 	var (
-		i       *identity.Identity
-		ev      *hook.Event
-		vf      *flow.Flow
-		refused *flow.Refusal
+		i        *identity.Identity
+		ev       *hook.Event
+		vf       *flow.Flow
+		refused  *flow.Refusal
+		exchange string
 	)
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		if _, stop, err := flow.Spend(r.Context(), q, out.Redeem, &refused); stop {
@@ -224,9 +258,14 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		if i, err = out.Commit(r.Context(), q); err != nil {
 			return err
 		}
-		ev = &hook.Event{Flow: f, Method: m.ID(), AAL: out.AAL, Identity: i, Request: r}
+		ev = &hook.Event{Flow: f, Method: m.ID(), AAL: out.AAL, Provider: out.Provider, Identity: i, Request: r}
 		if err := h.opts.Hooks.Run(r.Context(), q, ev); err != nil {
 			return err
+		}
+		if resumed && ev.Session != nil && h.opts.Exchanges != nil && f.ExchangeDigest() != "" {
+			if exchange, err = h.opts.Exchanges.Complete(r.Context(), q, f.ExchangeDigest(), ev.Session); err != nil {
+				return err
+			}
 		}
 		if h.opts.Verification != nil {
 			if vf, err = h.opts.Verification.StartAfterRegistration(r.Context(), q, r, w, f.Type, i); err != nil {
@@ -250,6 +289,10 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 	}
 	if err != nil {
 		h.kit.Fail(w, r, err)
+		return
+	}
+	if exchange != "" {
+		h.kit.AnswerExchange(w, r, f, exchange)
 		return
 	}
 	h.succeed(w, r, f, i, ev, vf)

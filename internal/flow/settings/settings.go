@@ -56,7 +56,21 @@ func NewHandler(kit *flow.Kit, sessions *session.Manager, ids *identity.Manager,
 	if opts.PrivilegedMaxAge <= 0 {
 		opts.PrivilegedMaxAge = time.Hour
 	}
-	return &Handler{kit: kit, sessions: sessions, ids: ids, schemas: schemas, methods: methods.For(flow.Settings), opts: opts}
+	h := &Handler{kit: kit, sessions: sessions, ids: ids, schemas: schemas, methods: methods.For(flow.Settings), opts: opts}
+	kit.Enter(flow.Settings, flow.Entry{
+		Start: func(w http.ResponseWriter, r *http.Request, typ string) (*flow.Flow, error) {
+			s, err := h.sessions.Current(r.Context(), r)
+			if err != nil {
+				return nil, err
+			}
+			if s == nil {
+				return nil, session.ErrSessionInactive
+			}
+			return h.newFlow(w, r, typ, s.Identity)
+		},
+		Resume: h.process,
+	})
+	return h
 }
 
 // Register adds the routes.
@@ -263,6 +277,12 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	h.process(w, r, sub)
+}
+
+// process handles a submission, from the form or resumed from a method's
+// own endpoint.
+func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Submission) {
 	f, p := sub.Flow, sub.Payload
 	s := h.requireSession(w, r, f.Type)
 	if s == nil || !h.requireAAL(w, r, s, f.Type == flow.TypeBrowser, h.requestURL(r)) {
@@ -291,6 +311,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil && out.Shown {
 		h.showAgain(w, r, f, s)
+		return
+	}
+	if err == nil && out.Location != "" {
+		h.kit.Relocate(w, r, f, out.Location)
 		return
 	}
 	var changed *identity.Identity
@@ -363,11 +387,11 @@ func (h *Handler) complete(r *http.Request, f *flow.Flow, s *session.Session, m 
 		}
 		if out.AAL != "" {
 			// A new factor counts for the session that set it up.
-			if err := h.sessions.AddMethod(r.Context(), q, s, m.ID(), out.AAL); err != nil {
+			if err := h.sessions.AddMethodWith(r.Context(), q, s, session.Method{Method: m.ID(), AAL: out.AAL, Provider: out.Provider}); err != nil {
 				return err
 			}
 		}
-		if err := h.opts.Hooks.Run(r.Context(), q, &hook.Event{Flow: f, Method: m.ID(), Identity: changed, Session: s, Request: r}); err != nil {
+		if err := h.opts.Hooks.Run(r.Context(), q, &hook.Event{Flow: f, Method: m.ID(), Provider: out.Provider, Identity: changed, Session: s, Request: r}); err != nil {
 			return err
 		}
 		f.State = StateSuccess

@@ -259,10 +259,23 @@ func redactURL(s string) string {
 var ErrNonceMismatch = errors.New("the id_token's nonce does not match the flow")
 
 func (p *Provider) oidcClaims(ctx context.Context, tok *oauth2.Token, rawIDToken, nonce string) (*Claims, error) {
-	if rawIDToken == "" {
-		return nil, errors.New("the token response has no id_token")
-	}
 	vctx := gooidc.ClientContext(ctx, p.hc)
+	if rawIDToken == "" {
+		if p.cfg.ClaimsSource != config.ClaimsSourceUserinfo {
+			return nil, errors.New("the token response has no id_token")
+		}
+		// An OAuth2-only server: state and PKCE bind the answer, there is
+		// no nonce to check.
+		raw, err := p.userinfo(vctx, tok, "")
+		if err != nil {
+			return nil, err
+		}
+		issuer, err := p.discoveredIssuer()
+		if err != nil {
+			return nil, err
+		}
+		return p.claimsOf(ctx, tok, raw, issuer)
+	}
 	idt, err := p.verifier.Verify(vctx, rawIDToken)
 	if err != nil {
 		return nil, fmt.Errorf("verifying the id_token: %w", err)
@@ -280,39 +293,11 @@ func (p *Provider) oidcClaims(ctx context.Context, tok *oauth2.Token, rawIDToken
 		return nil, fmt.Errorf("reading the id_token: %w", err)
 	}
 	if p.cfg.ClaimsSource == config.ClaimsSourceUserinfo {
-		info, err := p.oidc.UserInfo(vctx, oauth2.StaticTokenSource(tok))
-		if err != nil {
-			return nil, fmt.Errorf("fetching userinfo: %w", err)
-		}
-		if info.Subject != idt.Subject {
-			return nil, errors.New("userinfo names another subject than the id_token")
-		}
-		fromInfo := map[string]any{}
-		if err := info.Claims(&fromInfo); err != nil {
-			return nil, fmt.Errorf("reading userinfo: %w", err)
-		}
-		fromInfo["iss"] = idt.Issuer
-		raw = fromInfo
-	}
-	claims := claimsFrom(raw)
-	claims.Issuer = idt.Issuer
-	switch p.cfg.SubjectSource {
-	case "oid":
-		if p.cfg.Provider == "microsoft" {
-			claims.Subject = claims.Object
-		}
-	case "me":
-		if p.meURL != "" {
-			me, err := p.getJSON(ctx, tok, p.meURL)
-			if err != nil {
-				return nil, err
-			}
-			id, _ := lookup(me, "id")
-			s, _ := id.(string)
-			claims.Subject = s
+		if raw, err = p.userinfo(vctx, tok, idt.Subject); err != nil {
+			return nil, err
 		}
 	}
-	return claims, nil
+	return p.claimsOf(ctx, tok, raw, idt.Issuer)
 }
 
 // checkTenantIssuer accepts, for Microsoft's shared tenants, only the
