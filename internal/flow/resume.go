@@ -91,6 +91,21 @@ func (k *Kit) Switch(w http.ResponseWriter, r *http.Request, from *Flow, to Kind
 	e.Resume(w, r, &Submission{Flow: nf, Payload: p, Resumed: true, Carried: carried})
 }
 
+// Forward answers an outcome that takes submission p of f elsewhere: to
+// out.Location (Relocate), or to a new flow of kind out.Switch. It
+// reports whether it answered.
+func (k *Kit) Forward(w http.ResponseWriter, r *http.Request, f *Flow, p Payload, out *Outcome) bool {
+	switch {
+	case out.Location != "":
+		k.Relocate(w, r, f, out.Location)
+	case out.Switch != "":
+		k.Switch(w, r, f, out.Switch, p, out.Carry)
+	default:
+		return false
+	}
+	return true
+}
+
 // Relocate writes f back as the method left it and sends the caller to
 // target to go on there (a provider's sign-in page, the flow's UI): 422
 // browser_location_change_required for apps and AJAX, 303 for browsers.

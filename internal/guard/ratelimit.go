@@ -65,7 +65,8 @@ func (g *Guard) take(ctx context.Context, key string, b config.TokenBucket) (boo
 }
 
 // limitClass names the bucket a request draws from, if any: creating a
-// flow, or submitting one (including the links and codes in messages).
+// flow, or submitting one (including the links and codes in messages and
+// providers' callbacks).
 // Whoami, health, schemas, fetching flows and everything else is free.
 func (g *Guard) limitClass(r *http.Request) (string, config.TokenBucket, bool) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/self-service/")
@@ -76,6 +77,12 @@ func (g *Guard) limitClass(r *http.Request) (string, config.TokenBucket, bool) {
 	case http.MethodPost:
 		return "submit", g.cfg.RateLimits.Submission, true
 	case http.MethodGet:
+		switch {
+		case rest == "fed-cm/parameters": // begins a login
+			return "create", g.cfg.RateLimits.FlowCreation, true
+		case strings.HasPrefix(rest, "methods/oidc/callback"): // a provider's answer completes a flow
+			return "submit", g.cfg.RateLimits.Submission, true
+		}
 		kind, how, _ := strings.Cut(rest, "/")
 		if !flowKinds[kind] {
 			return "", config.TokenBucket{}, false

@@ -13,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lanyard-id/lanyard/internal/config"
-	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
-	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/identity/identitytest"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
 )
@@ -136,15 +134,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, s *store.Store, secrets ...string) *fixture {
 	t.Helper()
-	reg, err := schema.Load(ctx, nil, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := hasher.New(config.Hashers{Algorithm: "bcrypt", Bcrypt: config.Bcrypt{Cost: 4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := identity.NewManager(s, reg, h, "https://auth.example.com/")
+	ids, _ := identitytest.NewManager(t, s, "https://auth.example.com/")
 	if len(secrets) == 0 {
 		secrets = []string{"cookie-secret-0123456789"}
 	}

@@ -14,10 +14,8 @@ import (
 	"time"
 
 	"github.com/lanyard-id/lanyard/internal/cipher"
-	"github.com/lanyard-id/lanyard/internal/config"
-	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
-	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/identity/identitytest"
 	"github.com/lanyard-id/lanyard/internal/session"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
@@ -85,15 +83,7 @@ func newCipher(t *testing.T, secret string) cipher.Cipher {
 
 func newFixture(t *testing.T, db *store.Store) *fixture {
 	t.Helper()
-	reg, err := schema.Load(ctx, nil, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := hasher.New(config.Hashers{Algorithm: "bcrypt", Bcrypt: config.Bcrypt{Cost: 4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := identity.NewManager(db, reg, h, "https://auth.example.com/")
+	ids, _ := identitytest.NewManager(t, db, "https://auth.example.com/")
 	sessions, err := session.NewManager(db, ids, session.Config{Lifespan: time.Hour, Secrets: []string{"cookie-secret-0123456789"}})
 	if err != nil {
 		t.Fatal(err)

@@ -81,6 +81,14 @@ func forEachStore(t *testing.T, fn func(t *testing.T, store string)) {
 // site's origin; set adds or overrides config keys (by dotted path).
 func startSite(t *testing.T, store string, set map[string]any) *site {
 	t.Helper()
+	return startSiteFor(t, store, func(string) map[string]any { return set })
+}
+
+// startSiteFor is startSite for config that depends on the site's origin,
+// such as an OpenID Provider's redirect URIs: set is called once the
+// origin is known, before the server starts.
+func startSiteFor(t *testing.T, store string, set func(origin string) map[string]any) *site {
+	t.Helper()
 	bin := lanyardBinary(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -125,7 +133,7 @@ func startSite(t *testing.T, store string, set map[string]any) *site {
 		base["selfservice.methods."+method+".config.rp.display_name"] = "Lanyard Browser Test"
 		base["selfservice.methods."+method+".config.rp.origins"] = []any{s.Origin}
 	}
-	for k, v := range set {
+	for k, v := range set(s.Origin) {
 		base[k] = v
 	}
 	for k, v := range base {
@@ -265,7 +273,13 @@ func renderFlow(kind string, f flow) string {
 			common := fmt.Sprintf("name=\"%s\" value=\"%s\"%s", esc(n.attr("name")), esc(n.attr("value")), map[bool]string{true: " disabled"}[n.flag("disabled")])
 			switch typ {
 			case "submit":
-				fmt.Fprintf(&b, "<button type=\"submit\" %s>%s</button>\n", common, esc(label))
+				// data-label tells apart buttons that submit the same value
+				// (a provider's sign-up and its "Continue").
+				labelID := int64(0)
+				if n.Meta.Label != nil {
+					labelID = n.Meta.Label.ID
+				}
+				fmt.Fprintf(&b, "<button type=\"submit\" %s data-label=\"%d\">%s</button>\n", common, labelID, esc(label))
 			case "button":
 				// The legacy onclick carries the call itself; newer nodes
 				// name the script's function in onclickTrigger.
@@ -349,7 +363,8 @@ type session struct {
 		Traits map[string]any `json:"traits"`
 	} `json:"identity"`
 	Methods []struct {
-		Method string `json:"method"`
-		AAL    string `json:"aal"`
+		Method   string `json:"method"`
+		AAL      string `json:"aal"`
+		Provider string `json:"provider"`
 	} `json:"authentication_methods"`
 }

@@ -12,13 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lanyard-id/lanyard/internal/config"
 	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/flow"
-	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/identity/identitytest"
 	"github.com/lanyard-id/lanyard/internal/onetime"
-	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/store"
 )
 
@@ -61,15 +59,7 @@ type Fixture struct {
 // fixture made.
 func NewFixture(t *testing.T, s *store.Store, newMethod func(links flow.Config, ids *identity.Manager, codes *onetime.Codes, mail courier.Outbox) flow.Method) *Fixture {
 	t.Helper()
-	reg, err := schema.Load(ctx, nil, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := hasher.New(config.Hashers{Algorithm: "bcrypt", Bcrypt: config.Bcrypt{Cost: 4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := identity.NewManager(s, reg, h, PublicURL)
+	ids, _ := identitytest.NewManager(t, s, PublicURL)
 	mail := &Outbox{}
 	m := newMethod(flow.Config{PublicURL: PublicURL}, ids, onetime.New("secret-0123456789"), mail)
 	return &Fixture{S: s, IDs: ids, Mail: mail, M: m}

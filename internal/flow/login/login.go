@@ -294,11 +294,7 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 		return
 	}
 	switch {
-	case out.Location != "":
-		h.kit.Relocate(w, r, f, out.Location)
-		return
-	case out.Switch != "":
-		h.kit.Switch(w, r, f, out.Switch, p, out.Carry)
+	case h.kit.Forward(w, r, f, p, out):
 		return
 	case out.Relocate && out.Send == nil:
 		h.kit.Relocate(w, r, f, h.kit.FlowUIURL(f))

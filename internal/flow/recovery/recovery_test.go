@@ -16,13 +16,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/lanyard-id/lanyard/internal/config"
 	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/flow"
-	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/identity/identitytest"
 	"github.com/lanyard-id/lanyard/internal/onetime"
-	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/session"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
@@ -129,15 +127,7 @@ func newEnv(t *testing.T, s *store.Store, opts Options) *env {
 	t.Cleanup(srv.Close)
 	public := srv.URL + "/"
 
-	reg, err := schema.Load(context.Background(), nil, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs, err := hasher.New(config.Hashers{Algorithm: "bcrypt", Bcrypt: config.Bcrypt{Cost: 4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := identity.NewManager(s, reg, hs, public)
+	ids, _ := identitytest.NewManager(t, s, public)
 	sessions, err := session.NewManager(s, ids, session.Config{Lifespan: time.Hour, Secrets: []string{"cookie-secret-0123456789"},
 		Cookie: session.CookieConfig{Name: "ory_kratos_session", SameSite: http.SameSiteLaxMode, Persistent: true}})
 	if err != nil {

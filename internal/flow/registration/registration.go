@@ -222,11 +222,7 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 		}
 		h.kit.Reject(w, r, f, nil)
 		return
-	case out.Location != "":
-		h.kit.Relocate(w, r, f, out.Location)
-		return
-	case out.Switch != "":
-		h.kit.Switch(w, r, f, out.Switch, p, out.Carry)
+	case h.kit.Forward(w, r, f, p, out):
 		return
 	case out.Send != nil || out.Shown:
 		// A code went out to the address being signed up, or the method

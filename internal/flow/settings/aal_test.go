@@ -13,11 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lanyard-id/lanyard/internal/config"
 	"github.com/lanyard-id/lanyard/internal/flow"
-	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
-	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/identity/identitytest"
 	"github.com/lanyard-id/lanyard/internal/session"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
@@ -55,15 +53,7 @@ func newAALEnv(t *testing.T, s *store.Store) *aalEnv {
 	lenient := httptest.NewServer(lenientMux)
 	t.Cleanup(lenient.Close)
 
-	reg, err := schema.Load(context.Background(), nil, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs, err := hasher.New(config.Hashers{Algorithm: "bcrypt", Bcrypt: config.Bcrypt{Cost: 4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := identity.NewManager(s, reg, hs, public)
+	ids, _ := identitytest.NewManager(t, s, public)
 	sessions, err := session.NewManager(s, ids, session.Config{Lifespan: time.Hour, Secrets: []string{"cookie-secret-0123456789"},
 		Cookie: session.CookieConfig{SameSite: http.SameSiteLaxMode}})
 	if err != nil {
@@ -75,8 +65,8 @@ func newAALEnv(t *testing.T, s *store.Store) *aalEnv {
 		CSRF:   flow.NewCSRF(public, false, "", "/", http.SameSiteLaxMode),
 	}
 	m := &noop{}
-	NewHandler(kit, sessions, ids, reg, flow.Methods{m}, Options{}).Register(strictMux)
-	NewHandler(kit, sessions, ids, reg, flow.Methods{m}, Options{RequiredAAL: session.RequireAAL1}).Register(lenientMux)
+	NewHandler(kit, sessions, ids, ids.Schemas(), flow.Methods{m}, Options{}).Register(strictMux)
+	NewHandler(kit, sessions, ids, ids.Schemas(), flow.Methods{m}, Options{RequiredAAL: session.RequireAAL1}).Register(lenientMux)
 	return &aalEnv{public: public, ids: ids, sessions: sessions, store: s, method: m, strict: strict, lenient: lenient}
 }
 

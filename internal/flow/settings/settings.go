@@ -313,8 +313,7 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 		h.showAgain(w, r, f, s)
 		return
 	}
-	if err == nil && out.Location != "" {
-		h.kit.Relocate(w, r, f, out.Location)
+	if err == nil && h.kit.Forward(w, r, f, p, out) {
 		return
 	}
 	var changed *identity.Identity

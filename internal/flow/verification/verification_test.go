@@ -13,13 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lanyard-id/lanyard/internal/config"
 	"github.com/lanyard-id/lanyard/internal/courier"
 	"github.com/lanyard-id/lanyard/internal/flow"
-	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/identity/identitytest"
 	"github.com/lanyard-id/lanyard/internal/onetime"
-	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
 )
@@ -92,15 +90,7 @@ func newEnv(t *testing.T, s *store.Store, opts Options) *env {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	public := srv.URL + "/"
-	reg, err := schema.Load(context.Background(), nil, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs, err := hasher.New(config.Hashers{Algorithm: "bcrypt", Bcrypt: config.Bcrypt{Cost: 4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := identity.NewManager(s, reg, hs, public)
+	ids, _ := identitytest.NewManager(t, s, public)
 	kit := &flow.Kit{
 		Config: flow.Config{PublicURL: public, UIURL: map[flow.Kind]string{flow.Verification: verificationUI}},
 		Store:  s,

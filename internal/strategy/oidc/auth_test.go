@@ -56,3 +56,38 @@ func TestUpstreamParametersFromJSONAndForms(t *testing.T) {
 		t.Errorf("a string upstream_parameters = %v, want none", got)
 	}
 }
+
+func TestOverlayKeepsWhatTheFormLeavesBlank(t *testing.T) {
+	traits := map[string]any{"email": "a@example.org", "name": map[string]any{"first": "Ada", "last": "Lovelace"}}
+	overlay(traits, map[string]any{"email": "", "name": map[string]any{"first": "", "last": "King"}, "nickname": "ada", "age": nil})
+	name := traits["name"].(map[string]any)
+	if traits["email"] != "a@example.org" || name["first"] != "Ada" || name["last"] != "King" || traits["nickname"] != "ada" {
+		t.Errorf("overlay = %v", traits)
+	}
+	if _, ok := traits["age"]; ok {
+		t.Error("a null value was written")
+	}
+	fresh := map[string]any{}
+	src := map[string]any{"name": map[string]any{"first": "Grace"}}
+	overlay(fresh, src)
+	fresh["name"].(map[string]any)["first"] = "changed"
+	if src["name"].(map[string]any)["first"] != "Grace" {
+		t.Error("overlay shares nested maps with its source")
+	}
+}
+
+func TestProviderButtonsImplyTheMethod(t *testing.T) {
+	m := &Method{}
+	for p, want := range map[*flow.Payload]bool{
+		{"provider": "google"}:                       true,
+		{"link": "google"}:                           true,
+		{"unlink": "google"}:                         true,
+		{"provider": "google", "method": "oidc"}:     false, // named: Pick finds it by name
+		{"provider": "google", "method": "password"}: false,
+		{"identifier": "a@example.org"}:              false,
+	} {
+		if got := m.Implies(*p); got != want {
+			t.Errorf("Implies(%v) = %t, want %t", *p, got, want)
+		}
+	}
+}

@@ -169,6 +169,16 @@ func linkedOf(i *identity.Identity) CredentialConfig {
 	return cfg
 }
 
+// Implies implements flow.Implied: a UI that puts every method in one
+// form posts a provider button (or settings' link and unlink) without
+// `method`, as Kratos accepts.
+func (m *Method) Implies(p flow.Payload) bool {
+	if p.String("method") != "" {
+		return false
+	}
+	return p.String(fieldProvider) != "" || p.String(fieldLink) != "" || p.String(fieldUnlink) != ""
+}
+
 // Submit implements flow.Method.
 func (m *Method) Submit(ctx context.Context, s *flow.Submission) (*flow.Outcome, error) {
 	if s.Resumed {

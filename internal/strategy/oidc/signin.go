@@ -70,9 +70,7 @@ func (m *Method) signUp(ctx context.Context, s *flow.Submission, res *Result) (*
 	}
 	traits := map[string]any{}
 	for _, over := range []map[string]any{mapped.Traits, res.Traits, s.Traits} {
-		for k, v := range over {
-			traits[k] = v
-		}
+		overlay(traits, over)
 	}
 	x, err := flow.ValidateTraits(s.Schema, traits)
 	var fe flow.FormError
@@ -125,6 +123,32 @@ func (m *Method) signUp(ctx context.Context, s *flow.Submission, res *Result) (*
 		}
 		return m.putLinks(ctx, q, i, nil, entry)
 	}}, nil
+}
+
+// overlay writes over's values into into, object by object: what a form
+// leaves blank (an empty input it posts with every button) keeps what the
+// provider gave.
+func overlay(into, over map[string]any) {
+	for k, v := range over {
+		switch v := v.(type) {
+		case nil:
+			continue
+		case string:
+			if v == "" {
+				continue
+			}
+		case map[string]any:
+			if sub, ok := into[k].(map[string]any); ok {
+				overlay(sub, v)
+				continue
+			}
+			fresh := map[string]any{}
+			overlay(fresh, v)
+			into[k] = fresh
+			continue
+		}
+		into[k] = v
+	}
 }
 
 // taken answers the first identifier of a would-be account that another

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lanyard-id/lanyard/internal/config"
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/identity/identitytest"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
@@ -32,16 +32,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, s *store.Store, p Policy) *fixture {
 	t.Helper()
-	reg, err := schema.Load(ctx, nil, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := hasher.New(config.Hashers{Algorithm: "bcrypt", Bcrypt: config.Bcrypt{Cost: 4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := identity.NewManager(s, reg, h, "https://auth.example.com/")
-	return &fixture{ids: ids, h: h, st: New(ids, h, p), sch: reg.Default()}
+	ids, h := identitytest.NewManager(t, s, "https://auth.example.com/")
+	return &fixture{ids: ids, h: h, st: New(ids, h, p), sch: ids.Schemas().Default()}
 }
 
 // only returns the single message of a FormError on field.

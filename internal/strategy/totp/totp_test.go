@@ -19,10 +19,9 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/lanyard-id/lanyard/internal/cipher"
-	"github.com/lanyard-id/lanyard/internal/config"
 	"github.com/lanyard-id/lanyard/internal/flow"
-	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/identity/identitytest"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
@@ -46,23 +45,15 @@ type fixture struct {
 
 func newFixture(t *testing.T, s *store.Store) *fixture {
 	t.Helper()
-	reg, err := schema.Load(ctx, nil, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := hasher.New(config.Hashers{Algorithm: "bcrypt", Bcrypt: config.Bcrypt{Cost: 4}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	c, err := cipher.New(cipher.XChaCha20Poly1305, []string{testCipherSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := identity.NewManager(s, reg, h, "https://auth.example.com/")
+	ids, _ := identitytest.NewManager(t, s, "https://auth.example.com/")
 	m := New(ids, c, "Example Inc")
 	m.now = func() time.Time { return clock }
 	ids.SetDeclassifier(ID, m.Declassify)
-	return &fixture{s: s, ids: ids, m: m, sch: reg.Default()}
+	return &fixture{s: s, ids: ids, m: m, sch: ids.Schemas().Default()}
 }
 
 func (f *fixture) identity(t *testing.T, email string) *identity.Identity {
