@@ -36,6 +36,8 @@ type oidcOptions struct {
 	schema string
 	// fedcm gives provider op a FedCM config URL.
 	fedcm bool
+	// set adds or overrides config keys, as selfserviceServer's set.
+	set map[string]any
 }
 
 // oidcEnv is a server with three providers: op and plain (an OAuth2-only
@@ -109,6 +111,9 @@ func oidcServer(t *testing.T, store string, o oidcOptions) *oidcEnv {
 		set["identity.schemas"] = []any{map[string]any{
 			"id": "oidc-test", "url": "file://" + filepath.Join(repoRoot, "test", "conformance", "testdata", o.schema),
 		}}
+	}
+	for k, v := range o.set {
+		set[k] = v
 	}
 	s := selfserviceServer(t, store, set)
 	// startServer chose a public port of its own; the config's wins.

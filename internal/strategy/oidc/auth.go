@@ -111,7 +111,11 @@ func (m *Method) begin(s *flow.Submission, p *Provider) (*flow.Outcome, error) {
 		return nil, err
 	}
 	f.Internal[authKey] = sealed
-	return &flow.Outcome{Location: p.AuthCodeURL(state, a.Nonce, a.Verifier, upstreamOf(s.Payload), f.Refresh)}, nil
+	upstream := upstreamOf(s.Payload)
+	if f.Kind == flow.Settings {
+		delete(upstream, "auth_type") // not among settings' upstream parameters in Kratos
+	}
+	return &flow.Outcome{Location: p.AuthCodeURL(state, a.Nonce, a.Verifier, upstream, f.Refresh)}, nil
 }
 
 // upstreamOf reads upstream_parameters, JSON object or form fields alike.
