@@ -251,6 +251,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	if exchanges != nil {
 		routes = append(routes, exchanges) // GET /sessions/token-exchange
 	}
+	routes = append(routes, builtInUI(cfg, kit, sessions, ids, social, mail))
 	if keyScript != nil {
 		routes = append(routes, keyScript) // /.well-known/ory/webauthn.js
 	}

@@ -245,6 +245,9 @@ func printBanner(out io.Writer, cfg *config.Config, db *store.Store, mail *couri
 		mode = " (development mode: plain-HTTP cookies, generated secrets)"
 	}
 	fmt.Fprintf(out, "Lanyard %s is running%s\n", buildVersion(), mode)
+	if cfg.Selfservice.Flows.Login.UIURL == "" {
+		fmt.Fprintf(out, "  Open:        %s\n", cfg.PublicURL("ui/"))
+	}
 	fmt.Fprintf(out, "  Public API:  %s\n", cfg.PublicURL(""))
 	fmt.Fprintf(out, "  Admin API:   %s\n", cfg.AdminURL(""))
 	fmt.Fprintf(out, "  Database:    %s\n", db)

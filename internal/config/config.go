@@ -37,6 +37,8 @@ type Config struct {
 	// Protection is Lanyard's own protection.* section.
 	Protection Protection
 	Security   Security
+	// UI is Lanyard's own ui.* section (the built-in pages).
+	UI UI
 
 	// DataDir holds the embedded database and generated development
 	// secrets when they are not configured. Default: ./.lanyard

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -92,62 +91,21 @@ func (h *adminHandler) list(w http.ResponseWriter, r *http.Request) {
 	if !q.Has("page_size") && !q.Has("per_page") {
 		pg.Size = defaultListSize
 	}
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	f := listFilter{recipient: q.Get("recipient"), after: pg.After, limit: pg.Size}
 	if q.Has("status") {
-		s := q.Get("status")
-		if !statuses[s] {
+		f.status = q.Get("status")
+		if !statuses[f.status] {
 			wire.WriteError(w, r, wire.BadRequest.WithReason("status must be one of queued, processing, sent or abandoned."))
 			return
 		}
-		where = append(where, "status = "+arg(s))
 	}
-	if rcpt := q.Get("recipient"); rcpt != "" {
-		where = append(where, "recipient = "+arg(rcpt))
-	}
-	ctx := r.Context()
-	db := h.c.store.Read()
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int64
-	if err := db.QueryRow(ctx, "SELECT count(*) FROM courier_messages"+cond, args...).Scan(&total); err != nil {
-		wire.WriteError(w, r, err)
-		return
-	}
-	if pg.After != nil {
-		// Newest first; the token names the last message of the page before.
-		a := arg(*pg.After)
-		where = append(where, "(created_at, id) < (SELECT created_at, id FROM courier_messages WHERE id = "+a+")")
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	rows, err := db.Query(ctx, "SELECT "+messageColumns+" FROM courier_messages"+cond+" ORDER BY created_at DESC, id DESC LIMIT "+arg(pg.Size+1), args...)
+	page, more, total, err := h.c.listMessages(r.Context(), f)
 	if err != nil {
 		wire.WriteError(w, r, err)
 		return
 	}
-	defer rows.Close()
-	var page []*message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			wire.WriteError(w, r, err)
-			return
-		}
-		page = append(page, m)
-	}
-	if err := rows.Err(); err != nil {
-		wire.WriteError(w, r, err)
-		return
-	}
 	var next *uuid.UUID
-	if len(page) > pg.Size {
-		page = page[:pg.Size]
+	if more && len(page) > 0 {
 		next = &page[len(page)-1].ID
 	}
 	out := make([]messageView, 0, len(page))

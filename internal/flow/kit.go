@@ -139,11 +139,13 @@ func (k *Kit) ReturnTo(f *Flow) string {
 	return k.defaultReturnTo()
 }
 
+// defaultReturnTo is selfservice.default_browser_return_url, or else the
+// built-in UI's welcome page.
 func (k *Kit) defaultReturnTo() string {
 	if k.DefaultReturnTo != "" {
 		return k.DefaultReturnTo
 	}
-	return k.PublicURL
+	return k.PublicURL + "ui/"
 }
 
 // LogoutReturnTo implements session.Redirector.
@@ -212,27 +214,10 @@ var stubErrors = map[string]*wire.Error{
 
 // ServeError answers GET /self-service/errors?id=.
 func (k *Kit) ServeError(w http.ResponseWriter, r *http.Request) {
-	id := r.URL.Query().Get("id")
-	if e, ok := stubErrors[id]; ok {
-		now := time.Now().UTC()
-		wire.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "error": e, "created_at": now, "updated_at": now})
-		return
-	}
-	uid, err := uuid.Parse(id)
-	if err != nil {
-		wire.WriteError(w, r, wire.NotFound.WithReason("The error could not be found."))
-		return
-	}
-	var body string
-	var created, updated store.Time
-	err = k.Store.Read().QueryRow(r.Context(), `SELECT error, created_at, updated_at FROM selfservice_errors WHERE id = $1`, uid).Scan(&body, &created, &updated)
-	if err == store.ErrNotFound {
-		wire.WriteError(w, r, wire.NotFound.WithReason("The error could not be found."))
-		return
-	}
+	e, err := k.ReadError(r.Context(), r.URL.Query().Get("id"))
 	if err != nil {
 		wire.WriteError(w, r, err)
 		return
 	}
-	wire.WriteJSON(w, http.StatusOK, map[string]any{"id": uid.String(), "error": json.RawMessage(body), "created_at": created.Time, "updated_at": updated.Time})
+	wire.WriteJSON(w, http.StatusOK, map[string]any{"id": e.ID, "error": e.Error, "created_at": e.CreatedAt, "updated_at": e.UpdatedAt})
 }

@@ -105,11 +105,12 @@ func TestReturnToChoices(t *testing.T) {
 	if _, err := k.LogoutReturnTo(nil, "https://evil.com/"); err == nil {
 		t.Error("logout to a forbidden URL allowed")
 	}
+	// Without configuration, browsers come back to the built-in UI.
 	bare := &Kit{Config: Config{PublicURL: publicURL}}
-	if got := bare.ReturnTo(&Flow{Kind: Login}); got != publicURL {
+	if got := bare.ReturnTo(&Flow{Kind: Login}); got != publicURL+"ui/" {
 		t.Errorf("without configuration: %q", got)
 	}
-	if got, _ := bare.LogoutReturnTo(nil, ""); got != publicURL {
+	if got, _ := bare.LogoutReturnTo(nil, ""); got != publicURL+"ui/" {
 		t.Errorf("logout without configuration: %q", got)
 	}
 }

@@ -53,6 +53,17 @@ func New(kit *flow.Kit, ids *identity.Manager, c cipher.Cipher, mapper *Mapper, 
 	return &Method{kit: kit, ids: ids, cipher: c, mapper: mapper, providers: providers}
 }
 
+// AuthOrigins are the origins of the providers' sign-in pages.
+func (m *Method) AuthOrigins() []string {
+	var out []string
+	for _, p := range m.providers {
+		if o := p.AuthOrigin(); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // ID implements flow.Method.
 func (m *Method) ID() string { return ID }
 

@@ -143,6 +143,16 @@ func NewProvider(ctx context.Context, cfg config.OIDCProvider, redirectURI strin
 // Config is the provider's configuration.
 func (p *Provider) Config() config.OIDCProvider { return p.cfg }
 
+// AuthOrigin is the scheme and host browsers are sent to for signing in,
+// which a page's form-action policy must allow.
+func (p *Provider) AuthOrigin() string {
+	u, err := url.Parse(p.oauth.Endpoint.AuthURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // UsesPKCE reports whether sign-ins need a PKCE verifier
 // (oauth2.GenerateVerifier), bound to the flow until the callback.
 func (p *Provider) UsesPKCE() bool { return p.pkce }
