@@ -19,12 +19,13 @@ import (
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/session"
+	"github.com/lanyard-id/lanyard/internal/ui/i18n"
 )
 
 // Options shape the pages.
 type Options struct {
 	Branding config.UIBranding
-	// Translator words the pages; nil: English.
+	// Translator words the pages; nil: internal/ui/i18n's catalogue.
 	Translator Translator
 	// FormActionOrigins are where a form submission may be redirected
 	// besides this origin (social sign-in providers), for form-action.
@@ -57,7 +58,7 @@ func New(kit *flow.Kit, sessions *session.Manager, ids *identity.Manager, opts O
 	}
 	tr := opts.Translator
 	if tr == nil {
-		tr = English{}
+		tr = i18n.New()
 	}
 	return &Handler{
 		kit: kit, sessions: sessions, ids: ids, opts: opts, tr: tr,

@@ -461,10 +461,10 @@ func TestPhrases(t *testing.T) {
 			t.Errorf("Phrase(_, %q) does not read its table", key)
 		}
 	}
-	if got := c.Phrase("de", "sign_out"); got != "Abmelden" {
+	if got := c.Phrase("de", "nav.sign_out"); got != "Abmelden" {
 		t.Errorf("Phrase(de, sign_out) = %q", got)
 	}
-	if got := c.Phrase("fr", "sign_out"); got != "Sign out" {
+	if got := c.Phrase("fr", "nav.sign_out"); got != "Sign out" {
 		t.Errorf("Phrase(fr, sign_out) = %q", got)
 	}
 	if got := c.Phrase("de", "no_such_key"); got != "no_such_key" {

@@ -1,14 +1,8 @@
 package i18n
 
-// Phrases are the keys of the pages' own words, for Catalogue.Phrase:
-// short keys, then the dotted keys internal/ui's templates use.
+// Phrases are the keys of the pages' own words, for Catalogue.Phrase: the
+// keys internal/ui's templates use.
 var Phrases = []string{
-	"sign_in", "sign_up", "sign_out", "settings", "sessions", "recover", "verify", "welcome",
-	"signed_in_as", "error", "back_home", "mailbox", "revoke", "this_device", "last_used", "no_messages",
-	"continue", "page_title_login", "page_title_registration", "page_title_settings", "page_title_recovery",
-	"page_title_verification", "page_title_error", "page_title_sessions", "page_title_mailbox",
-	"page_title_welcome", "skip_to_content", "language",
-
 	"nav.home", "nav.sign_in", "nav.sign_up", "nav.recover", "nav.verify", "nav.settings", "nav.sessions",
 	"nav.sign_out", "nav.skip", "welcome.signed_in", "welcome.signed_out", "error.status", "error.back",
 	"flow.expires", "lookup.codes", "group.default", "group.password", "group.profile", "group.code",
@@ -24,34 +18,6 @@ var Phrases = []string{
 }
 
 var englishPhrases = map[string]string{
-	"sign_in":                 "Sign in",
-	"sign_up":                 "Sign up",
-	"sign_out":                "Sign out",
-	"settings":                "Settings",
-	"sessions":                "Sessions",
-	"recover":                 "Recover account",
-	"verify":                  "Verify address",
-	"welcome":                 "Welcome",
-	"signed_in_as":            "Signed in as",
-	"error":                   "Error",
-	"back_home":               "Back to the start page",
-	"mailbox":                 "Mailbox",
-	"revoke":                  "Revoke",
-	"this_device":             "This device",
-	"last_used":               "Last used",
-	"no_messages":             "No messages yet.",
-	"continue":                "Continue",
-	"page_title_login":        "Sign in",
-	"page_title_registration": "Create an account",
-	"page_title_settings":     "Account settings",
-	"page_title_recovery":     "Recover your account",
-	"page_title_verification": "Verify your address",
-	"page_title_error":        "Something went wrong",
-	"page_title_sessions":     "Your sessions",
-	"page_title_mailbox":      "Dev mailbox",
-	"page_title_welcome":      "Welcome",
-	"skip_to_content":         "Skip to content",
-	"language":                "Language",
 
 	// The groups without a heading of their own are empty on purpose.
 	"nav.home":                  "Home",
@@ -119,34 +85,6 @@ var englishPhrases = map[string]string{
 }
 
 var germanPhrases = map[string]string{
-	"sign_in":                 "Anmelden",
-	"sign_up":                 "Registrieren",
-	"sign_out":                "Abmelden",
-	"settings":                "Einstellungen",
-	"sessions":                "Sitzungen",
-	"recover":                 "Konto wiederherstellen",
-	"verify":                  "Adresse bestätigen",
-	"welcome":                 "Willkommen",
-	"signed_in_as":            "Angemeldet als",
-	"error":                   "Fehler",
-	"back_home":               "Zurück zur Startseite",
-	"mailbox":                 "Postfach",
-	"revoke":                  "Beenden",
-	"this_device":             "Dieses Gerät",
-	"last_used":               "Zuletzt verwendet",
-	"no_messages":             "Noch keine Nachrichten.",
-	"continue":                "Weiter",
-	"page_title_login":        "Anmelden",
-	"page_title_registration": "Konto anlegen",
-	"page_title_settings":     "Kontoeinstellungen",
-	"page_title_recovery":     "Konto wiederherstellen",
-	"page_title_verification": "Adresse bestätigen",
-	"page_title_error":        "Da ist etwas schiefgegangen",
-	"page_title_sessions":     "Ihre Sitzungen",
-	"page_title_mailbox":      "Entwickler-Postfach",
-	"page_title_welcome":      "Willkommen",
-	"skip_to_content":         "Zum Inhalt springen",
-	"language":                "Sprache",
 
 	"nav.home":                  "Start",
 	"nav.sign_in":               "Anmelden",
