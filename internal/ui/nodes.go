@@ -123,7 +123,9 @@ func buildForm(p *page, c *flow.Container) *formView {
 	// One form holds every method, as the flow's nodes expect (the
 	// default group's identifier serves them all). A method's buttons skip
 	// the browser's checks of fields another method requires; the server
-	// checks what each method needs.
+	// checks what each method needs. A group of buttons that each carry
+	// their own choice (a provider to sign in with, one to link) rather
+	// than a method to run with the form's fields needs none of them.
 	for _, g := range fv.Groups {
 		others := false
 		for name := range requiredIn {
@@ -131,8 +133,14 @@ func buildForm(p *page, c *flow.Container) *formView {
 				others = true
 			}
 		}
+		choices := true
 		for _, v := range g.Nodes {
-			if v.Kind == "submit" && others {
+			if v.Kind != "submit" || v.Name == "method" {
+				choices = false
+			}
+		}
+		for _, v := range g.Nodes {
+			if v.Kind == "submit" && (others || choices) {
 				v.NoValidate = true
 			}
 		}

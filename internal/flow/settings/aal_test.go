@@ -230,5 +230,14 @@ func TestSettingsRequiredAAL(t *testing.T) {
 		if r := do(t, browser, "GET", pub+"/self-service/settings/flows?id="+browserFlow, "", "", "", asJSON); r.status != 200 {
 			t.Errorf("fetching after the second factor: %d %v", r.status, r.body)
 		}
+		// The step-up login returns the browser to the submission's URL,
+		// which shows the flow again.
+		back := do(t, browser, "GET", pub+"/self-service/settings?flow="+browserFlow, "", "", "", "")
+		if back.status != http.StatusSeeOther || back.header.Get("Location") != settingsUI+"?flow="+browserFlow {
+			t.Errorf("coming back to the submission URL: %d %s", back.status, back.header.Get("Location"))
+		}
+		if bad := do(t, browser, "GET", pub+"/self-service/settings?flow=nonsense", "", "", "", asJSON); bad.status != http.StatusNotFound {
+			t.Errorf("coming back with a malformed flow id: %d", bad.status)
+		}
 	})
 }

@@ -79,6 +79,20 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /self-service/settings/api", func(w http.ResponseWriter, r *http.Request) { h.create(w, r, flow.TypeAPI) })
 	mux.HandleFunc("GET /self-service/settings/flows", h.fetch)
 	mux.HandleFunc("POST /self-service/settings", h.submit)
+	// A browser sent on to a second factor by a submission comes back
+	// to the submission's URL: it shows the flow again.
+	mux.HandleFunc("GET /self-service/settings", h.showFlow)
+}
+
+// showFlow sends a browser that comes back to a settings submission's URL
+// to the flow's UI, where it can submit again.
+func (h *Handler) showFlow(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(r.URL.Query().Get("flow"))
+	if err != nil {
+		h.kit.Fail(w, r, flow.ErrFlowNotFound)
+		return
+	}
+	http.Redirect(w, r, h.kit.FlowUIURL(&flow.Flow{Kind: flow.Settings, ID: id}), http.StatusSeeOther)
 }
 
 // Errors of the settings flow.
