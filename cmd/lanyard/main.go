@@ -45,6 +45,9 @@ func rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringSliceVarP(&g.configFiles, "config", "c", nil, "config file in Kratos format (repeatable; later files override earlier ones)")
 	root.AddCommand(serveCommand(g), migrateCommand(g), courierCommand(g), versionCommand())
+	root.AddCommand(identityCommands()...)
+	root.AddCommand(cleanupCommand(g))
+	root.AddCommand(hashersCommand())
 	return root
 }
 

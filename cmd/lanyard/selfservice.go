@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/strategy/oidc"
 	"github.com/lanyard-id/lanyard/internal/strategy/passkey"
 	"github.com/lanyard-id/lanyard/internal/strategy/password"
+	"github.com/lanyard-id/lanyard/internal/strategy/password/breach"
 	"github.com/lanyard-id/lanyard/internal/strategy/profile"
 	"github.com/lanyard-id/lanyard/internal/strategy/totp"
 	"github.com/lanyard-id/lanyard/internal/strategy/webauthn"
@@ -104,8 +106,16 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	}
 
 	pwCfg := ss.Methods.Password
-	if pwCfg.HaveIBeenPwnedEnabled {
-		slog.Warn("selfservice.methods.password.config.haveibeenpwned_enabled: the breached-password check is not implemented yet; passwords are checked for length and similarity only")
+	policy := password.Policy{
+		MinLength: pwCfg.MinPasswordLength, IdentifierSimilarity: pwCfg.IdentifierSimilarityCheck,
+		MaxBreaches: pwCfg.MaxBreaches, IgnoreBreachErrors: pwCfg.IgnoreNetworkErrors,
+	}
+	if pwCfg.Enabled && pwCfg.HaveIBeenPwnedEnabled {
+		breaches, err := breach.New(pwCfg.HaveIBeenPwnedHost, breach.Options{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("selfservice.methods.password.config.haveibeenpwned_host: %w", err)
+		}
+		policy.Breaches = breaches
 	}
 	// The methods, each in the order its flows show them (as Kratos:
 	// the profile before the password in settings; in registration the
@@ -115,7 +125,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	prof := profile.New(ids, !oneStep, ss.Methods.Profile.Enabled)
 	settingsMethods = append(settingsMethods, prof)
 	if pwCfg.Enabled {
-		pw := password.New(ids, h, password.Policy{MinLength: pwCfg.MinPasswordLength, IdentifierSimilarity: pwCfg.IdentifierSimilarityCheck})
+		pw := password.New(ids, h, policy)
 		loginMethods = append(loginMethods, pw)
 		registrationMethods = append(registrationMethods, pw)
 		settingsMethods = append(settingsMethods, pw)

@@ -22,6 +22,8 @@ import (
 	"github.com/lanyard-id/lanyard/internal/guard"
 	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/metrics"
+	"github.com/lanyard-id/lanyard/internal/requestid"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/store"
 )
@@ -80,7 +82,7 @@ func setupLogging(l config.Log) {
 	if l.Format == "json" {
 		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
-	slog.SetDefault(slog.New(h))
+	slog.SetDefault(slog.New(requestid.LogHandler(h)))
 }
 
 func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
@@ -118,6 +120,9 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 	if err != nil {
 		return err
 	}
+	observed := metrics.New(mail.CountByStatus)
+	mail.ReportResults(observed.CourierSent)
+	guards.ReportRefusals(observed.Refused)
 	publicRoutes, adminRoutes, err := selfService(cfg, db, ids, schemas, h, mail, guards, len(opts.Files) == 0)
 	if err != nil {
 		return err
@@ -133,6 +138,7 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 		AdminRoutes:   append(adminRoutes, guards.Admin(ids)),
 		PublicCORS:    cfg.Serve.Public.CORS,
 		PublicLimit:   guards.Middleware,
+		Metrics:       observed,
 	}
 
 	// Listen before announcing anything, so that a port in use is an

@@ -14,7 +14,10 @@ import (
 	"time"
 
 	"github.com/lanyard-id/lanyard/internal/config"
+	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/metrics"
+	"github.com/lanyard-id/lanyard/internal/requestid"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
@@ -38,6 +41,9 @@ type Deps struct {
 	// PublicLimit, when set, wraps the public routes inside CORS handling,
 	// so that its refusals (429) reach cross-origin pages readable.
 	PublicLimit func(http.Handler) http.Handler
+	// Metrics, when set, counts every request and flow outcome and is
+	// served on the admin listener at /admin/metrics/prometheus.
+	Metrics *metrics.Metrics
 }
 
 // Routes is a set of endpoints that registers itself on a mux.
@@ -70,7 +76,7 @@ func Public(d Deps) http.Handler {
 	if d.PublicLimit != nil {
 		h = d.PublicLimit(h)
 	}
-	return cors(d.PublicCORS, h)
+	return observe(cors(d.PublicCORS, h), "public", d.Metrics)
 }
 
 // Admin builds the handler of the admin listener. Every admin route answers
@@ -87,6 +93,9 @@ func Admin(d Deps) http.Handler {
 		mux.HandleFunc("GET "+prefix+"/version", func(w http.ResponseWriter, r *http.Request) {
 			wire.WriteJSON(w, http.StatusOK, map[string]string{"version": d.Version})
 		})
+		if d.Metrics != nil {
+			mux.Handle("GET "+prefix+"/metrics/prometheus", d.Metrics.Handler())
+		}
 	}
 
 	// Public paths belong to the other listener.
@@ -101,7 +110,7 @@ func Admin(d Deps) http.Handler {
 			mux.Handle(m+" "+p, toPublic)
 		}
 	}
-	return chain(mux, "admin")
+	return observe(chain(mux, "admin"), "admin", d.Metrics)
 }
 
 func registerHealth(mux *http.ServeMux, prefix string, d Deps) {
@@ -131,11 +140,47 @@ func redirectTo(base *url.URL) http.Handler {
 	})
 }
 
-// chain wraps mux with what every request needs: panic recovery, JSON
-// answers for unknown routes, no caching, and a debug log line.
-func chain(mux *http.ServeMux, listener string) http.Handler {
+// observe is the outermost layer of a listener: it gives the request its
+// id (echoed in X-Request-Id and carried by every log line made with the
+// request's context), counts it in m by the route pattern that served it,
+// and writes a debug log line.
+func observe(next http.Handler, listener string, m *metrics.Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		id := requestid.Pick(r.Header.Get(requestid.Header))
+		w.Header().Set(requestid.Header, id)
+		ctx := requestid.NewContext(r.Context(), id)
+		if m != nil {
+			ctx = flow.WithObserver(ctx, m)
+		}
+		route := &routeNote{}
+		r = r.WithContext(context.WithValue(ctx, routeKey{}, route))
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			status := rec.status
+			if !rec.wrote && r.Context().Err() != nil {
+				status = wire.StatusClientClosedRequest // the client left before any answer
+			}
+			took := time.Since(start)
+			m.Request(listener, route.pattern, status, took)
+			// The path only: queries can carry tokens and codes.
+			slog.DebugContext(r.Context(), "request", "listener", listener, "method", r.Method, "path", r.URL.Path,
+				"status", status, "duration", took)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// routeNote is where chain leaves the pattern that served a request for
+// observe, which runs outside the middleware that may copy the request.
+type routeNote struct{ pattern string }
+
+type routeKey struct{}
+
+// chain wraps mux with what every request needs: panic recovery, JSON
+// answers for unknown routes and no caching.
+func chain(mux *http.ServeMux, listener string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
@@ -147,13 +192,6 @@ func chain(mux *http.ServeMux, listener string) http.Handler {
 					wire.WriteError(rec, r, wire.Internal)
 				}
 			}
-			status := rec.status
-			if !rec.wrote && r.Context().Err() != nil {
-				status = wire.StatusClientClosedRequest // the client left before any answer
-			}
-			// The path only: queries can carry tokens and codes.
-			slog.DebugContext(r.Context(), "request", "listener", listener, "method", r.Method, "path", r.URL.Path,
-				"status", status, "duration", time.Since(start))
 		}()
 		rec.Header().Set("Cache-Control", "private, no-cache, no-store, must-revalidate")
 		if err := checkURLText(r.URL); err != nil {
@@ -165,7 +203,13 @@ func chain(mux *http.ServeMux, listener string) http.Handler {
 			return
 		}
 		// Through the mux, not the handler found above: only ServeHTTP
-		// fills in the path values ({id}) of the request.
+		// fills in the path values ({id}) of the request, and the pattern,
+		// read after it served.
+		defer func() {
+			if note, ok := r.Context().Value(routeKey{}).(*routeNote); ok {
+				note.pattern = r.Pattern
+			}
+		}()
 		mux.ServeHTTP(rec, r)
 	})
 }

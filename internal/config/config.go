@@ -211,6 +211,9 @@ type Methods struct {
 type PasswordMethod struct {
 	Enabled                   bool
 	HaveIBeenPwnedEnabled     bool
+	HaveIBeenPwnedHost        string
+	MaxBreaches               int
+	IgnoreNetworkErrors       bool
 	MinPasswordLength         int
 	IdentifierSimilarityCheck bool
 }

@@ -59,6 +59,8 @@ type Courier struct {
 	// backoff computes the delay before retry n (n >= 1); tests shorten it.
 	backoff func(n int) time.Duration
 	log     *slog.Logger
+	// results, when set, is told each delivery attempt's result (metrics).
+	results func(result string)
 }
 
 // New prepares a courier: it loads and parses every template and checks

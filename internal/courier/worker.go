@@ -231,6 +231,7 @@ func (c *Courier) finish(ctx context.Context, m *message, lease time.Time, sendE
 	if err != nil {
 		return err
 	}
+	c.report(status, sendErr)
 	attrs := []any{"message_id", m.ID, "message_type", m.Type, "template_type", m.TemplateType, "send_count", count}
 	switch {
 	case !held:

@@ -62,6 +62,7 @@ func (k *Kit) RespondCreated(w http.ResponseWriter, r *http.Request, f *Flow, er
 // Fail answers an error: JSON for apps and AJAX, a redirect to the error
 // UI for browsers.
 func (k *Kit) Fail(w http.ResponseWriter, r *http.Request, err error) {
+	k.failed(r)
 	if wire.WantsJSON(r) || strings.HasSuffix(r.URL.Path, "/api") {
 		wire.WriteError(w, r, err)
 		return
@@ -302,6 +303,9 @@ func (k *Kit) Reject(w http.ResponseWriter, r *http.Request, f *Flow, fe FormErr
 // RejectAs is Reject for flows whose JSON carries more than the flow (the
 // settings flow shows its identity).
 func (k *Kit) RejectAs(w http.ResponseWriter, r *http.Request, f *Flow, fe FormError, view func() any) {
+	if len(fe) > 0 {
+		k.rejected(r, f)
+	}
 	k.hold(w, r, f, fe, nil, view)
 }
 

@@ -212,6 +212,7 @@ type Exchanger interface {
 // the app's return address with the code that, with the flow's exchange
 // code, redeems the session.
 func (k *Kit) AnswerExchange(w http.ResponseWriter, r *http.Request, f *Flow, code string) {
+	k.Completed(r, f)
 	http.Redirect(w, r, appendQuery(k.ReturnTo(f), "code", code), http.StatusSeeOther)
 }
 

@@ -153,6 +153,7 @@ func (g *Guard) Attempt(ctx context.Context, q *store.Q, scope Scope, identifier
 		return Verdict{}, err
 	}
 	if lockedUntil > now {
+		g.refused(string(scope), ReasonLocked)
 		return Verdict{Locked: true, RetryAfter: time.Duration(lockedUntil-now) * time.Microsecond, Until: fromMicros(lockedUntil), Failures: failures}, nil
 	}
 
@@ -168,6 +169,7 @@ func (g *Guard) Attempt(ctx context.Context, q *store.Q, scope Scope, identifier
 		return Verdict{}, err
 	}
 	if refused {
+		g.refused(string(scope), ReasonDelayed)
 		return Verdict{RetryAfter: time.Duration(next-now) * time.Microsecond, Until: fromMicros(next), Failures: failures}, nil
 	}
 	return Verdict{Allowed: true, Failures: failures}, nil

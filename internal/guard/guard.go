@@ -35,6 +35,8 @@ type Guard struct {
 
 	// lastSweep is when this process last removed expired rows (Unix µs).
 	lastSweep atomic.Int64
+	// refusals, when set, is told each refusal (metrics).
+	refusals func(scope, reason string)
 }
 
 // sweepEvery is how often each process removes rows that no longer hold

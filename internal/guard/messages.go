@@ -40,5 +40,9 @@ func (g *Guard) AllowMessage(ctx context.Context, q *store.Q, address string) (b
 	if err := q.QueryRow(ctx, messageCount, g.hash(a), g.now().UnixMicro(), micros(g.cfg.Courier.Window)).Scan(&n); err != nil {
 		return false, err
 	}
-	return n <= g.cfg.Courier.MaxPerAddress, nil
+	if n > g.cfg.Courier.MaxPerAddress {
+		g.refused(scopeMessages, ReasonCapped)
+		return false, nil
+	}
+	return true, nil
 }

@@ -130,6 +130,7 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		if !ok {
+			g.refused(class, ReasonRateLimited)
 			refuse(w, r, wait)
 			return
 		}

@@ -250,6 +250,10 @@ func (h *AdminHandler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := ListOptions{PageSize: page.Size, After: page.After, Identifier: q.Get("credentials_identifier")}
+	if err := searchOptions(q, &opts); err != nil {
+		wire.WriteError(w, r, err)
+		return
+	}
 	if ids := q["ids"]; len(ids) > 0 {
 		if len(ids) > maxListIDs {
 			wire.WriteError(w, r, wire.BadRequest.WithReason("At most %d ids can be listed at once.", maxListIDs))

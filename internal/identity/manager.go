@@ -459,11 +459,27 @@ type ListOptions struct {
 	After      *uuid.UUID
 	IDs        []uuid.UUID
 	Identifier string
+	// Trait, when set, keeps identities whose trait at a dotted path
+	// equals a value, ignoring case (search.go).
+	Trait *TraitSearch
+	// IdentifierPrefix, when set, keeps identities with an identifier
+	// (password, code, WebAuthn, passkey) starting with it, ignoring case.
+	IdentifierPrefix string
 }
 
 // List answers a page of identities ordered by id and whether more follow.
 func (m *Manager) List(ctx context.Context, o ListOptions) ([]*Identity, bool, error) {
-	p := listParams{After: o.After, Limit: o.PageSize + 1, IDs: o.IDs}
+	if o.Trait != nil {
+		if err := o.Trait.Validate(); err != nil {
+			return nil, false, err
+		}
+	}
+	if o.IdentifierPrefix != "" {
+		if err := validateIdentifierPrefix(o.IdentifierPrefix); err != nil {
+			return nil, false, err
+		}
+	}
+	p := listParams{After: o.After, Limit: o.PageSize + 1, IDs: o.IDs, Trait: o.Trait, IdentifierPrefix: o.IdentifierPrefix}
 	if o.Identifier != "" {
 		p.Identifier = schema.NormalizeIdentifier(o.Identifier)
 	}

@@ -24,6 +24,9 @@ func insertIdentity(ctx context.Context, q *store.Q, i *Identity) error {
 	if err != nil {
 		return err
 	}
+	if err := insertTraitRows(ctx, q, i.ID, traitRows(i.Traits)); err != nil {
+		return err
+	}
 	for _, typ := range credentialTypes(i.Credentials) {
 		if err := insertCredential(ctx, q, i.ID, i.Credentials[typ]); err != nil {
 			return err
@@ -83,6 +86,9 @@ func updateIdentity(ctx context.Context, q *store.Q, i *Identity, before *Identi
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return store.ErrNotFound
+	}
+	if err := updateTraitRows(ctx, q, i.ID, before.Traits, i.Traits); err != nil {
+		return err
 	}
 
 	for typ, old := range before.Credentials {
@@ -207,9 +213,27 @@ type listParams struct {
 	IDs        []uuid.UUID
 	Identifier string // exact, normalised credentials identifier
 	IdentType  string // credential type of Identifier; "" for any
+	// Trait and IdentifierPrefix search (search.go).
+	Trait            *TraitSearch
+	IdentifierPrefix string
 }
 
 func listIdentities(ctx context.Context, q *store.Q, p listParams) ([]*Identity, error) {
+	query, args := listQuery(q, p)
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := scanIdentities(rows)
+	if err != nil {
+		return nil, err
+	}
+	return ids, loadRelations(ctx, q, ids)
+}
+
+// listQuery is the statement listIdentities runs, apart so that tests can
+// show its plan.
+func listQuery(q *store.Q, p listParams) (string, []any) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -233,20 +257,13 @@ func listIdentities(ctx context.Context, q *store.Q, p listParams) ([]*Identity,
 		}
 		where = append(where, "i.id IN ("+sub+")")
 	}
+	where = append(where, searchConditions(q, p, arg)...)
 	query := `SELECT ` + prefixed("i.", identityColumns) + ` FROM identities i`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	query += " ORDER BY i.id LIMIT " + arg(p.Limit)
-	rows, err := q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := scanIdentities(rows)
-	if err != nil {
-		return nil, err
-	}
-	return ids, loadRelations(ctx, q, ids)
+	return query, args
 }
 
 func countIdentities(ctx context.Context, q *store.Q) (int, error) {

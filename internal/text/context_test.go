@@ -125,6 +125,7 @@ func samples() map[string]*Message {
 		"PasswordTooSimilar":      PasswordTooSimilar(),
 		"PasswordTooShort":        PasswordTooShort(8, 5),
 		"PasswordTooLong":         PasswordTooLong(72, 80),
+		"PasswordBreached":        PasswordBreached(3),
 		"LoginExpired":            LoginExpired(at),
 		"NoLoginStrategy":         NoLoginStrategy(),
 		"NoRegistrationStrategy":  NoRegistrationStrategy(),

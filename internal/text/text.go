@@ -105,6 +105,12 @@ func PasswordTooLong(max, actual int) *Message {
 	return m
 }
 
+func PasswordBreached(breaches int) *Message {
+	m := errMsg(4000034, "The password has been found in data breaches and must no longer be used.")
+	m.Context = map[string]any{"breaches": breaches}
+	return m
+}
+
 // expired tells that a flow, code or link expired at expiredAt. UIs fill
 // their own texts from expired_at (RFC 3339) and expired_at_unix, as
 // Kratos's messages carry them.

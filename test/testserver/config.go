@@ -26,6 +26,8 @@ func BaseConfig(dsn string, publicPort, adminPort int) map[string]any {
 				"base_url": fmt.Sprintf("http://127.0.0.1:%d/", adminPort),
 			},
 		},
+		// No network here: the breached-password check is off unless a test points it at its own range server.
+		"selfservice": map[string]any{"methods": map[string]any{"password": map[string]any{"config": map[string]any{"haveibeenpwned_enabled": false}}}},
 		"hashers": map[string]any{
 			"algorithm": "bcrypt",
 			"bcrypt":    map[string]any{"cost": 4},

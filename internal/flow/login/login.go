@@ -429,6 +429,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, f *flow.Flow, r
 // succeed answers a completed login: the session token for apps, the
 // session cookie for browsers.
 func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, s *session.Session, refreshed bool) {
+	h.kit.Completed(r, f)
 	out := map[string]any{"session": h.sessions.View(s, false), "continue_with": []any{}}
 	if f.Type == flow.TypeAPI {
 		if s.Token != "" {

@@ -456,6 +456,7 @@ func (h *Handler) complete(r *http.Request, q *store.Q, f *flow.Flow, code *onet
 // over to a settings flow. typ is how to answer: the flow's type for
 // codes, browser for links.
 func (h *Handler) recovered(w http.ResponseWriter, r *http.Request, f *flow.Flow, typ string, done *recoveredOwner) {
+	h.kit.Completed(r, f)
 	i, s := done.identity, done.session
 	settingsFlow, err := h.settings.StartFor(r.Context(), w, r, typ, i)
 	if err != nil {

@@ -337,6 +337,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, f *flow.Flow, r
 }
 
 func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, f *flow.Flow, i *identity.Identity, ev *hook.Event, vf *flow.Flow) {
+	h.kit.Completed(r, f)
 	s := ev.Session
 	iv := i.View(identity.ViewOptions{SchemaURL: h.sessions.SchemaURL(i.SchemaID)})
 	continueWith := []any{}

@@ -361,6 +361,7 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 	}
 
 	// Browsers go back where the flow was asked to return, or to its UI.
+	h.kit.Completed(r, f)
 	h.kit.Answer(w, r, f, flow.Answer{JSON: h.view(f, changed), Redirect: f.ReturnTo})
 }
 

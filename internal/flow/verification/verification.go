@@ -353,6 +353,7 @@ func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flo
 	case err != nil:
 		h.kit.Fail(w, r, err)
 	case refusal == nil:
+		h.kit.Completed(r, f)
 		h.show(w, r, f)
 	case errors.Is(refusal, onetime.ErrTooManyAttempts):
 		h.replace(w, r, f, f.Type, tooManySubmissions())
@@ -474,6 +475,7 @@ func (h *Handler) redeemLink(w http.ResponseWriter, r *http.Request, f *flow.Flo
 		h.kit.RedirectToUI(w, r, nf)
 		return
 	}
+	h.kit.Completed(r, f)
 	h.show(w, r, f)
 }
 

@@ -66,7 +66,7 @@ func (s *Strategy) change(ctx context.Context, sub *flow.Submission) (*flow.Outc
 		return nil, flow.ErrPrivilegedSessionRequired
 	}
 	pw := sub.Payload.String("password")
-	if err := s.CheckNew(sub.Identity, pw); err != nil {
+	if err := s.CheckNew(ctx, sub.Identity, pw); err != nil {
 		return nil, err
 	}
 	plan, err := s.ids.PlanChange(ctx, sub.Identity.ID, func(current *identity.Identity) (identity.Draft, error) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/text"
+	"github.com/lanyard-id/lanyard/internal/wire"
 )
 
 // ID is the method name in submissions and node groups.
@@ -25,6 +27,27 @@ const ID = "password"
 type Policy struct {
 	MinLength            int
 	IdentifierSimilarity bool
+	// Breaches, when set, is asked about passwords that pass every other
+	// check; more than MaxBreaches appearances refuse the password.
+	Breaches    Breaches
+	MaxBreaches int
+	// IgnoreBreachErrors accepts passwords that Breaches could not check.
+	IgnoreBreachErrors bool
+}
+
+// Breaches tells how many times a password appears in known data
+// breaches (breach.Client).
+type Breaches interface {
+	Check(ctx context.Context, password string) (int, error)
+}
+
+// ErrBreachCheckUnavailable answers a new password that could not be
+// checked for breaches while such failures are not to be ignored: the
+// range API, not the request, is at fault, hence 502 as in Kratos.
+var ErrBreachCheckUnavailable = &wire.Error{
+	Code: http.StatusBadGateway, Status: http.StatusText(http.StatusBadGateway),
+	Message: "The password could not be checked against known data breaches. Please try again later.",
+	Reason:  "Leaked password server unavailable",
 }
 
 // Strategy signs identities in and up with passwords.
@@ -149,8 +172,8 @@ func (s *Strategy) Register(ctx context.Context, sch *schema.Schema, traits map[
 	if password == "" {
 		return nil, flow.FormError{{Field: "password", Message: text.ValidationRequired("password")}}
 	}
-	if m := s.check(password, extracted.Identifiers[ID]); m != nil {
-		return nil, flow.FormError{{Field: "password", Message: m}}
+	if err := s.check(ctx, password, extracted.Identifiers[ID]); err != nil {
+		return nil, err
 	}
 	raw, err := json.Marshal(traits)
 	if err != nil {
@@ -159,8 +182,34 @@ func (s *Strategy) Register(ctx context.Context, sch *schema.Schema, traits map[
 	return s.ids.Prepare(ctx, identity.Draft{SchemaID: sch.ID, Traits: raw, Password: &password})
 }
 
-// check applies the password policy; nil means the password is fine.
-func (s *Strategy) check(password string, identifiers []string) *text.Message {
+// check applies the password policy: a FormError on the password field
+// when the password may not be used, another error when it could not be
+// checked.
+func (s *Strategy) check(ctx context.Context, password string, identifiers []string) error {
+	if m := s.checkLocally(password, identifiers); m != nil {
+		return flow.FormError{{Field: "password", Message: m}}
+	}
+	if s.policy.Breaches == nil {
+		return nil
+	}
+	n, err := s.policy.Breaches.Check(ctx, password)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil && s.policy.IgnoreBreachErrors:
+		slog.WarnContext(ctx, "the breached-password check failed; the password is accepted unchecked (ignore_network_errors)", "error", err)
+		return nil
+	case err != nil:
+		return ErrBreachCheckUnavailable.WithCause(err)
+	case n > s.policy.MaxBreaches:
+		return flow.FormError{{Field: "password", Message: text.PasswordBreached(n)}}
+	}
+	return nil
+}
+
+// checkLocally applies the checks that need nothing but the password;
+// nil means it passes them.
+func (s *Strategy) checkLocally(password string, identifiers []string) *text.Message {
 	n := utf8.RuneCountInString(password)
 	if n < s.policy.MinLength {
 		return text.PasswordTooShort(s.policy.MinLength, n)
@@ -220,7 +269,7 @@ func (s *Strategy) SettingsNodes(f *flow.Flow) {
 }
 
 // CheckNew applies the password policy to a new password for identity i.
-func (s *Strategy) CheckNew(i *identity.Identity, password string) error {
+func (s *Strategy) CheckNew(ctx context.Context, i *identity.Identity, password string) error {
 	if password == "" {
 		return flow.FormError{{Field: "password", Message: text.ValidationRequired("password")}}
 	}
@@ -232,8 +281,5 @@ func (s *Strategy) CheckNew(i *identity.Identity, password string) error {
 		// An identity without a password yet: its identifiers come from its traits.
 		identifiers = s.ids.Identifiers(i, identity.CredentialsPassword)
 	}
-	if m := s.check(password, identifiers); m != nil {
-		return flow.FormError{{Field: "password", Message: m}}
-	}
-	return nil
+	return s.check(ctx, password, identifiers)
 }

@@ -49,28 +49,28 @@ func only(t *testing.T, err error, field string) *text.Message {
 func TestPolicy(t *testing.T) {
 	f := newFixture(t, nil, Policy{MinLength: 8, IdentifierSimilarity: true})
 
-	m := f.st.check("short", nil)
+	m := f.st.checkLocally("short", nil)
 	if m == nil || m.ID != 4000032 || m.Type != text.Error || m.Context["min_length"] != 8 || m.Context["actual_length"] != 5 {
 		t.Errorf("too short: %+v", m)
 	}
 	// Length counts characters, not bytes.
-	if m := f.st.check("äöüßäöüß", nil); m != nil {
+	if m := f.st.checkLocally("äöüßäöüß", nil); m != nil {
 		t.Errorf("8 non-ASCII characters: %+v", m)
 	}
-	if m := f.st.check("ääää", nil); m == nil || m.Context["actual_length"] != 4 {
+	if m := f.st.checkLocally("ääää", nil); m == nil || m.Context["actual_length"] != 4 {
 		t.Errorf("4 non-ASCII characters: %+v", m)
 	}
 	long := strings.Repeat("x", f.h.MaxPasswordBytes()+1)
-	if m := f.st.check(long, nil); m == nil || m.ID != 4000033 || m.Context["max_length"] != 72 || m.Context["actual_length"] != 73 {
+	if m := f.st.checkLocally(long, nil); m == nil || m.ID != 4000033 || m.Context["max_length"] != 72 || m.Context["actual_length"] != 73 {
 		t.Errorf("too long: %+v", m)
 	}
-	if m := f.st.check(strings.Repeat("x", 72), nil); m != nil {
+	if m := f.st.checkLocally(strings.Repeat("x", 72), nil); m != nil {
 		t.Errorf("72 bytes: %+v", m)
 	}
-	if m := f.st.check("Example.org1", []string{"alice@example.org"}); m == nil || m.ID != 4000031 {
+	if m := f.st.checkLocally("Example.org1", []string{"alice@example.org"}); m == nil || m.ID != 4000031 {
 		t.Errorf("similar to the identifier: %+v", m)
 	}
-	if m := f.st.check("correct horse battery staple", []string{"alice@example.org"}); m != nil {
+	if m := f.st.checkLocally("correct horse battery staple", []string{"alice@example.org"}); m != nil {
 		t.Errorf("unrelated password: %+v", m)
 	}
 
@@ -78,7 +78,7 @@ func TestPolicy(t *testing.T) {
 	if lax.policy.MinLength != 8 {
 		t.Errorf("default minimum length %d", lax.policy.MinLength)
 	}
-	if m := lax.check("alice@example.org", []string{"alice@example.org"}); m != nil {
+	if m := lax.checkLocally("alice@example.org", []string{"alice@example.org"}); m != nil {
 		t.Errorf("similarity checked although disabled: %+v", m)
 	}
 }
@@ -274,13 +274,13 @@ func TestCheckNew(t *testing.T) {
 	withoutPassword := &identity.Identity{SchemaID: "default", Traits: json.RawMessage(`{"email":"new@example.org"}`),
 		Credentials: map[string]*identity.Credential{}}
 	for name, i := range map[string]*identity.Identity{"with password": withPassword, "without password": withoutPassword} {
-		if m := only(t, f.st.CheckNew(i, "new@example.org1"), "password"); m.ID != 4000031 {
+		if m := only(t, f.st.CheckNew(ctx, i, "new@example.org1"), "password"); m.ID != 4000031 {
 			t.Errorf("%s: similar password: %+v", name, m)
 		}
-		if m := only(t, f.st.CheckNew(i, ""), "password"); m.ID != 4000002 {
+		if m := only(t, f.st.CheckNew(ctx, i, ""), "password"); m.ID != 4000002 {
 			t.Errorf("%s: empty password: %+v", name, m)
 		}
-		if err := f.st.CheckNew(i, "correct horse battery"); err != nil {
+		if err := f.st.CheckNew(ctx, i, "correct horse battery"); err != nil {
 			t.Errorf("%s: good password: %v", name, err)
 		}
 	}

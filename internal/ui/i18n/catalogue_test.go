@@ -151,6 +151,7 @@ func samples() map[string]*text.Message {
 
 		"AttemptsDelayed":  text.AttemptsDelayed(1200),
 		"IdentifierLocked": text.IdentifierLocked(at, 60),
+		"PasswordBreached": text.PasswordBreached(3),
 	}
 }
 

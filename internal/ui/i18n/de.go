@@ -114,6 +114,7 @@ var germanMessages = map[int]string{
 	4000031: "Dieses Passwort ist der Kennung zu ähnlich und daher nicht erlaubt.",
 	4000032: "Das Passwort muss mindestens {min_length} Zeichen lang sein, hat aber {actual_length}.",
 	4000033: "Das Passwort darf höchstens {max_length} Zeichen lang sein, hat aber {actual_length}.",
+	4000034: "Dieses Passwort ist in {breaches} bekannt gewordenen Datenlecks aufgetaucht und darf nicht mehr verwendet werden.",
 	4000035: "Dieses Konto gibt es nicht, oder es hat die Anmeldung per Code nicht eingerichtet.",
 	4000036: "Ihre Angaben haben sich geändert, seit der Code verschickt wurde. Bitte fangen Sie von vorn an.",
 	4000037: "Dieses Konto gibt es nicht, oder es hat keine Anmeldemethode eingerichtet.",
