@@ -169,32 +169,50 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	if zeroConfig && regAfter == nil && ss.Flows.Registration.AfterPasswordHooks == nil {
 		regAfter = []config.Hook{{Name: hook.Session}} // serve --dev signs new users in
 	}
-	registrationHooks := hook.NewRunner("registration", regAfter,
+	webHooks := &hook.WebHooks{Sessions: sessions, Identities: ids}
+	registrationHooks, err := hook.NewRunnerWithWebHooks("registration", regAfter,
 		map[string][]config.Hook{
 			password.ID: ss.Flows.Registration.AfterPasswordHooks, code.ID: ss.Flows.Registration.AfterCodeHooks,
 			passkey.ID: ss.Flows.Registration.AfterPasskeyHooks, webauthn.ID: ss.Flows.Registration.AfterWebAuthnHooks,
 			oidc.ID: ss.Flows.Registration.AfterOIDCHooks,
 		},
-		map[string]hook.Hook{hook.Session: hook.Func(sessionHooks.Issue), hook.ShowVerificationUI: hook.Func(hook.ShowVerification)})
-	loginHooks := hook.NewRunner("login", ss.Flows.Login.AfterHooks,
+		map[string]hook.Hook{hook.Session: hook.Func(sessionHooks.Issue), hook.ShowVerificationUI: hook.Func(hook.ShowVerification)}, webHooks)
+	if err != nil {
+		return nil, nil, err
+	}
+	loginHooks, err := hook.NewRunnerWithWebHooks("login", ss.Flows.Login.AfterHooks,
 		map[string][]config.Hook{
 			password.ID: ss.Flows.Login.AfterPasswordHooks, code.ID: ss.Flows.Login.AfterCodeHooks,
 			totp.ID: ss.Flows.Login.AfterTOTPHooks, lookup.ID: ss.Flows.Login.AfterLookupSecretHooks,
 			passkey.ID: ss.Flows.Login.AfterPasskeyHooks, webauthn.ID: ss.Flows.Login.AfterWebAuthnHooks,
 			oidc.ID: ss.Flows.Login.AfterOIDCHooks,
 		},
-		map[string]hook.Hook{hook.RequireVerifiedAddress: nil, hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)})
-	settingsHooks := hook.NewRunner("settings", ss.Flows.Settings.AfterHooks,
+		map[string]hook.Hook{hook.RequireVerifiedAddress: nil, hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)}, webHooks)
+	if err != nil {
+		return nil, nil, err
+	}
+	settingsHooks, err := hook.NewRunnerWithWebHooks("settings", ss.Flows.Settings.AfterHooks,
 		map[string][]config.Hook{
 			password.ID: ss.Flows.Settings.AfterPasswordHooks, profile.ID: ss.Flows.Settings.AfterProfileHooks,
 			passkey.ID: ss.Flows.Settings.AfterPasskeyHooks, webauthn.ID: ss.Flows.Settings.AfterWebAuthnHooks,
 			oidc.ID: ss.Flows.Settings.AfterOIDCHooks,
 		},
-		map[string]hook.Hook{hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)})
+		map[string]hook.Hook{hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)}, webHooks)
+	if err != nil {
+		return nil, nil, err
+	}
 
 	rec, ver := ss.Flows.Recovery, ss.Flows.Verification
+	recoveryHooks, err := hook.NewRunnerWithWebHooks("recovery", rec.AfterHooks, nil,
+		map[string]hook.Hook{hook.RevokeActiveSessions: hook.Func(sessionHooks.RevokeOthers)}, webHooks)
+	if err != nil {
+		return nil, nil, err
+	}
+	verificationHooks, err := hook.NewRunnerWithWebHooks("verification", ver.AfterHooks, nil, nil, webHooks)
+	if err != nil {
+		return nil, nil, err
+	}
 	for name, f := range map[string]*config.AddressFlow{"recovery": &rec, "verification": &ver} {
-		hook.NewRunner(name, f.AfterHooks, nil, nil) // none runs yet: each is warned about
 		methodOn := ss.Methods.Code.Enabled
 		if f.Use == onetime.MethodLink {
 			methodOn = ss.Methods.Link.Enabled
@@ -223,7 +241,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	verifier := verification.NewHandler(kit, ids, addressMethods(ver.NotifyUnknownRecipients), verification.Options{
 		Enabled: ver.Enabled, Method: ver.Use, NotifyUnknownRecipients: ver.NotifyUnknownRecipients,
 		CodeLifespan: ss.Methods.Code.Lifespan, LinkLifespan: ss.Methods.Link.Lifespan,
-		MaxAttempts: ss.Methods.Code.MaxSubmissions, Guard: guards,
+		MaxAttempts: ss.Methods.Code.MaxSubmissions, Guard: guards, Hooks: verificationHooks,
 	})
 
 	settingsHandler := settings.NewHandler(kit, sessions, ids, schemas, settingsMethods, settings.Options{
@@ -238,6 +256,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		ContinueWith:     cfg.FeatureFlags.UseContinueWithTransitions,
 		PrivilegedMaxAge: ss.Flows.Settings.PrivilegedSessionMaxAge,
 		Guard:            guards,
+		Hooks:            recoveryHooks,
 	})
 
 	routes := []api.Routes{

@@ -26,6 +26,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/requestid"
 	"github.com/lanyard-id/lanyard/internal/schema"
 	"github.com/lanyard-id/lanyard/internal/store"
+	"github.com/lanyard-id/lanyard/internal/tracing"
 )
 
 // shutdownGrace is how long requests in flight may take to finish after
@@ -93,6 +94,19 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 	if err := config.EnsureDevSecrets(cfg); err != nil {
 		return err
 	}
+	traces, err := tracing.Setup(ctx, cfg.Tracing, buildVersion())
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: spans of the final requests and of
+	// the shutdown itself are sent too.
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := traces.Shutdown(flushCtx); err != nil {
+			slog.Warn("some spans were not exported", "error", err)
+		}
+	}()
 
 	db, err := openMigrated(ctx, cfg)
 	if err != nil {
@@ -139,6 +153,7 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 		PublicCORS:    cfg.Serve.Public.CORS,
 		PublicLimit:   guards.Middleware,
 		Metrics:       observed,
+		Traces:        traces.TracerProvider(),
 	}
 
 	// Listen before announcing anything, so that a port in use is an

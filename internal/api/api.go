@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/lanyard-id/lanyard/internal/config"
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/identity"
@@ -44,6 +46,8 @@ type Deps struct {
 	// Metrics, when set, counts every request and flow outcome and is
 	// served on the admin listener at /admin/metrics/prometheus.
 	Metrics *metrics.Metrics
+	// Traces, when set, gives every request a server span.
+	Traces trace.TracerProvider
 }
 
 // Routes is a set of endpoints that registers itself on a mux.
@@ -76,7 +80,7 @@ func Public(d Deps) http.Handler {
 	if d.PublicLimit != nil {
 		h = d.PublicLimit(h)
 	}
-	return observe(cors(d.PublicCORS, h), "public", d.Metrics)
+	return observe(traced(cors(d.PublicCORS, h), d.Traces), "public", d.Metrics)
 }
 
 // Admin builds the handler of the admin listener. Every admin route answers
@@ -110,7 +114,7 @@ func Admin(d Deps) http.Handler {
 			mux.Handle(m+" "+p, toPublic)
 		}
 	}
-	return observe(chain(mux, "admin"), "admin", d.Metrics)
+	return observe(traced(chain(mux, "admin"), d.Traces), "admin", d.Metrics)
 }
 
 func registerHealth(mux *http.ServeMux, prefix string, d Deps) {

@@ -39,6 +39,8 @@ type Config struct {
 	Security   Security
 	// UI is Lanyard's own ui.* section (the built-in pages).
 	UI UI
+	// Tracing is tracing.*: OpenTelemetry spans over OTLP/HTTP.
+	Tracing Tracing
 
 	// DataDir holds the embedded database and generated development
 	// secrets when they are not configured. Default: ./.lanyard
@@ -192,6 +194,8 @@ type RegistrationFlow struct {
 type Hook struct {
 	Name   string
 	Config map[string]any
+	// WebHook is the decoded config of a web_hook.
+	WebHook *WebHook
 }
 
 type Methods struct {

@@ -66,7 +66,7 @@ func (k keySpec) envName() string {
 	return strings.ToUpper(strings.ReplaceAll(k.path, ".", "_"))
 }
 
-var keys = slices.Concat(flowKeys, coreKeys, protectionKeys, totpKeys, lookupKeys, securityKeys, webAuthnKeys, oidcKeys, uiKeys)
+var keys = slices.Concat(flowKeys, coreKeys, protectionKeys, totpKeys, lookupKeys, securityKeys, webAuthnKeys, oidcKeys, uiKeys, tracingKeys)
 
 var coreKeys = []keySpec{
 	ignored("version"),
@@ -333,5 +333,12 @@ var hookList = objectList(func(i int, m map[string]any, d *decodeCtx) (Hook, err
 		return Hook{}, d.errorf("item %d: \"hook\" must name a hook", i)
 	}
 	cfg, _ := m["config"].(map[string]any)
-	return Hook{Name: name, Config: cfg}, nil
+	h := Hook{Name: name, Config: cfg}
+	if name == "web_hook" {
+		var err error
+		if h.WebHook, err = decodeWebHook(i, cfg, d); err != nil {
+			return Hook{}, err
+		}
+	}
+	return h, nil
 })

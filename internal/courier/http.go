@@ -12,8 +12,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/google/go-jsonnet"
-
+	"github.com/lanyard-id/lanyard/internal/bodytemplate"
 	"github.com/lanyard-id/lanyard/internal/config"
 )
 
@@ -23,7 +22,7 @@ import (
 // none is configured, equals what Kratos's default template produces.
 type httpSender struct {
 	cfg    config.HTTPRequest
-	body   string // Jsonnet source; "" for the default body
+	body   *bodytemplate.Template // nil for the default body
 	client *http.Client
 	c      *Courier
 }
@@ -31,22 +30,18 @@ type httpSender struct {
 func newHTTPSender(cfg config.HTTPRequest, c *Courier) (*httpSender, error) {
 	s := &httpSender{cfg: cfg, client: &http.Client{Timeout: sendTimeout}, c: c}
 	if cfg.Body != "" {
-		l := &templateLoader{client: &http.Client{Timeout: sendTimeout}}
-		b, err := l.fetch(context.Background(), cfg.Body)
+		b, err := bodytemplate.Load(context.Background(), &http.Client{Timeout: sendTimeout}, "body.jsonnet", cfg.Body)
 		if err != nil {
 			return nil, fmt.Errorf("body: %w", err)
 		}
-		if _, err := jsonnet.SnippetToAST("body.jsonnet", string(b)); err != nil {
-			return nil, fmt.Errorf("body: invalid Jsonnet: %v", err)
-		}
-		s.body = string(b)
+		s.body = b
 	}
 	return s, nil
 }
 
 // errCancelled is how a body template says "do not send this one": by
 // raising error "cancel", as in Kratos.
-var errCancelled = errors.New("the body template cancelled the request")
+var errCancelled = bodytemplate.ErrCancelled
 
 func (s *httpSender) send(ctx context.Context, m *message) error {
 	goData, jsonData := storedData(m.TemplateType, m.Type, m.TemplateData)
@@ -83,7 +78,7 @@ func (s *httpSender) send(ctx context.Context, m *message) error {
 			}
 			body = bytes.NewReader(payload)
 		case "application/x-www-form-urlencoded":
-			form, err := formValues(payload)
+			form, err := bodytemplate.FormValues(payload)
 			if err != nil {
 				return permanentError{err}
 			}
@@ -141,7 +136,7 @@ func (s *httpSender) header(name string) string {
 // payload evaluates the body template, or builds the default body: the
 // fields Kratos's built-in template picks from ctx.
 func (s *httpSender) payload(vars map[string]any) ([]byte, error) {
-	if s.body == "" {
+	if s.body == nil {
 		data, _ := vars["template_data"].(map[string]any)
 		pick := func(k string) any {
 			if v, ok := data[k]; ok {
@@ -161,43 +156,5 @@ func (s *httpSender) payload(vars map[string]any) ([]byte, error) {
 			"body":              vars["body"],
 		})
 	}
-	ctxJSON, err := json.Marshal(vars)
-	if err != nil {
-		return nil, err
-	}
-	vm := jsonnet.MakeVM()
-	// Templates get the message and nothing else: no files, no environment.
-	vm.Importer(&jsonnet.MemoryImporter{Data: map[string]jsonnet.Contents{}})
-	vm.TLACode("ctx", string(ctxJSON))
-	out, err := vm.EvaluateAnonymousSnippet("body.jsonnet", s.body)
-	if err != nil {
-		var rt jsonnet.RuntimeError
-		if errors.As(err, &rt) && rt.Msg == "cancel" {
-			return nil, errCancelled
-		}
-		return nil, fmt.Errorf("evaluating the body template: %v", err)
-	}
-	return []byte(out), nil
-}
-
-// formValues turns a JSON object into form fields.
-func formValues(payload []byte) (url.Values, error) {
-	var obj map[string]any
-	if err := json.Unmarshal(payload, &obj); err != nil {
-		return nil, errors.New("a form-encoded body needs the body template to produce a JSON object")
-	}
-	form := url.Values{}
-	for k, v := range obj {
-		switch v := v.(type) {
-		case nil:
-		case string:
-			form.Set(k, v)
-		case float64, bool:
-			form.Set(k, fmt.Sprint(v))
-		default:
-			b, _ := json.Marshal(v)
-			form.Set(k, string(b))
-		}
-	}
-	return form, nil
+	return s.body.Evaluate(vars)
 }

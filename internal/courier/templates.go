@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"embed"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	htmltemplate "html/template"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -19,6 +16,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/lanyard-id/lanyard/internal/bodytemplate"
 	"github.com/lanyard-id/lanyard/internal/config"
 )
 
@@ -162,52 +160,10 @@ func (l *templateLoader) loadHTML(ctx context.Context, dir string) (*htmltemplat
 	return t, nil
 }
 
-// maxTemplateSize bounds what a template URL may return.
-const maxTemplateSize = 1 << 20
-
 // fetch reads a file://, base64:// or http(s):// URL, as the config
 // loader resolved it (file paths are absolute).
 func (l *templateLoader) fetch(ctx context.Context, u string) ([]byte, error) {
-	scheme, rest, _ := strings.Cut(u, "://")
-	switch strings.ToLower(scheme) {
-	case "file":
-		p, _, _ := strings.Cut(rest, "?")
-		b, err := os.ReadFile(filepath.FromSlash(p))
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", p, errors.Unwrap(err))
-		}
-		return b, nil
-	case "base64":
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if b, err := enc.DecodeString(rest); err == nil {
-				return b, nil
-			}
-		}
-		return nil, errors.New("the base64:// URL does not hold valid base64")
-	case "http", "https":
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		res, err := l.client.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("fetching the template: %w", err)
-		}
-		defer res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("fetching the template: the server answered %s", res.Status)
-		}
-		b, err := io.ReadAll(io.LimitReader(res.Body, maxTemplateSize+1))
-		if err != nil {
-			return nil, fmt.Errorf("fetching the template: %w", err)
-		}
-		if len(b) > maxTemplateSize {
-			return nil, errors.New("the template is larger than 1 MiB")
-		}
-		return b, nil
-	default:
-		return nil, fmt.Errorf("unsupported URL scheme %q", scheme)
-	}
+	return bodytemplate.Fetch(ctx, l.client, u)
 }
 
 // templateFuncs are a few helpers with the names and argument order of

@@ -145,7 +145,9 @@ func (h *Hasher) MaxPasswordBytes() int {
 
 // Hash returns the encoded hash of password: "$2a$<cost>$..." for bcrypt,
 // "$argon2id$v=19$m=..,t=..,p=..$<salt>$<key>" for argon2.
-func (h *Hasher) Hash(ctx context.Context, password []byte) ([]byte, error) {
+func (h *Hasher) Hash(ctx context.Context, password []byte) (hash []byte, err error) {
+	ctx, span := startSpan(ctx, "hash", h.alg)
+	defer func() { endSpan(span, err) }()
 	if len(password) > h.MaxPasswordBytes() {
 		return nil, ErrPasswordTooLong
 	}
@@ -208,11 +210,13 @@ func (h *Hasher) Dummy() []byte {
 // ErrUnknownFormat for an encoding it does not know, an error wrapping
 // ErrMalformed for a broken hash, or ctx's error. Memory-hard hashes wait
 // for their share of the dedicated memory first.
-func (h *Hasher) Compare(ctx context.Context, password, hash []byte) error {
+func (h *Hasher) Compare(ctx context.Context, password, hash []byte) (err error) {
 	v, err := parse(hash)
 	if err != nil {
 		return err
 	}
+	ctx, span := startSpan(ctx, "verify", algorithmOf(v))
+	defer func() { endSpan(span, err) }()
 	if len(password) > maxPasswordBytes {
 		return ErrMismatch
 	}

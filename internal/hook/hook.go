@@ -2,13 +2,16 @@
 // Kratos config lists them under selfservice.flows.<flow>.after.hooks and
 // after.<method>.hooks: one runner per flow, inside the transaction that
 // completes the flow, so that a hook's effect (a session, revoked
-// sessions) commits with it or not at all.
+// sessions) commits with it or not at all. Web hooks call out over HTTP
+// and so never run inside it: after the commit, or, when they may
+// interrupt the flow, before the transaction begins.
 package hook
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/lanyard-id/lanyard/internal/config"
 	"github.com/lanyard-id/lanyard/internal/flow"
@@ -40,6 +43,10 @@ type Event struct {
 	// ShowVerificationUI is set by the show_verification_ui hook: the
 	// answer points at the verification flow.
 	ShowVerificationUI bool
+	// After are calls hooks defer until the completing transaction has
+	// committed (web hooks: no HTTP call may hold the database); the
+	// flow runs them with RunAfter before it answers.
+	After []func(ctx context.Context) error
 }
 
 // Hook is one after-hook.
@@ -56,9 +63,17 @@ func (f Func) Execute(ctx context.Context, q *store.Q, e *Event) error { return 
 // Runner runs one flow's after-hooks: a method's own list when the config
 // has one for it (it replaces the flow's, as in Kratos), else the flow's.
 type Runner struct {
-	all      []string
-	byMethod map[string][]string
+	all      []entry
+	byMethod map[string][]entry
 	impl     map[string]Hook
+	web      *WebHooks
+	flowName string
+}
+
+// entry is one configured hook the runner runs.
+type entry struct {
+	name string
+	hook Hook // nil: checked by the flow itself
 }
 
 // NewRunner builds the runner of flowName from its configured lists and
@@ -66,44 +81,79 @@ type Runner struct {
 // checks itself, such as require_verified_address). Configured hooks it
 // cannot run are skipped with a warning, never silently.
 func NewRunner(flowName string, all []config.Hook, byMethod map[string][]config.Hook, impl map[string]Hook) *Runner {
-	r := &Runner{byMethod: map[string][]string{}, impl: impl}
-	r.all = r.supported(flowName, all)
-	for method, hooks := range byMethod {
-		// An empty list of a method's own leaves the flow's, as in Kratos.
-		if len(hooks) > 0 {
-			r.byMethod[method] = r.supported(flowName+" "+method, hooks)
-		}
-	}
+	r, _ := NewRunnerWithWebHooks(flowName, all, byMethod, impl, nil)
 	return r
 }
 
-func (r *Runner) supported(where string, hooks []config.Hook) []string {
-	names := []string{}
+// NewRunnerWithWebHooks is NewRunner with web_hook hooks built by web
+// (nil: they are skipped with a warning). A web_hook whose body cannot be
+// loaded is an error.
+func NewRunnerWithWebHooks(flowName string, all []config.Hook, byMethod map[string][]config.Hook, impl map[string]Hook, web *WebHooks) (*Runner, error) {
+	r := &Runner{byMethod: map[string][]entry{}, impl: impl, web: web, flowName: flowName}
+	var err error
+	if r.all, err = r.supported(flowName, all); err != nil {
+		return nil, err
+	}
+	for method, hooks := range byMethod {
+		// An empty list of a method's own leaves the flow's, as in Kratos.
+		if len(hooks) > 0 {
+			if r.byMethod[method], err = r.supported(flowName+" "+method, hooks); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r, nil
+}
+
+func (r *Runner) supported(where string, hooks []config.Hook) ([]entry, error) {
+	entries := []entry{}
 	for _, h := range hooks {
-		if _, ok := r.impl[h.Name]; !ok {
+		if h.Name == WebHook && r.web != nil {
+			wh, err := r.web.build(r.flowName, keyPath(where), h.WebHook)
+			if err != nil {
+				return nil, err
+			}
+			entries = append(entries, entry{name: h.Name, hook: wh})
+			continue
+		}
+		impl, ok := r.impl[h.Name]
+		if !ok {
 			slog.Warn(where+" hook is not supported by Lanyard yet and is skipped", "hook", h.Name)
 			continue
 		}
-		names = append(names, h.Name)
+		entries = append(entries, entry{name: h.Name, hook: impl})
 	}
-	return names
+	return entries, nil
 }
 
-// names are the hooks that run after method.
-func (r *Runner) names(method string) []string {
+// keyPath is the config key of the hooks list supported was given:
+// "login password" is selfservice.flows.login.after.password.hooks.
+func keyPath(where string) string {
+	flowName, method, ok := strings.Cut(where, " ")
+	if !ok {
+		return "selfservice.flows." + flowName + ".after.hooks"
+	}
+	return "selfservice.flows." + flowName + ".after." + method + ".hooks"
+}
+
+// entries are the hooks that run after method.
+func (r *Runner) entries(method string) []entry {
 	if r == nil {
 		return nil
 	}
-	if names, ok := r.byMethod[method]; ok {
-		return names
+	if entries, ok := r.byMethod[method]; ok {
+		return entries
 	}
 	return r.all
 }
 
+// Runs reports whether any hook runs after method.
+func (r *Runner) Runs(method string) bool { return len(r.entries(method)) > 0 }
+
 // Has reports whether hook name runs after method.
 func (r *Runner) Has(method, name string) bool {
-	for _, n := range r.names(method) {
-		if n == name {
+	for _, e := range r.entries(method) {
+		if e.name == name {
 			return true
 		}
 	}
@@ -112,12 +162,50 @@ func (r *Runner) Has(method, name string) bool {
 
 // Run executes the hooks configured for e.Method, in order, in q's
 // transaction; the first failure stops them and undoes the completion.
+// Web hooks only add to e.After: the flow calls them once q commits.
 func (r *Runner) Run(ctx context.Context, q *store.Q, e *Event) error {
-	for _, name := range r.names(e.Method) {
-		if h := r.impl[name]; h != nil {
-			if err := h.Execute(ctx, q, e); err != nil {
+	for _, en := range r.entries(e.Method) {
+		if en.hook != nil {
+			if err := en.hook.Execute(ctx, q, e); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// PrePersist runs the interrupting web hooks (response.parse,
+// can_interrupt) configured for e.Method, before the flow's transaction.
+// A flow.FormError means a hook stopped the flow with messages for its
+// form; Changes are what the hooks replaced in the identity to be written.
+func (r *Runner) PrePersist(ctx context.Context, e *Event) (*Changes, error) {
+	var changes *Changes
+	for _, en := range r.entries(e.Method) {
+		wh, ok := en.hook.(*webHook)
+		if !ok || !wh.cfg.Parse {
+			continue
+		}
+		c, err := wh.prePersist(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			changes = c
+		}
+	}
+	return changes, nil
+}
+
+// RunAfter runs the calls the hooks deferred until the flow's transaction
+// committed (see Event.After); the first failure is the flow's answer, the
+// completed flow stays completed.
+func (e *Event) RunAfter(ctx context.Context) error {
+	if e == nil {
+		return nil
+	}
+	for _, call := range e.After {
+		if err := call(ctx); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -18,6 +18,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -130,7 +134,7 @@ func openSQLite(ctx context.Context, dsn string) (*Store, error) {
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
-	if err := writer.PingContext(ctx); err != nil {
+	if err := pingWhileBusy(ctx, writer); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("opening SQLite database %s: %w", d.path, err)
 	}
@@ -146,6 +150,27 @@ func openSQLite(ctx context.Context, dsn string) (*Store, error) {
 		where = "sqlite (" + d.path + ")"
 	}
 	return &Store{dialect: SQLite, writer: writer, reader: reader, where: where}, nil
+}
+
+// pingWhileBusy opens the writer's connection, which sets its pragmas.
+// Switching a database to WAL needs a moment with no other writer, and
+// SQLite answers SQLITE_BUSY at once rather than waiting for one (its
+// busy timeout does not cover it): another process migrating the same
+// file is waited for, up to about ten seconds.
+func pingWhileBusy(ctx context.Context, db *sql.DB) error {
+	wait := 10 * time.Millisecond
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err := db.PingContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }
 
 // Dialect reports the SQL engine.
@@ -176,6 +201,8 @@ func (s *Store) Read() *Q {
 // Write runs fn in one transaction: committed when fn returns nil, rolled
 // back otherwise. fn must not call Write itself.
 func (s *Store) Write(ctx context.Context, fn func(q *Q) error) (err error) {
+	ctx, span := startSpan(ctx, "db.write", s.dialect)
+	defer func() { endSpan(span, err) }()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return classify(err)
@@ -212,20 +239,35 @@ type Q struct {
 func (q *Q) Dialect() Dialect { return q.dialect }
 
 // Exec runs a statement.
-func (q *Q) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := q.db.ExecContext(ctx, query, q.args(args)...)
+func (q *Q) Exec(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	if !q.tx {
+		var span trace.Span
+		ctx, span = startSpan(ctx, "db.read", q.dialect)
+		defer func() { endSpan(span, err) }()
+	}
+	res, err = q.db.ExecContext(ctx, query, q.args(args)...)
 	return res, classify(err)
 }
 
 // Query runs a query returning rows.
-func (q *Q) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := q.db.QueryContext(ctx, query, q.args(args)...)
+func (q *Q) Query(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
+	if !q.tx {
+		var span trace.Span
+		ctx, span = startSpan(ctx, "db.read", q.dialect)
+		defer func() { endSpan(span, err) }()
+	}
+	rows, err = q.db.QueryContext(ctx, query, q.args(args)...)
 	return rows, classify(err)
 }
 
 // QueryRow runs a query returning at most one row; Scan on it reports
 // ErrNotFound instead of sql.ErrNoRows.
 func (q *Q) QueryRow(ctx context.Context, query string, args ...any) *Row {
+	if !q.tx {
+		var span trace.Span
+		ctx, span = startSpan(ctx, "db.read", q.dialect)
+		defer span.End()
+	}
 	return &Row{row: q.db.QueryRowContext(ctx, query, q.args(args)...)}
 }
 
@@ -376,3 +418,41 @@ func classify(err error) error {
 
 // IsUniqueViolation reports whether err came from a unique constraint.
 func IsUniqueViolation(err error) bool { return errors.Is(err, ErrUniqueViolation) }
+
+var tracer = otel.Tracer("github.com/lanyard-id/lanyard/internal/store")
+
+// clientSpan is allocated once: a span start must cost nothing when
+// tracing is off.
+var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+
+// startSpan begins the span of one transaction or one query outside a
+// transaction. It carries the engine, never the SQL or its arguments.
+func startSpan(ctx context.Context, name string, d Dialect) (context.Context, trace.Span) {
+	ctx, span := tracer.Start(ctx, name, clientSpan...)
+	if span.IsRecording() {
+		system := "sqlite"
+		if d == Postgres {
+			system = "postgresql"
+		}
+		span.SetAttributes(attribute.String("db.system", system), attribute.String("db.system.name", system))
+	}
+	return ctx, span
+}
+
+// endSpan marks a failed transaction or query; the error's text stays
+// out, as a driver may quote values in it.
+func endSpan(span trace.Span, err error) {
+	if err != nil && span.IsRecording() {
+		kind := "error"
+		switch {
+		case errors.Is(err, ErrNotFound):
+			kind = "not_found"
+		case errors.Is(err, ErrUniqueViolation):
+			kind = "unique_violation"
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			kind = "canceled"
+		}
+		span.SetStatus(codes.Error, kind)
+	}
+	span.End()
+}

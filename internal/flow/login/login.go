@@ -318,9 +318,22 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 		// Re-authenticating as somebody else is a new sign-in.
 		current = nil
 	}
+	if i != nil { // interrupting web hooks, before the transaction
+		var stop flow.FormError
+		_, err := h.opts.Hooks.PrePersist(r.Context(), &hook.Event{Flow: f, Method: m.ID(), AAL: out.AAL, Provider: out.Provider, Identity: i, Session: current, Request: r})
+		switch {
+		case errors.As(err, &stop):
+			h.kit.Reject(w, r, f, stop)
+			return
+		case err != nil:
+			h.kit.Fail(w, r, err)
+			return
+		}
+	}
 
 	var (
 		s        *session.Session
+		ev       *hook.Event
 		refused  *flow.Refusal
 		exchange string
 	)
@@ -365,7 +378,8 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 				return err
 			}
 		}
-		if err := h.opts.Hooks.Run(r.Context(), q, &hook.Event{Flow: f, Method: m.ID(), AAL: out.AAL, Provider: out.Provider, Identity: i, Session: s, Request: r}); err != nil {
+		ev = &hook.Event{Flow: f, Method: m.ID(), AAL: out.AAL, Provider: out.Provider, Identity: i, Session: s, Request: r}
+		if err := h.opts.Hooks.Run(r.Context(), q, ev); err != nil {
 			return err
 		}
 		if sub.Resumed && current == nil && h.opts.Exchanges != nil && f.ExchangeDigest() != "" {
@@ -391,6 +405,10 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 		return
 	}
 	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	if err := ev.RunAfter(r.Context()); err != nil { // web hooks, after the commit
 		h.kit.Fail(w, r, err)
 		return
 	}

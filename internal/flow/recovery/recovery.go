@@ -15,6 +15,7 @@ import (
 
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/guard"
+	"github.com/lanyard-id/lanyard/internal/hook"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/onetime"
 	"github.com/lanyard-id/lanyard/internal/session"
@@ -49,6 +50,8 @@ type Options struct {
 	// Guard tells the client's address, by which the methods count code
 	// guesses; nil counts none.
 	Guard *guard.Guard
+	// Hooks are selfservice.flows.recovery.after.hooks.
+	Hooks *hook.Runner
 }
 
 // Handler serves the recovery endpoints.
@@ -283,6 +286,12 @@ func (h *Handler) spend(r *http.Request, f *flow.Flow, redeem func(context.Conte
 	if refusal != nil && errors.Is(err, refusal) {
 		err = nil
 	}
+	if err == nil && done != nil && len(done.event.After) > 0 {
+		// Web hooks, after the commit, see the owner as recovery left it.
+		if done.event.Identity, err = h.ids.Get(r.Context(), done.identity.ID); err == nil {
+			err = done.event.RunAfter(r.Context())
+		}
+	}
 	return done, refusal, err
 }
 
@@ -425,6 +434,7 @@ func (h *Handler) followLink(w http.ResponseWriter, r *http.Request) {
 type recoveredOwner struct {
 	identity *identity.Identity
 	session  *session.Session
+	event    *hook.Event
 }
 
 // complete finishes the recovery inside the transaction that spent the
@@ -447,9 +457,13 @@ func (h *Handler) complete(r *http.Request, q *store.Q, f *flow.Flow, code *onet
 			return nil, err
 		}
 	}
+	ev := &hook.Event{Flow: f, Method: code.Method, AAL: session.AAL1, Identity: i, Session: s, Request: r}
+	if err := h.opts.Hooks.Run(r.Context(), q, ev); err != nil {
+		return nil, err
+	}
 	f.State = flow.StatePassedChallenge
 	f.UI.Messages = nil
-	return &recoveredOwner{identity: i, session: s}, flow.Update(r.Context(), q, f)
+	return &recoveredOwner{identity: i, session: s, event: ev}, flow.Update(r.Context(), q, f)
 }
 
 // recovered answers a completed recovery: it hands the signed-in owner

@@ -230,12 +230,49 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 		h.kit.Hold(w, r, f, out.Send)
 		return
 	}
-	h.complete(w, r, f, m, out, traits, sub.Resumed)
+	changes, traits, err := h.prePersist(r, f, m, out, traits)
+	switch {
+	case errors.As(err, &fe):
+		h.showAgain(w, r, f, m, traits, fe)
+		return
+	case err != nil:
+		h.kit.Fail(w, r, err)
+		return
+	}
+	h.complete(w, r, f, m, out, traits, sub.Resumed, changes)
+}
+
+// prePersist runs the web hooks that may stop the registration or change
+// the identity (response.parse), outside any transaction, with the
+// identity as it will be written. Changed traits are checked against the
+// schema again; the changes are written after the method's Commit, in the
+// completing transaction.
+func (h *Handler) prePersist(r *http.Request, f *flow.Flow, m flow.Method, out *flow.Outcome, traits map[string]any) (*hook.Changes, map[string]any, error) {
+	i := out.Identity
+	if i == nil {
+		raw, err := json.Marshal(traits)
+		if err != nil {
+			return nil, traits, err
+		}
+		i = &identity.Identity{SchemaID: h.schemas.Default().ID, State: identity.StateActive, Traits: raw}
+	}
+	changes, err := h.opts.Hooks.PrePersist(r.Context(), &hook.Event{Flow: f, Method: m.ID(), AAL: out.AAL, Provider: out.Provider, Identity: i, Request: r})
+	if err != nil || changes == nil || len(changes.Traits) == 0 || string(changes.Traits) == "null" {
+		return changes, traits, err
+	}
+	var changed map[string]any
+	if err := json.Unmarshal(changes.Traits, &changed); err != nil {
+		return nil, traits, wire.Internal.WithReason("A web_hook answered traits that are not a JSON object.")
+	}
+	if _, err := flow.ValidateTraits(h.schemas.Default(), changed); err != nil {
+		return nil, changed, err
+	}
+	return changes, changed, nil
 }
 
 // complete creates the identity, with the session hook its session, and
 // starts verification, all in the one transaction that claims the flow.
-func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow, m flow.Method, out *flow.Outcome, traits map[string]any, resumed bool) {
+func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow, m flow.Method, out *flow.Outcome, traits map[string]any, resumed bool, changes *hook.Changes) {
 	var (
 		i        *identity.Identity
 		ev       *hook.Event
@@ -252,6 +289,9 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		}
 		var err error
 		if i, err = out.Commit(r.Context(), q); err != nil {
+			return err
+		}
+		if i, err = h.opts.Hooks.Amend(r.Context(), q, i, changes); err != nil {
 			return err
 		}
 		ev = &hook.Event{Flow: f, Method: m.ID(), AAL: out.AAL, Provider: out.Provider, Identity: i, Request: r}
@@ -284,6 +324,10 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		return
 	}
 	if err != nil {
+		h.kit.Fail(w, r, err)
+		return
+	}
+	if err := ev.RunAfter(r.Context()); err != nil { // web hooks, after the commit
 		h.kit.Fail(w, r, err)
 		return
 	}

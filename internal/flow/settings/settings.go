@@ -208,6 +208,28 @@ func (h *Handler) render(ctx context.Context, f *flow.Flow, i *identity.Identity
 	return h.methods.AddNodes(ctx, f, flow.NodeContext{Schema: sch, Identity: i, Traits: traits})
 }
 
+// prePersist runs the web hooks that may stop the change or alter the
+// identity (response.parse), outside any transaction; traits they answer
+// are checked against the schema before the change is written.
+func (h *Handler) prePersist(r *http.Request, f *flow.Flow, s *session.Session, m flow.Method, out *flow.Outcome) (*hook.Changes, error) {
+	changes, err := h.opts.Hooks.PrePersist(r.Context(), &hook.Event{Flow: f, Method: m.ID(), Provider: out.Provider, Identity: s.Identity, Session: s, Request: r})
+	if err != nil || changes == nil || len(changes.Traits) == 0 || string(changes.Traits) == "null" {
+		return changes, err
+	}
+	sch, err := h.schemaOf(s.Identity)
+	if err != nil {
+		return nil, err
+	}
+	var traits map[string]any
+	if err := json.Unmarshal(changes.Traits, &traits); err != nil {
+		return nil, wire.Internal.WithReason("A web_hook answered traits that are not a JSON object.")
+	}
+	if _, err := flow.ValidateTraits(sch, traits); err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
+
 // schemaOf is the schema of identity i.
 func (h *Handler) schemaOf(i *identity.Identity) (*schema.Schema, error) {
 	sch, ok := h.schemas.Get(i.SchemaID)
@@ -330,9 +352,13 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 	if err == nil && h.kit.Forward(w, r, f, p, out) {
 		return
 	}
+	var changes *hook.Changes
+	if err == nil { // interrupting web hooks, before the transaction
+		changes, err = h.prePersist(r, f, s, m, out)
+	}
 	var changed *identity.Identity
 	if err == nil {
-		changed, err = h.complete(r, f, s, m, out)
+		changed, err = h.complete(r, f, s, m, out, changes)
 	}
 
 	var fe flow.FormError
@@ -383,8 +409,9 @@ func (h *Handler) showAgain(w http.ResponseWriter, r *http.Request, f *flow.Flow
 // flow's success, all in the one transaction that claims the flow: a
 // password change never leaves the other sessions on, and a racing
 // submission of the same version of the flow changes nothing.
-func (h *Handler) complete(r *http.Request, f *flow.Flow, s *session.Session, m flow.Method, out *flow.Outcome) (*identity.Identity, error) {
+func (h *Handler) complete(r *http.Request, f *flow.Flow, s *session.Session, m flow.Method, out *flow.Outcome, changes *hook.Changes) (*identity.Identity, error) {
 	var changed *identity.Identity
+	var ev *hook.Event
 	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
 		if err := flow.Claim(r.Context(), q, f); err != nil {
 			return err
@@ -399,13 +426,20 @@ func (h *Handler) complete(r *http.Request, f *flow.Flow, s *session.Session, m 
 				changed = i
 			}
 		}
+		if changes != nil {
+			var err error
+			if changed, err = h.opts.Hooks.Amend(r.Context(), q, changed, changes); err != nil {
+				return err
+			}
+		}
 		if out.AAL != "" {
 			// A new factor counts for the session that set it up.
 			if err := h.sessions.AddMethodWith(r.Context(), q, s, session.Method{Method: m.ID(), AAL: out.AAL, Provider: out.Provider}); err != nil {
 				return err
 			}
 		}
-		if err := h.opts.Hooks.Run(r.Context(), q, &hook.Event{Flow: f, Method: m.ID(), Provider: out.Provider, Identity: changed, Session: s, Request: r}); err != nil {
+		ev = &hook.Event{Flow: f, Method: m.ID(), Provider: out.Provider, Identity: changed, Session: s, Request: r}
+		if err := h.opts.Hooks.Run(r.Context(), q, ev); err != nil {
 			return err
 		}
 		f.State = StateSuccess
@@ -418,6 +452,9 @@ func (h *Handler) complete(r *http.Request, f *flow.Flow, s *session.Session, m 
 		}
 		return flow.Update(r.Context(), q, f)
 	})
+	if err == nil {
+		err = ev.RunAfter(r.Context()) // web hooks, after the commit
+	}
 	return changed, err
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/guard"
+	"github.com/lanyard-id/lanyard/internal/hook"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/onetime"
 	"github.com/lanyard-id/lanyard/internal/store"
@@ -48,6 +49,8 @@ type Options struct {
 	// Guard tells the client's address, by which the methods count code
 	// guesses; nil counts none.
 	Guard *guard.Guard
+	// Hooks are selfservice.flows.verification.after.hooks.
+	Hooks *hook.Runner
 }
 
 // Handler serves the verification endpoints.
@@ -329,23 +332,42 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
 // spend runs a method's Redeem and, when it answers a code, verifies the
 // address in the same transaction. A refusal is committed (the attempt
 // counts) unless it asks to be undone.
-func (h *Handler) spend(ctx context.Context, f *flow.Flow, redeem func(context.Context, *store.Q) (*onetime.Code, error)) (*flow.Refusal, error) {
-	var refusal *flow.Refusal
+func (h *Handler) spend(r *http.Request, f *flow.Flow, redeem func(context.Context, *store.Q) (*onetime.Code, error)) (*flow.Refusal, error) {
+	ctx := r.Context()
+	var (
+		refusal *flow.Refusal
+		ev      *hook.Event
+		owner   uuid.UUID
+	)
 	err := h.kit.Store.Write(ctx, func(q *store.Q) error {
 		code, stop, err := flow.Spend(ctx, q, redeem, &refusal)
 		if stop {
 			return err
 		}
-		return h.verified(ctx, q, f, code)
+		if err := h.verified(ctx, q, f, code); err != nil {
+			return err
+		}
+		if !h.opts.Hooks.Runs(code.Method) {
+			return nil
+		}
+		ev = &hook.Event{Flow: f, Method: code.Method, Request: r}
+		owner = *code.IdentityID
+		return h.opts.Hooks.Run(ctx, q, ev)
 	})
 	if refusal != nil && errors.Is(err, refusal) {
 		err = nil
+	}
+	if err == nil && ev != nil && len(ev.After) > 0 {
+		// Web hooks, after the commit, see the address verified.
+		if ev.Identity, err = h.ids.Get(ctx, owner); err == nil {
+			err = ev.RunAfter(ctx)
+		}
 	}
 	return refusal, err
 }
 
 func (h *Handler) redeemCode(w http.ResponseWriter, r *http.Request, f *flow.Flow, redeem func(context.Context, *store.Q) (*onetime.Code, error)) {
-	refusal, err := h.spend(r.Context(), f, redeem)
+	refusal, err := h.spend(r, f, redeem)
 	switch {
 	case errors.Is(err, flow.ErrCompleted):
 		// Another submission verified with this flow meanwhile.
@@ -450,7 +472,7 @@ func (h *Handler) bindAndShow(w http.ResponseWriter, r *http.Request, f *flow.Fl
 }
 
 func (h *Handler) redeemLink(w http.ResponseWriter, r *http.Request, f *flow.Flow, redeem func(context.Context, *store.Q) (*onetime.Code, error)) {
-	refusal, err := h.spend(r.Context(), f, redeem)
+	refusal, err := h.spend(r, f, redeem)
 	if errors.Is(err, flow.ErrCompleted) {
 		// Another submission verified with this flow meanwhile.
 		h.replace(w, r, f, f.Type, text.VerificationAlreadyDone())
