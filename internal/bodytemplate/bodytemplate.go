@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/google/go-jsonnet"
+
+	"github.com/lanyard-id/lanyard/internal/config"
 )
 
 // MaxSize bounds what a template URL may hold.
@@ -84,21 +86,26 @@ func (c *cancelSpotter) Format(err error) string {
 }
 
 // Fetch reads a file://, base64:// or http(s):// URL, as the config
-// loader resolved it (file paths are absolute).
+// loader resolved it (file paths are absolute), up to MaxSize. Errors name
+// the URL without its query or credentials.
 func Fetch(ctx context.Context, client *http.Client, u string) ([]byte, error) {
 	scheme, rest, _ := strings.Cut(u, "://")
 	switch strings.ToLower(scheme) {
 	case "file":
 		p, _, _ := strings.Cut(rest, "?")
-		b, err := os.ReadFile(filepath.FromSlash(p))
+		if unescaped, err := url.PathUnescape(p); err == nil {
+			p = unescaped
+		}
+		f, err := os.Open(filepath.FromSlash(p))
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", p, errors.Unwrap(err))
 		}
-		return b, nil
+		defer f.Close()
+		return readLimited(f)
 	case "base64":
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 			if b, err := enc.DecodeString(rest); err == nil {
-				return b, nil
+				return limited(b)
 			}
 		}
 		return nil, errors.New("the base64:// URL does not hold valid base64")
@@ -109,22 +116,55 @@ func Fetch(ctx context.Context, client *http.Client, u string) ([]byte, error) {
 		}
 		res, err := client.Do(req)
 		if err != nil {
-			return nil, fmt.Errorf("fetching the template: %w", err)
+			return nil, fmt.Errorf("fetching %s: %w", redacted(u), errors.Unwrap(err))
 		}
 		defer res.Body.Close()
 		if res.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("fetching the template: the server answered %s", res.Status)
+			return nil, fmt.Errorf("fetching %s: the server answered %s", redacted(u), res.Status)
 		}
-		b, err := io.ReadAll(io.LimitReader(res.Body, MaxSize+1))
-		if err != nil {
-			return nil, fmt.Errorf("fetching the template: %w", err)
-		}
-		if len(b) > MaxSize {
-			return nil, errors.New("the template is larger than 1 MiB")
-		}
-		return b, nil
+		return readLimited(res.Body)
 	default:
-		return nil, fmt.Errorf("unsupported URL scheme %q", scheme)
+		return nil, fmt.Errorf("unsupported URL scheme %q (use file://, base64://, http:// or https://)", scheme)
+	}
+}
+
+func readLimited(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	return limited(b)
+}
+
+func limited(b []byte) ([]byte, error) {
+	if len(b) > MaxSize {
+		return nil, errors.New("the template is larger than 1 MiB")
+	}
+	return b, nil
+}
+
+// redacted is u without its query and credentials, for errors.
+func redacted(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "(url)"
+	}
+	parsed.RawQuery, parsed.User = "", nil
+	return parsed.String()
+}
+
+// Authorize adds the configured credentials of an outgoing request
+// (request_config.auth of HTTP courier channels and web hooks).
+func Authorize(req *http.Request, a config.HTTPAuth) {
+	switch a.Type {
+	case "basic_auth":
+		req.SetBasicAuth(a.User, a.Password)
+	case "api_key":
+		if a.In == "cookie" {
+			req.AddCookie(&http.Cookie{Name: a.Name, Value: a.Value})
+		} else {
+			req.Header.Set(a.Name, a.Value)
+		}
 	}
 }
 

@@ -97,16 +97,7 @@ func (s *httpSender) send(ctx context.Context, m *message) error {
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
 	}
-	switch a := s.cfg.Auth; a.Type {
-	case "basic_auth":
-		req.SetBasicAuth(a.User, a.Password)
-	case "api_key":
-		if a.In == "cookie" {
-			req.AddCookie(&http.Cookie{Name: a.Name, Value: a.Value})
-		} else {
-			req.Header.Set(a.Name, a.Value)
-		}
-	}
+	bodytemplate.Authorize(req, s.cfg.Auth)
 	res, err := s.client.Do(req)
 	if err != nil {
 		// *url.Error repeats the URL, which may carry an API key.

@@ -249,16 +249,7 @@ func (h *webHook) once(ctx context.Context, payload []byte, contentType string) 
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
 	}
-	switch a := h.cfg.Request.Auth; a.Type {
-	case "basic_auth":
-		req.SetBasicAuth(a.User, a.Password)
-	case "api_key":
-		if a.In == "cookie" {
-			req.AddCookie(&http.Cookie{Name: a.Name, Value: a.Value})
-		} else {
-			req.Header.Set(a.Name, a.Value)
-		}
-	}
+	bodytemplate.Authorize(req, h.cfg.Request.Auth)
 	res, err := h.client.Do(req)
 	if err != nil {
 		// *url.Error repeats the URL, which may carry an API key.

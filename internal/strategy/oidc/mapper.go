@@ -2,27 +2,21 @@ package oidc
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/go-jsonnet"
+
+	"github.com/lanyard-id/lanyard/internal/bodytemplate"
 )
 
 // mapperCacheTTL is how long a fetched mapper is reused, as Kratos does.
 const mapperCacheTTL = 60 * time.Minute
-
-// maxMapperSize bounds a mapper source.
-const maxMapperSize = 1 << 20
 
 // Mapper turns claims into identity traits with a Jsonnet program that
 // reads std.extVar('claims') and evaluates to {identity: {traits, ...}}.
@@ -133,7 +127,7 @@ func (m *Mapper) source(ctx context.Context, mapperURL string) (string, error) {
 	if ok && m.now().Sub(cached.fetched) < mapperCacheTTL {
 		return cached.source, nil
 	}
-	b, err := m.fetch(ctx, mapperURL)
+	b, err := bodytemplate.Fetch(ctx, m.hc, mapperURL)
 	if err != nil {
 		return "", err
 	}
@@ -145,59 +139,4 @@ func (m *Mapper) source(ctx context.Context, mapperURL string) (string, error) {
 	m.cache[mapperURL] = cachedMapper{source: src, fetched: m.now()}
 	m.mu.Unlock()
 	return src, nil
-}
-
-func (m *Mapper) fetch(ctx context.Context, rawURL string) ([]byte, error) {
-	scheme, rest, _ := strings.Cut(rawURL, "://")
-	switch strings.ToLower(scheme) {
-	case "base64":
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if b, err := enc.DecodeString(rest); err == nil {
-				return limited(b)
-			}
-		}
-		return nil, errors.New("the base64:// URL does not hold valid base64")
-	case "file":
-		p, _, _ := strings.Cut(rest, "?")
-		if unescaped, err := url.PathUnescape(p); err == nil {
-			p = unescaped
-		}
-		f, err := os.Open(filepath.FromSlash(p))
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", p, errors.Unwrap(err))
-		}
-		defer f.Close()
-		return readLimited(f)
-	case "http", "https":
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-		if err != nil {
-			return nil, err
-		}
-		res, err := m.hc.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("fetching %s: %w", redactURL(rawURL), errors.Unwrap(err))
-		}
-		defer res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("fetching %s: the server answered %s", redactURL(rawURL), res.Status)
-		}
-		return readLimited(res.Body)
-	default:
-		return nil, fmt.Errorf("unsupported URL scheme %q (use file://, base64://, http:// or https://)", scheme)
-	}
-}
-
-func readLimited(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxMapperSize+1))
-	if err != nil {
-		return nil, err
-	}
-	return limited(b)
-}
-
-func limited(b []byte) ([]byte, error) {
-	if len(b) > maxMapperSize {
-		return nil, errors.New("the mapper is larger than 1 MiB")
-	}
-	return b, nil
 }
