@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/lanyard-id/lanyard/internal/api"
 	"github.com/lanyard-id/lanyard/internal/config"
@@ -87,6 +89,12 @@ func setupLogging(l config.Log) {
 }
 
 func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
+	// Noted before the first load, so that a change made while the server
+	// starts is reloaded too.
+	var watcher *config.Watcher
+	if len(opts.Files) > 0 {
+		watcher = config.Watch(opts)
+	}
 	cfg, err := loadConfig(opts)
 	if err != nil {
 		return err
@@ -114,47 +122,18 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 	}
 	defer db.Close()
 
-	sources := make([]schema.Source, 0, len(cfg.Identity.Schemas))
-	for _, s := range cfg.Identity.Schemas {
-		sources = append(sources, schema.Source{ID: s.ID, URL: s.URL})
-	}
-	schemas, err := schema.Load(ctx, sources, cfg.Identity.DefaultSchemaID)
-	if err != nil {
-		return err
-	}
-	h, err := hasher.New(cfg.Hashers)
-	if err != nil {
-		return err
-	}
-
-	publicURL, adminURL := cfg.Serve.Public.BaseURL, cfg.Serve.Admin.BaseURL
-	ids := identity.NewManager(db, schemas, h, publicURL.String())
-	guards := guard.New(cfg.Protection, db, cfg.Secrets.Cookie[0])
 	mail, err := courier.New(cfg.Courier, cfg.Dev, db)
 	if err != nil {
 		return err
 	}
 	observed := metrics.New(mail.CountByStatus)
 	mail.ReportResults(observed.CourierSent)
-	guards.ReportRefusals(observed.Refused)
-	publicRoutes, adminRoutes, err := selfService(cfg, db, ids, schemas, h, mail, guards, len(opts.Files) == 0)
+	shared := &lasting{db: db, mail: mail, observed: observed, traces: traces.TracerProvider(), zeroConfig: len(opts.Files) == 0}
+	publicHandler, adminHandler, err := shared.handlers(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	deps := api.Deps{
-		Version:       buildVersion(),
-		PublicBaseURL: publicURL,
-		AdminBaseURL:  adminURL,
-		Identities:    ids,
-		Schemas:       schemas,
-		Ready:         db.Ping,
-		PublicRoutes:  publicRoutes,
-		AdminRoutes:   append(adminRoutes, guards.Admin(ids)),
-		PublicCORS:    cfg.Serve.Public.CORS,
-		PublicLimit:   guards.Middleware,
-		Metrics:       observed,
-		Traces:        traces.TracerProvider(),
-	}
+	public, admin := newSwapHandler(publicHandler), newSwapHandler(adminHandler)
 
 	// Listen before announcing anything, so that a port in use is an
 	// error and not a half-started server.
@@ -167,10 +146,7 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 		publicLn.Close()
 		return fmt.Errorf("serve.admin: %w", err)
 	}
-	servers := []*http.Server{
-		newServer(api.Public(deps)),
-		newServer(api.Admin(deps)),
-	}
+	servers := []*http.Server{newServer(public), newServer(admin)}
 	errc := make(chan error, 2)
 	for k, ln := range []net.Listener{publicLn, adminLn} {
 		go func() { errc <- servers[k].Serve(ln) }()
@@ -189,6 +165,21 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 		close(workerDone)
 	}
 
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	watchDone := make(chan struct{})
+	if watcher != nil {
+		r := &reloader{current: cfg, build: func(c *config.Config) (http.Handler, http.Handler, error) {
+			return shared.handlers(ctx, c)
+		}, public: public, admin: admin}
+		watcher.Changed, watcher.Refused = r.changed, r.refused
+		go func() {
+			defer close(watchDone)
+			watcher.Run(watchCtx)
+		}()
+	} else {
+		close(watchDone)
+	}
+
 	printBanner(out, cfg, db, mail)
 	slog.Info("lanyard is ready", "version", buildVersion(), "public", publicLn.Addr().String(), "admin", adminLn.Addr().String(), "database", db.String())
 
@@ -200,6 +191,8 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 			slog.Error("a listener failed", "error", err)
 		}
 	}
+	stopWatching()
+	<-watchDone
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	var shutdownErr error
@@ -215,6 +208,69 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 	}
 	slog.Info("stopped")
 	return nil
+}
+
+// lasting is what lives as long as the process: built once at start and
+// shared by every set of handlers a reload builds.
+type lasting struct {
+	db         *store.Store
+	mail       *courier.Courier
+	observed   *metrics.Metrics
+	traces     trace.TracerProvider
+	zeroConfig bool
+
+	// hasher is reused while hashers.* stays the same: its memory gate
+	// bounds the argon2 hashing of the whole process, old handlers' and
+	// new ones' together. Only the goroutine that builds handlers uses it.
+	hasher       *hasher.Hasher
+	hasherConfig config.Hashers
+}
+
+// handlers builds the public and the admin handler from cfg, at start and
+// on every reload: everything a request sees comes from cfg, except what
+// lasting holds.
+func (l *lasting) handlers(ctx context.Context, cfg *config.Config) (public, admin http.Handler, err error) {
+	sources := make([]schema.Source, 0, len(cfg.Identity.Schemas))
+	for _, s := range cfg.Identity.Schemas {
+		sources = append(sources, schema.Source{ID: s.ID, URL: s.URL})
+	}
+	schemas, err := schema.Load(ctx, sources, cfg.Identity.DefaultSchemaID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if l.hasher == nil || !reflect.DeepEqual(l.hasherConfig, cfg.Hashers) {
+		h, err := hasher.New(cfg.Hashers)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.hasher, l.hasherConfig = h, cfg.Hashers
+	}
+	h := l.hasher
+
+	publicURL, adminURL := cfg.Serve.Public.BaseURL, cfg.Serve.Admin.BaseURL
+	ids := identity.NewManager(l.db, schemas, h, publicURL.String())
+	guards := guard.New(cfg.Protection, l.db, cfg.Secrets.Cookie[0])
+	guards.ReportRefusals(l.observed.Refused)
+	publicRoutes, adminRoutes, err := selfService(cfg, l.db, ids, schemas, h, l.mail, guards, l.zeroConfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	deps := api.Deps{
+		Version:        buildVersion(),
+		PublicBaseURL:  publicURL,
+		AdminBaseURL:   adminURL,
+		Identities:     ids,
+		Schemas:        schemas,
+		Ready:          l.db.Ping,
+		PublicRoutes:   publicRoutes,
+		AdminRoutes:    append(adminRoutes, guards.Admin(ids)),
+		PublicCORS:     cfg.Serve.Public.CORS,
+		PublicLimit:    guards.Middleware,
+		Metrics:        l.observed,
+		Traces:         l.traces,
+		ConfigRevision: cfg.EffectiveRevision(),
+	}
+	return api.Public(deps), api.Admin(deps), nil
 }
 
 func newServer(h http.Handler) *http.Server {

@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -48,6 +49,9 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// Traces, when set, gives every request a server span.
 	Traces trace.TracerProvider
+	// ConfigRevision, when set, is what GET /admin/health/config answers:
+	// the config's revision key or a hash of it.
+	ConfigRevision string
 }
 
 // Routes is a set of endpoints that registers itself on a mux.
@@ -99,6 +103,12 @@ func Admin(d Deps) http.Handler {
 		})
 		if d.Metrics != nil {
 			mux.Handle("GET "+prefix+"/metrics/prometheus", d.Metrics.Handler())
+		}
+		if d.ConfigRevision != "" {
+			mux.HandleFunc("GET "+prefix+"/health/config", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				_, _ = io.WriteString(w, d.ConfigRevision)
+			})
 		}
 	}
 

@@ -16,6 +16,11 @@ type Config struct {
 	// directory).
 	Dir string
 
+	// Revision is the top-level revision key: a name for this config that
+	// GET /admin/health/config answers, so deploy tooling can wait for a
+	// rollout.
+	Revision string
+
 	DSN string
 	Dev bool
 	// WatchCourier mirrors the --watch-courier flag.

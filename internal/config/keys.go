@@ -70,6 +70,8 @@ var keys = slices.Concat(flowKeys, coreKeys, protectionKeys, totpKeys, lookupKey
 
 var coreKeys = []keySpec{
 	ignored("version"),
+	// revision names the config for deploy tooling: GET /admin/health/config answers it.
+	field("revision", text, "", func(c *Config) *string { return &c.Revision }),
 	field("dsn", text, "", func(c *Config) *string { return &c.DSN }).sensitive(),
 	field("dev", boolean, false, func(c *Config) *bool { return &c.Dev }),
 
