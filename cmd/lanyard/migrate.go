@@ -91,6 +91,7 @@ func migrateCommand(g *globalFlags) *cobra.Command {
 		},
 	)
 	migrate.AddCommand(sql)
+	migrate.AddCommand(fromKratosCommand(g))
 	return migrate
 }
 

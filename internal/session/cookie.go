@@ -16,6 +16,10 @@ import (
 // cookie; the first one seals new cookies, which lets secrets rotate.
 type cookieCodec struct {
 	aeads []cipher.AEAD
+	// kratos opens the cookies Kratos set with the same secrets, named
+	// kratosName (kratoscookie.go).
+	kratos     []kratosKey
+	kratosName string
 }
 
 func newCookieCodec(secrets []string) (*cookieCodec, error) {
@@ -35,6 +39,11 @@ func newCookieCodec(secrets []string) (*cookieCodec, error) {
 		}
 		c.aeads = append(c.aeads, aead)
 	}
+	kratos, err := kratosKeys(secrets)
+	if err != nil {
+		return nil, err
+	}
+	c.kratos, c.kratosName = kratos, "ory_kratos_session"
 	return c, nil
 }
 
@@ -52,6 +61,13 @@ func (c *cookieCodec) encode(token string, expiresAt time.Time) string {
 }
 
 func (c *cookieCodec) decode(value string) (string, bool) {
+	if token, ok := c.decodeOwn(value); ok {
+		return token, true
+	}
+	return decodeKratos(c.kratos, c.kratosName, value, time.Now())
+}
+
+func (c *cookieCodec) decodeOwn(value string) (string, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(value)
 	if err != nil {
 		return "", false

@@ -123,6 +123,7 @@ func NewManager(s *store.Store, ids *identity.Manager, cfg Config) (*Manager, er
 	if err != nil {
 		return nil, err
 	}
+	codec.kratosName = cfg.Cookie.Name
 	return &Manager{store: s, ids: ids, cfg: cfg, cookies: codec, schemaURL: ids.SchemaURL}, nil
 }
 
