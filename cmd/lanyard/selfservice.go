@@ -212,6 +212,15 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	if err != nil {
 		return nil, nil, err
 	}
+	before := map[string]*hook.Before{}
+	for name, hooks := range map[string][]config.Hook{
+		"login": ss.Flows.Login.BeforeHooks, "registration": ss.Flows.Registration.BeforeHooks,
+		"settings": ss.Flows.Settings.BeforeHooks, "recovery": rec.BeforeHooks, "verification": ver.BeforeHooks,
+	} {
+		if before[name], err = hook.NewBefore(name, hooks, webHooks); err != nil {
+			return nil, nil, err
+		}
+	}
 	for name, f := range map[string]*config.AddressFlow{"recovery": &rec, "verification": &ver} {
 		methodOn := ss.Methods.Code.Enabled
 		if f.Use == onetime.MethodLink {
@@ -242,11 +251,13 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		Enabled: ver.Enabled, Method: ver.Use, NotifyUnknownRecipients: ver.NotifyUnknownRecipients,
 		CodeLifespan: ss.Methods.Code.Lifespan, LinkLifespan: ss.Methods.Link.Lifespan,
 		MaxAttempts: ss.Methods.Code.MaxSubmissions, Guard: guards, Hooks: verificationHooks,
+		Before: before["verification"],
 	})
 
 	settingsHandler := settings.NewHandler(kit, sessions, ids, schemas, settingsMethods, settings.Options{
 		PrivilegedMaxAge: ss.Flows.Settings.PrivilegedSessionMaxAge,
 		Hooks:            settingsHooks,
+		Before:           before["settings"],
 		RequiredAAL:      ss.Flows.Settings.RequiredAAL,
 	})
 	recoverer := recovery.NewHandler(kit, sessions, ids, codes, settingsHandler, addressMethods(rec.NotifyUnknownRecipients), recovery.Options{
@@ -257,6 +268,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		PrivilegedMaxAge: ss.Flows.Settings.PrivilegedSessionMaxAge,
 		Guard:            guards,
 		Hooks:            recoveryHooks,
+		Before:           before["recovery"],
 	})
 
 	routes := []api.Routes{
@@ -270,11 +282,12 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		login.NewHandler(kit, sessions, schemas, login.Options{
 			Hooks: loginHooks, Verifier: loginVerifier(cfg, verifier), Guard: guards, RequiredAAL: cfg.Session.WhoamiRequiredAAL,
 			IdentifierFirst: ss.Flows.Login.Style == config.LoginStyleIdentifierFirst, Mitigate: cfg.Security.AccountEnumerationMitigate, Identities: ids,
-			Exchanges: exchanger(exchanges),
+			Exchanges: exchanger(exchanges), Before: before["login"],
 		}, loginMethods),
 		registration.NewHandler(kit, sessions, schemas, registrationMethods, registration.Options{
 			Enabled: ss.Flows.Registration.Enabled, OneStep: oneStep, Hooks: registrationHooks,
 			Verification: verifierIfEnabled(verifier), Exchanges: exchanger(exchanges),
+			Before: before["registration"],
 		}),
 	}
 	if exchanges != nil {

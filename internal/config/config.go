@@ -162,6 +162,8 @@ type LoginFlow struct {
 	// Style is LoginStyleUnified or LoginStyleIdentifierFirst.
 	Style          string
 	AfterReturnURL string
+	// BeforeHooks run when a flow is created (web_hook only).
+	BeforeHooks []Hook
 	// AfterHooks run after a sign-in with any method that has no list of
 	// its own; a method's list (nil when not configured) replaces them.
 	AfterHooks             []Hook
@@ -183,6 +185,7 @@ type RegistrationFlow struct {
 	Style          string
 	LegacyOneStep  bool
 	AfterReturnURL string
+	BeforeHooks    []Hook
 	// AfterHooks are the hooks run after registration with any method;
 	// AfterPasswordHooks and AfterCodeHooks those after a password or code
 	// registration (they replace AfterHooks for that method, as in
@@ -270,6 +273,7 @@ type SettingsFlow struct {
 	// RequiredAAL is "aal1" or "highest_available".
 	RequiredAAL        string
 	AfterReturnURL     string
+	BeforeHooks        []Hook
 	AfterHooks         []Hook
 	AfterPasswordHooks []Hook
 	AfterProfileHooks  []Hook

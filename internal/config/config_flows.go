@@ -11,6 +11,7 @@ type AddressFlow struct {
 	Use                     string // "code" or "link"
 	NotifyUnknownRecipients bool
 	AfterReturnURL          string
+	BeforeHooks             []Hook
 	AfterHooks              []Hook
 }
 

@@ -34,6 +34,8 @@ type Options struct {
 	// Hooks are the after-hooks: require_verified_address (checked before
 	// the session is issued) and revoke_active_sessions.
 	Hooks *hook.Runner
+	// Before are selfservice.flows.login.before.hooks, run as a flow is created.
+	Before *hook.Before
 	// Verifier, when set, starts the verification a refused login is sent
 	// to, as Kratos does since v25.4; without it (or with
 	// feature_flags.legacy_require_verified_login_error) the refusal is the
@@ -162,9 +164,15 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, re
 		if err := h.askForIdentifier(r.Context(), f, sch); err != nil {
 			return nil, err
 		}
+		if err := h.opts.Before.Run(r.Context(), r, f, nil); err != nil {
+			return nil, err
+		}
 		return f, h.kit.Save(r.Context(), f)
 	}
 	if err := h.methods.AddNodes(r.Context(), f, c); err != nil {
+		return nil, err
+	}
+	if err := h.opts.Before.Run(r.Context(), r, f, nil); err != nil {
 		return nil, err
 	}
 	var open *flow.Outcome

@@ -52,6 +52,8 @@ type Options struct {
 	Guard *guard.Guard
 	// Hooks are selfservice.flows.recovery.after.hooks.
 	Hooks *hook.Runner
+	// Before are selfservice.flows.recovery.before.hooks, run as a flow is created.
+	Before *hook.Before
 }
 
 // Handler serves the recovery endpoints.
@@ -138,6 +140,9 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string) (*
 		return nil, err
 	}
 	if err := h.askForAddress(r.Context(), f); err != nil {
+		return nil, err
+	}
+	if err := h.opts.Before.Run(r.Context(), r, f, nil); err != nil {
 		return nil, err
 	}
 	return f, h.kit.Save(r.Context(), f)

@@ -29,6 +29,8 @@ type Options struct {
 	OneStep bool
 	// Hooks are the after-hooks (session, show_verification_ui).
 	Hooks *hook.Runner
+	// Before are selfservice.flows.registration.before.hooks, run as a flow is created.
+	Before *hook.Before
 	// Verification, when set, sends verification messages to the new
 	// identity's addresses.
 	Verification Verifier
@@ -114,6 +116,9 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string) (*
 		return nil, err
 	}
 	if err := h.render(r.Context(), f, h.firstStep(), nil); err != nil {
+		return nil, err
+	}
+	if err := h.opts.Before.Run(r.Context(), r, f, nil); err != nil {
 		return nil, err
 	}
 	return f, h.kit.Save(r.Context(), f)

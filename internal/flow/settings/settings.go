@@ -36,6 +36,8 @@ type Options struct {
 	PrivilegedMaxAge time.Duration
 	// Hooks are the after-hooks (revoke_active_sessions).
 	Hooks *hook.Runner
+	// Before are selfservice.flows.settings.before.hooks, run as a flow is created.
+	Before *hook.Before
 	// RequiredAAL is selfservice.flows.settings.required_aal.
 	RequiredAAL string
 }
@@ -66,7 +68,7 @@ func NewHandler(kit *flow.Kit, sessions *session.Manager, ids *identity.Manager,
 			if s == nil {
 				return nil, session.ErrSessionInactive
 			}
-			return h.newFlow(w, r, typ, s.Identity)
+			return h.newFlow(w, r, typ, s.Identity, s)
 		},
 		Resume: h.process,
 	})
@@ -170,7 +172,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 	if !h.requireAAL(w, r, s, typ == flow.TypeBrowser, back) {
 		return
 	}
-	f, err := h.newFlow(w, r, typ, s.Identity)
+	f, err := h.newFlow(w, r, typ, s.Identity, s)
 	if err != nil {
 		h.kit.Fail(w, r, err)
 		return
@@ -178,7 +180,9 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 	h.kit.Answer(w, r, f, flow.Answer{JSON: h.view(f, s.Identity)})
 }
 
-func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, i *identity.Identity) (*flow.Flow, error) {
+// newFlow builds and stores a settings flow for i; s, the session asking
+// (nil when recovery asks), is shown to the before-hooks.
+func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, i *identity.Identity, s *session.Session) (*flow.Flow, error) {
 	f, err := h.kit.Start(w, r, flow.Settings, typ)
 	if err != nil {
 		return nil, err
@@ -187,6 +191,9 @@ func (h *Handler) newFlow(w http.ResponseWriter, r *http.Request, typ string, i 
 	id := i.ID
 	f.IdentityID = &id
 	if err := h.render(r.Context(), f, i, nil); err != nil {
+		return nil, err
+	}
+	if err := h.opts.Before.Run(r.Context(), r, f, s); err != nil {
 		return nil, err
 	}
 	return f, h.kit.Save(r.Context(), f)
@@ -308,7 +315,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 			if s == nil {
 				return nil, session.ErrSessionInactive
 			}
-			return h.newFlow(w, r, old.Type, s.Identity)
+			return h.newFlow(w, r, old.Type, s.Identity, s)
 		})
 	if err != nil {
 		return
@@ -461,7 +468,7 @@ func (h *Handler) complete(r *http.Request, f *flow.Flow, s *session.Session, m 
 // StartFor creates a settings flow for identity i, as recovery does after
 // a successful code.
 func (h *Handler) StartFor(_ context.Context, w http.ResponseWriter, r *http.Request, typ string, i *identity.Identity) (*flow.Flow, error) {
-	return h.newFlow(w, r, typ, i)
+	return h.newFlow(w, r, typ, i, nil)
 }
 
 // UIURL is where a browser shows settings flow f.

@@ -51,6 +51,8 @@ type Options struct {
 	Guard *guard.Guard
 	// Hooks are selfservice.flows.verification.after.hooks.
 	Hooks *hook.Runner
+	// Before are selfservice.flows.verification.before.hooks, run as a flow is created.
+	Before *hook.Before
 }
 
 // Handler serves the verification endpoints.
@@ -115,6 +117,9 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, typ string) {
 		return
 	}
 	f, err := h.start(w, r, typ)
+	if err == nil {
+		err = h.opts.Before.Run(r.Context(), r, f, nil)
+	}
 	if err == nil {
 		err = h.kit.Save(r.Context(), f)
 	}
