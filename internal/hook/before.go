@@ -72,23 +72,12 @@ func (b *Before) Run(ctx context.Context, r *http.Request, f *flow.Flow, s *sess
 
 // before makes one before-hook's call.
 func (h *webHook) before(ctx context.Context, e *Event) error {
-	vars := h.vars(e)
-	if h.cfg.Ignore {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*webHookTimeout)
-			defer cancel()
-			if _, err := h.call(ctx, vars); err != nil {
-				slog.WarnContext(ctx, "a background web_hook failed", "hook", h.label(), "error", err)
-			}
-		}()
-		return nil
-	}
-	res, err := h.call(ctx, vars)
-	if err != nil {
+	res, err := h.send(ctx, h.vars(e))
+	if err != nil || res == nil {
 		return err
 	}
 	if !h.cfg.Parse {
-		if res != nil && res.status >= 300 {
+		if res.status >= 300 {
 			return failedStatus(res.status)
 		}
 		return nil

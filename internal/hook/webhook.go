@@ -92,6 +92,22 @@ func (w *WebHooks) build(flowName, where string, cfg *config.WebHook) (*webHook,
 	return &webHook{cfg: *cfg, body: body, client: client, whs: w, withSession: flowName != "registration" && flowName != "verification"}, nil
 }
 
+// send makes the hook's call with vars: in the background for
+// response.ignore (answering nil, nil at once), else waiting for the answer.
+func (h *webHook) send(ctx context.Context, vars map[string]any) (*answer, error) {
+	if !h.cfg.Ignore {
+		return h.call(ctx, vars)
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*webHookTimeout)
+		defer cancel()
+		if _, err := h.call(ctx, vars); err != nil {
+			slog.WarnContext(ctx, "a background web_hook failed", "hook", h.label(), "error", err)
+		}
+	}()
+	return nil, nil
+}
+
 // Execute defers the call until the flow's transaction has committed: an
 // HTTP call must not hold the database. Interrupting hooks run before the
 // transaction instead (Runner.PrePersist).
@@ -100,18 +116,7 @@ func (h *webHook) Execute(_ context.Context, _ *store.Q, e *Event) error {
 		return nil
 	}
 	e.After = append(e.After, func(ctx context.Context) error {
-		vars := h.vars(e)
-		if h.cfg.Ignore {
-			go func() {
-				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*webHookTimeout)
-				defer cancel()
-				if _, err := h.call(ctx, vars); err != nil {
-					slog.WarnContext(ctx, "a background web_hook failed", "hook", h.label(), "error", err)
-				}
-			}()
-			return nil
-		}
-		res, err := h.call(ctx, vars)
+		res, err := h.send(ctx, h.vars(e))
 		if err != nil {
 			return err
 		}
