@@ -136,28 +136,7 @@ func startSiteFor(t *testing.T, store string, set func(origin string) map[string
 	for k, v := range set(s.Origin) {
 		base[k] = v
 	}
-	for k, v := range base {
-		testserver.SetPath(cfg, k, v)
-	}
-	cfgPath := filepath.Join(dir, "lanyard.yml")
-	if err := os.WriteFile(cfgPath, testserver.RenderYAML(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	proc, err := testserver.Serve(testserver.Spec{
-		Binary: bin, Dir: dir, Config: cfgPath, DSN: dsn, AdminURL: s.Admin,
-		Env: map[string]string{"LANYARD_DATA_DIR": filepath.Join(dir, "data")},
-	})
-	if err != nil {
-		t.Fatalf("starting lanyard: %v\n%s", err, proc.Output.String())
-	}
-	t.Cleanup(func() {
-		if err := proc.Stop(); err != nil {
-			t.Errorf("lanyard %v", err)
-		}
-		if t.Failed() {
-			t.Logf("lanyard log:\n%s", proc.Output.String())
-		}
-	})
+	serveLanyard(t, bin, dir, dsn, s.Admin, cfg, base)
 	return s
 }
 
@@ -367,4 +346,33 @@ type session struct {
 		AAL      string `json:"aal"`
 		Provider string `json:"provider"`
 	} `json:"authentication_methods"`
+}
+
+// serveLanyard sets keys in cfg, writes it to dir/lanyard.yml and runs the
+// server binary bin on dsn until the test ends, logging its output when
+// the test failed.
+func serveLanyard(t *testing.T, bin, dir, dsn, admin string, cfg, keys map[string]any) {
+	t.Helper()
+	for k, v := range keys {
+		testserver.SetPath(cfg, k, v)
+	}
+	cfgPath := filepath.Join(dir, "lanyard.yml")
+	if err := os.WriteFile(cfgPath, testserver.RenderYAML(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proc, err := testserver.Serve(testserver.Spec{
+		Binary: bin, Dir: dir, Config: cfgPath, DSN: dsn, AdminURL: admin,
+		Env: map[string]string{"LANYARD_DATA_DIR": filepath.Join(dir, "data")},
+	})
+	if err != nil {
+		t.Fatalf("starting lanyard: %v\n%s", err, proc.Output.String())
+	}
+	t.Cleanup(func() {
+		if err := proc.Stop(); err != nil {
+			t.Errorf("lanyard %v", err)
+		}
+		if t.Failed() {
+			t.Logf("lanyard log:\n%s", proc.Output.String())
+		}
+	})
 }

@@ -114,28 +114,7 @@ func startBuiltInUI(t *testing.T, store string, set func(origin string) map[stri
 	for k, v := range set(s.Origin) {
 		keys[k] = v
 	}
-	for k, v := range keys {
-		testserver.SetPath(cfg, k, v)
-	}
-	cfgPath := filepath.Join(dir, "lanyard.yml")
-	if err := os.WriteFile(cfgPath, testserver.RenderYAML(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	proc, err := testserver.Serve(testserver.Spec{
-		Binary: bin, Dir: dir, Config: cfgPath, DSN: dsn, AdminURL: s.Admin,
-		Env: map[string]string{"LANYARD_DATA_DIR": filepath.Join(dir, "data")},
-	})
-	if err != nil {
-		t.Fatalf("starting lanyard: %v\n%s", err, proc.Output.String())
-	}
-	t.Cleanup(func() {
-		if err := proc.Stop(); err != nil {
-			t.Errorf("lanyard %v", err)
-		}
-		if t.Failed() {
-			t.Logf("lanyard log:\n%s", proc.Output.String())
-		}
-	})
+	serveLanyard(t, bin, dir, dsn, s.Admin, cfg, keys)
 	return s
 }
 
