@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"database/sql"
 	"math/bits"
 	"strings"
 	"time"
@@ -62,6 +63,7 @@ var allowed = Verdict{Allowed: true}
 // Placeholders of the attempt upserts; CAST pins the parameter types that
 // PostgreSQL would otherwise have to guess inside arithmetic.
 var attemptSQL = strings.NewReplacer(
+	":ip", "$3",
 	":now", "CAST($4 AS BIGINT)",
 	":window", "CAST($5 AS BIGINT)",
 	":lock_after", "CAST($6 AS BIGINT)",
@@ -76,9 +78,11 @@ var attemptSQL = strings.NewReplacer(
 // one window locks the identifier until the window ends, and at least
 // lock_for; attempts during a lock are counted but never extend it. When
 // the lock (and so the window) is over, the next attempt starts afresh.
-var identifierUpsert = attemptSQL.Replace(`
+var identifierUpsert = attemptSQL.Replace(identifierTemplate)
+
+const identifierTemplate = `
 INSERT INTO guard_attempts AS a (identifier_hash, scope, ip, failures, window_start, updated_at)
-VALUES ($1, $2, $3, 1, :now, :now)
+VALUES ($1, $2, :ip, 1, :now, :now)
 ON CONFLICT (identifier_hash, scope, ip) DO UPDATE SET
     failures = CASE WHEN a.locked_until > :now OR a.window_start + :window > :now THEN a.failures + 1 ELSE 1 END,
     window_start = CASE WHEN a.locked_until > :now OR a.window_start + :window > :now THEN a.window_start ELSE :now END,
@@ -89,7 +93,7 @@ ON CONFLICT (identifier_hash, scope, ip) DO UPDATE SET
             CASE WHEN :now + :lock_for > a.window_start + :window THEN :now + :lock_for ELSE a.window_start + :window END
         ELSE 0 END,
     updated_at = :now
-RETURNING failures, locked_until`)
+RETURNING failures, locked_until`
 
 // delayAfter is when the attempt after the n-th failure of one client may
 // come: at once for the first free-1 failures, then 2, 4, 8, ... seconds
@@ -104,9 +108,14 @@ func delayAfter(n string) string {
 // clientUpsert counts one attempt for an identifier from one client
 // address. An attempt before next_attempt_at is refused and changes
 // nothing but the refused flag, so hammering does not stretch the delay.
-var clientUpsert = attemptSQL.Replace(`
+var clientUpsert = attemptSQL.Replace(strings.ReplaceAll(clientInsert, ":row", "VALUES ("+clientRow+")"))
+
+var clientRow = `$1, $2, :ip, 1, :now, ` + delayAfter("1") + `, :now`
+
+// clientInsert is clientUpsert with its row left as :row.
+var clientInsert = strings.NewReplacer(":first_delay", delayAfter("1")).Replace(`
 INSERT INTO guard_attempts AS a (identifier_hash, scope, ip, failures, window_start, next_attempt_at, updated_at)
-VALUES ($1, $2, $3, 1, :now, ` + delayAfter("1") + `, :now)
+:row
 ON CONFLICT (identifier_hash, scope, ip) DO UPDATE SET
     refused = a.next_attempt_at > :now,
     failures = CASE WHEN a.next_attempt_at > :now THEN a.failures
@@ -114,9 +123,30 @@ ON CONFLICT (identifier_hash, scope, ip) DO UPDATE SET
     window_start = CASE WHEN a.next_attempt_at > :now OR a.window_start + :window > :now THEN a.window_start ELSE :now END,
     next_attempt_at = CASE WHEN a.next_attempt_at > :now THEN a.next_attempt_at
         WHEN a.window_start + :window > :now THEN ` + delayAfter("(a.failures + 1)") + `
-        ELSE ` + delayAfter("1") + ` END,
+        ELSE :first_delay END,
     updated_at = :now
 RETURNING refused, failures, next_attempt_at`)
+
+// bothUpserts is identifierUpsert and then clientUpsert in one statement,
+// for PostgreSQL: the client's counter moves only when the identifier is
+// not locked, as when they run one after the other, and one statement
+// costs one round trip and needs no transaction to be atomic. The two
+// touch different rows (address "" and the client's), so that neither
+// sees the other's change does not matter.
+var bothUpserts = strings.NewReplacer(
+	":now", "CAST($4 AS BIGINT)",
+	":window", "CAST($5 AS BIGINT)",
+	":lock_after", "CAST($6 AS BIGINT)",
+	":lock_for", "CAST($7 AS BIGINT)",
+	":ip", "$8",
+	":free", "CAST($9 AS INTEGER)",
+	":max_delay", "CAST($10 AS BIGINT)",
+	":cap", "CAST($11 AS INTEGER)",
+).Replace(`WITH ident AS (` + strings.Replace(identifierTemplate, ":ip", "$3", 1) + `),
+client AS (` + strings.ReplaceAll(clientInsert, ":row",
+	"SELECT "+clientRow+" WHERE NOT EXISTS (SELECT 1 FROM ident WHERE ident.locked_until > :now)") + `)
+SELECT ident.failures, ident.locked_until, client.refused, client.failures, client.next_attempt_at
+FROM ident LEFT JOIN client ON TRUE`)
 
 // doublings is the number of doublings of one second that reach max.
 func doublings(max time.Duration) int {
@@ -132,7 +162,9 @@ func doublings(max time.Duration) int {
 //
 // Run it in a write transaction of its own that commits before the
 // credential is checked: the count must stand when the check fails, and
-// the row lock must not be held while a password is hashed. Unknown
+// the row lock must not be held while a password is hashed. On PostgreSQL
+// both counters move in one statement, so a Q outside any transaction
+// (store.Autocommit) does as well, a round trip instead of four. Unknown
 // identifiers are counted exactly like known ones, so a refusal reveals
 // nothing about which accounts exist.
 func (g *Guard) Attempt(ctx context.Context, q *store.Q, scope Scope, identifier, ip string) (Verdict, error) {
@@ -146,6 +178,10 @@ func (g *Guard) Attempt(ctx context.Context, q *store.Q, scope Scope, identifier
 	a := g.cfg.Attempts
 	h, now := g.hash(id), g.now().UnixMicro()
 
+	key := clientKey(ip)
+	if key != "" && q.Dialect() == store.Postgres {
+		return g.attemptAtOnce(ctx, q, scope, h, key, now)
+	}
 	var failures int
 	var lockedUntil int64
 	if err := q.QueryRow(ctx, identifierUpsert, h, string(scope), "", now, micros(a.Window), a.LockAfter, micros(a.LockDuration)).
@@ -157,7 +193,6 @@ func (g *Guard) Attempt(ctx context.Context, q *store.Q, scope Scope, identifier
 		return Verdict{Locked: true, RetryAfter: time.Duration(lockedUntil-now) * time.Microsecond, Until: fromMicros(lockedUntil), Failures: failures}, nil
 	}
 
-	key := clientKey(ip)
 	if key == "" {
 		return Verdict{Allowed: true, Failures: failures}, nil
 	}
@@ -171,6 +206,30 @@ func (g *Guard) Attempt(ctx context.Context, q *store.Q, scope Scope, identifier
 	if refused {
 		g.refused(string(scope), ReasonDelayed)
 		return Verdict{RetryAfter: time.Duration(next-now) * time.Microsecond, Until: fromMicros(next), Failures: failures}, nil
+	}
+	return Verdict{Allowed: true, Failures: failures}, nil
+}
+
+// attemptAtOnce is Attempt's two counters in one statement.
+func (g *Guard) attemptAtOnce(ctx context.Context, q *store.Q, scope Scope, h, key string, now int64) (Verdict, error) {
+	a := g.cfg.Attempts
+	var failures int
+	var lockedUntil int64
+	var refused sql.NullBool
+	var clientFailures sql.NullInt64
+	var next sql.NullInt64
+	if err := q.QueryRow(ctx, bothUpserts, h, string(scope), "", now, micros(a.Window), a.LockAfter, micros(a.LockDuration),
+		key, a.FreeFailures, micros(a.MaxDelay), doublings(a.MaxDelay)).
+		Scan(&failures, &lockedUntil, &refused, &clientFailures, &next); err != nil {
+		return Verdict{}, err
+	}
+	if lockedUntil > now {
+		g.refused(string(scope), ReasonLocked)
+		return Verdict{Locked: true, RetryAfter: time.Duration(lockedUntil-now) * time.Microsecond, Until: fromMicros(lockedUntil), Failures: failures}, nil
+	}
+	if refused.Bool {
+		g.refused(string(scope), ReasonDelayed)
+		return Verdict{RetryAfter: time.Duration(next.Int64-now) * time.Microsecond, Until: fromMicros(next.Int64), Failures: failures}, nil
 	}
 	return Verdict{Allowed: true, Failures: failures}, nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/lanyard-id/lanyard/internal/config"
-	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/wire"
 )
 
@@ -53,9 +52,8 @@ func fillMicros(b config.TokenBucket) int64 {
 func (g *Guard) take(ctx context.Context, key string, b config.TokenBucket) (bool, time.Duration, error) {
 	var tokens int64
 	var ok bool
-	err := g.store.Write(ctx, func(q *store.Q) error {
-		return q.QueryRow(ctx, bucketTake, key, g.now().UnixMicro(), b.RatePerMinute, int64(b.Burst)*tokenUnits, fillMicros(b)).Scan(&tokens, &ok)
-	})
+	// One upsert is atomic alone: no transaction around it.
+	err := g.store.Autocommit().QueryRow(ctx, bucketTake, key, g.now().UnixMicro(), b.RatePerMinute, int64(b.Burst)*tokenUnits, fillMicros(b)).Scan(&tokens, &ok)
 	if err != nil || ok {
 		return ok, 0, err
 	}

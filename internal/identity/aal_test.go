@@ -98,7 +98,7 @@ func TestPutCredential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cached, err := m.GetVersion(ctx, i.ID, i.UpdatedAt)
+		cached, err := m.GetVersion(ctx, i.ID, i.Revision)
 		if err != nil || rules.AvailableAAL(cached) != AAL1 {
 			t.Fatalf("before: %v, %v", cached, err)
 		}
@@ -114,14 +114,14 @@ func TestPutCredential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.UpdatedAt.After(i.UpdatedAt) {
-			t.Errorf("updated_at did not move: %v, then %v", i.UpdatedAt, got.UpdatedAt)
+		if !got.UpdatedAt.After(i.UpdatedAt) || got.Revision <= i.Revision {
+			t.Errorf("updated_at or revision did not move: %v (%d), then %v (%d)", i.UpdatedAt, i.Revision, got.UpdatedAt, got.Revision)
 		}
 		if rules.AvailableAAL(got) != AAL2 || got.Credentials["password"] == nil {
 			t.Errorf("after adding TOTP: %+v", got.Credentials)
 		}
 		// The version whoami reads is the new one, and the cache follows.
-		fresh, err := m.GetVersion(ctx, i.ID, got.UpdatedAt)
+		fresh, err := m.GetVersion(ctx, i.ID, got.Revision)
 		if err != nil || rules.AvailableAAL(fresh) != AAL2 {
 			t.Errorf("the cache kept the identity without its second factor: %v", err)
 		}

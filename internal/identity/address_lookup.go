@@ -144,7 +144,7 @@ func identifierMatches(ctx context.Context, q *store.Q, query string, args ...an
 // loadEvenly loads identity id with its relations, running the same
 // queries for uuid.Nil (no match), for which it answers ErrNotFound.
 func loadEvenly(ctx context.Context, q *store.Q, id uuid.UUID) (*Identity, error) {
-	rows, err := q.Query(ctx, `SELECT `+identityColumns+` FROM identities WHERE id = $1`, id)
+	rows, err := q.Query(ctx, `SELECT `+identitySelectColumns+` FROM identities WHERE id = $1`, id)
 	if err != nil {
 		return nil, err
 	}

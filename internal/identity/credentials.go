@@ -21,7 +21,7 @@ import (
 // ErrConflict, an unknown identity ErrNotFound.
 func (m *Manager) PutCredential(ctx context.Context, q *store.Q, identityID uuid.UUID, c *Credential) error {
 	now := store.Now()
-	res, err := q.Exec(ctx, `UPDATE identities SET updated_at = $2 WHERE id = $1`, identityID, now)
+	res, err := q.Exec(ctx, `UPDATE identities SET updated_at = $2, revision = revision + 1 WHERE id = $1`, identityID, now)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (m *Manager) PutCredential(ctx context.Context, q *store.Q, identityID uuid
 // factor). Like PutCredential it moves the identity's updated_at, so that
 // cached copies are reloaded. An unknown identity is ErrNotFound.
 func (m *Manager) DeleteCredential(ctx context.Context, q *store.Q, identityID uuid.UUID, typ string) error {
-	res, err := q.Exec(ctx, `UPDATE identities SET updated_at = $2 WHERE id = $1`, identityID, store.Now())
+	res, err := q.Exec(ctx, `UPDATE identities SET updated_at = $2, revision = revision + 1 WHERE id = $1`, identityID, store.Now())
 	if err != nil {
 		return err
 	}

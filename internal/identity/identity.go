@@ -51,6 +51,10 @@ type Identity struct {
 	Credentials map[string]*Credential
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// Revision counts the changes the database has made to the identity
+	// (as read; an identity changed in memory keeps the revision it was
+	// read at). Caches key on it.
+	Revision int64
 }
 
 // Credential is one way to authenticate, such as a password.

@@ -541,16 +541,28 @@ func parallel(n int, fn func(k int)) {
 // FindByIdentifier finds the identity whose credential of type typ has the
 // (normalised) identifier; ErrNotFound when none does.
 func (m *Manager) FindByIdentifier(ctx context.Context, typ, identifier string) (*Identity, error) {
-	var id uuid.UUID
-	err := m.store.Read().QueryRow(ctx, `SELECT identity_id FROM identity_credential_identifiers WHERE type = $1 AND identifier = $2`,
-		typ, schema.NormalizeIdentifier(identifier)).Scan(&id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrNotFound
-	}
+	return m.findByIdentifier(ctx, typ, schema.NormalizeIdentifier(identifier))
+}
+
+// findByIdentifier reads the identity row in the statement that finds it.
+func (m *Manager) findByIdentifier(ctx context.Context, typ, identifier string) (*Identity, error) {
+	q := m.store.Read()
+	rows, err := q.Query(ctx, `SELECT `+identitySelectColumns+` FROM identities WHERE id = (
+		SELECT identity_id FROM identity_credential_identifiers WHERE type = $1 AND identifier = $2)`, typ, identifier)
 	if err != nil {
 		return nil, err
 	}
-	return m.Get(ctx, id)
+	ids, err := scanIdentities(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, ErrNotFound
+	}
+	if err := loadRelations(ctx, q, ids); err != nil {
+		return nil, err
+	}
+	return ids[0], nil
 }
 
 // FindByExactIdentifier is FindByIdentifier for identifiers that are not
@@ -578,20 +590,23 @@ func (m *Manager) SetCredentialConfig(ctx context.Context, credentialID uuid.UUI
 	})
 }
 
-// GetVersion answers the identity as it was at version updatedAt, from a
-// cache when it holds that version. The identity returned may be shared:
-// callers must not change it. Every change to an identity, its addresses
-// or its traits moves updated_at, which is what keeps the cache honest
-// across processes.
-func (m *Manager) GetVersion(ctx context.Context, id uuid.UUID, updatedAt time.Time) (*Identity, error) {
-	if i := m.cache.get(id); i != nil && i.UpdatedAt.Equal(updatedAt) {
+// GetVersion answers the identity at revision rev or later, from a cache
+// when it holds revision rev. The identity returned may be shared: callers
+// must not change it. The database increments an identity's revision in
+// every statement that changes it, which is what keeps the cache honest.
+func (m *Manager) GetVersion(ctx context.Context, id uuid.UUID, rev int64) (*Identity, error) {
+	if i := m.cache.get(id); i != nil && i.Revision == rev {
 		return i, nil
 	}
 	i, err := m.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	m.cache.put(i)
+	if i.Revision == rev {
+		// A copy changed since rev was read answers this once and is
+		// not kept: the next read of the newer revision caches it.
+		m.cache.put(i)
+	}
 	return i, nil
 }
 
@@ -691,6 +706,6 @@ WHERE identity_id = $1 AND via = $2 AND value = $3 AND status = $6`, identityID,
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `UPDATE identities SET updated_at = $2 WHERE id = $1`, identityID, now)
+	_, err = q.Exec(ctx, `UPDATE identities SET updated_at = $2, revision = revision + 1 WHERE id = $1`, identityID, now)
 	return err
 }

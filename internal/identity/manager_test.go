@@ -506,33 +506,51 @@ func TestGetVersionCache(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		m := newManager(t, s)
 		i := mustCreate(t, m, Draft{Traits: traits("cache@example.org")})
-		v1, err := m.GetVersion(ctx, i.ID, i.UpdatedAt)
+		v1, err := m.GetVersion(ctx, i.ID, i.Revision)
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := m.GetVersion(ctx, i.ID, i.UpdatedAt)
+		again, err := m.GetVersion(ctx, i.ID, i.Revision)
 		if err != nil || again != v1 {
-			t.Errorf("second GetVersion of the same version did not come from the cache")
+			t.Errorf("second GetVersion of the same revision did not come from the cache")
 		}
-		time.Sleep(2 * time.Millisecond)
-		updated, err := m.Replace(ctx, i.ID, Draft{Traits: traits("cache2@example.org"), State: StateActive})
+		// No pause: two changes in the same instant still differ, which
+		// a timestamp alone could not promise.
+		if _, err := m.Replace(ctx, i.ID, Draft{Traits: traits("cache2@example.org"), State: StateActive}); err != nil {
+			t.Fatal(err)
+		}
+		cur, err := m.Get(ctx, i.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !updated.UpdatedAt.After(i.UpdatedAt) {
-			t.Fatalf("updated_at did not move: %v → %v", i.UpdatedAt, updated.UpdatedAt)
+		if cur.Revision != i.Revision+1 {
+			t.Fatalf("revision after one change = %d; want %d", cur.Revision, i.Revision+1)
 		}
-		v2, err := m.GetVersion(ctx, i.ID, updated.UpdatedAt)
+		v2, err := m.GetVersion(ctx, i.ID, cur.Revision)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v2 == v1 || !strings.Contains(string(v2.Traits), "cache2@") || !v2.UpdatedAt.Equal(updated.UpdatedAt) {
-			t.Errorf("GetVersion after an update = %s at %v; want a fresh copy", v2.Traits, v2.UpdatedAt)
+		if v2 == v1 || !strings.Contains(string(v2.Traits), "cache2@") || v2.Revision != cur.Revision {
+			t.Errorf("GetVersion after an update = %s at %d; want a fresh copy", v2.Traits, v2.Revision)
 		}
 		if !strings.Contains(string(v1.Traits), "cache@") {
 			t.Error("the earlier copy was changed in place")
 		}
-		if _, err := m.GetVersion(ctx, uuid.New(), time.Now()); !errors.Is(err, ErrNotFound) {
+		// Asked for an older revision than the database holds (a whoami
+		// row read just before a change) with nothing cached, it answers
+		// the newer copy but does not keep it under the older revision.
+		if _, err := m.Replace(ctx, i.ID, Draft{Traits: traits("cache3@example.org"), State: StateActive}); err != nil {
+			t.Fatal(err)
+		}
+		cold := newManager(t, s)
+		v3, err := cold.GetVersion(ctx, i.ID, cur.Revision)
+		if err != nil || !strings.Contains(string(v3.Traits), "cache3@") {
+			t.Fatalf("GetVersion(older revision) = %v, %v; want the current copy", v3, err)
+		}
+		if v4, err := cold.GetVersion(ctx, i.ID, cur.Revision); err != nil || v4 == v3 {
+			t.Errorf("a copy newer than the revision asked for was cached under it")
+		}
+		if _, err := m.GetVersion(ctx, uuid.New(), 0); !errors.Is(err, ErrNotFound) {
 			t.Errorf("GetVersion(unknown) = %v", err)
 		}
 	})

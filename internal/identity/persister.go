@@ -17,10 +17,20 @@ import (
 
 const identityColumns = `id, schema_id, state, state_changed_at, traits, metadata_public, metadata_admin, external_id, created_at, updated_at`
 
+// identitySelectColumns adds what the database keeps to itself: the
+// revision every change of the identity increments.
+const identitySelectColumns = identityColumns + `, revision`
+
 func insertIdentity(ctx context.Context, q *store.Q, i *Identity) error {
-	_, err := q.Exec(ctx, `INSERT INTO identities (`+identityColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	// The public view of what is inserted, so that the first whoami of
+	// a new (or imported) identity finds it ready (publicview.go).
+	view, err := PublicViewOf(i)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `INSERT INTO identities (`+identityColumns+`, public_view, public_view_factors, public_view_revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0)`,
 		i.ID, i.SchemaID, i.State, i.StateChangedAt, string(i.Traits), nullJSON(i.MetadataPublic), nullJSON(i.MetadataAdmin),
-		i.ExternalID, i.CreatedAt, i.UpdatedAt)
+		i.ExternalID, i.CreatedAt, i.UpdatedAt, string(view.JSON), view.Factors)
 	if err != nil {
 		return err
 	}
@@ -79,7 +89,7 @@ func insertRecovery(ctx context.Context, q *store.Q, identityID uuid.UUID, a *Re
 // recovery addresses are synchronised with i's: rows that stay keep their
 // ids, rows that went are deleted, new ones inserted.
 func updateIdentity(ctx context.Context, q *store.Q, i *Identity, before *Identity) error {
-	res, err := q.Exec(ctx, `UPDATE identities SET schema_id = $2, state = $3, state_changed_at = $4, traits = $5, metadata_public = $6, metadata_admin = $7, external_id = $8, updated_at = $9 WHERE id = $1`,
+	res, err := q.Exec(ctx, `UPDATE identities SET schema_id = $2, state = $3, state_changed_at = $4, traits = $5, metadata_public = $6, metadata_admin = $7, external_id = $8, updated_at = $9, revision = revision + 1 WHERE id = $1`,
 		i.ID, i.SchemaID, i.State, i.StateChangedAt, string(i.Traits), nullJSON(i.MetadataPublic), nullJSON(i.MetadataAdmin), i.ExternalID, i.UpdatedAt)
 	if err != nil {
 		return err
@@ -189,7 +199,7 @@ func deleteIdentity(ctx context.Context, q *store.Q, id uuid.UUID) error {
 
 // getIdentity loads one identity with its addresses and credentials.
 func getIdentity(ctx context.Context, q *store.Q, id uuid.UUID) (*Identity, error) {
-	rows, err := q.Query(ctx, `SELECT `+identityColumns+` FROM identities WHERE id = $1`, id)
+	rows, err := q.Query(ctx, `SELECT `+identitySelectColumns+` FROM identities WHERE id = $1`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -216,9 +226,17 @@ type listParams struct {
 	// Trait and IdentifierPrefix search (search.go).
 	Trait            *TraitSearch
 	IdentifierPrefix string
+	// DensePrefix picks the plan for a prefix most identities match
+	// (densePrefix).
+	DensePrefix bool
 }
 
 func listIdentities(ctx context.Context, q *store.Q, p listParams) ([]*Identity, error) {
+	dense, err := densePrefix(ctx, q, p)
+	if err != nil {
+		return nil, err
+	}
+	p.DensePrefix = dense
 	query, args := listQuery(q, p)
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
@@ -258,7 +276,7 @@ func listQuery(q *store.Q, p listParams) (string, []any) {
 		where = append(where, "i.id IN ("+sub+")")
 	}
 	where = append(where, searchConditions(q, p, arg)...)
-	query := `SELECT ` + prefixed("i.", identityColumns) + ` FROM identities i`
+	query := `SELECT ` + prefixed("i.", identitySelectColumns) + ` FROM identities i`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -290,7 +308,7 @@ func scanIdentities(rows *sql.Rows) ([]*Identity, error) {
 			traits, mdPub, mdAdmin sql.NullString
 			created, updated       store.Time
 		)
-		if err := rows.Scan(&i.ID, &i.SchemaID, &i.State, &stateChanged, &traits, &mdPub, &mdAdmin, &i.ExternalID, &created, &updated); err != nil {
+		if err := rows.Scan(&i.ID, &i.SchemaID, &i.State, &stateChanged, &traits, &mdPub, &mdAdmin, &i.ExternalID, &created, &updated, &i.Revision); err != nil {
 			return nil, err
 		}
 		i.StateChangedAt = stateChanged.Ptr()
@@ -321,6 +339,9 @@ func loadRelations(ctx context.Context, q *store.Q, ids []*Identity) error {
 		byID[i.ID] = i
 		args[k] = i.ID
 		ph[k] = "$" + strconv.Itoa(k+1)
+	}
+	if q.Dialect() == store.Postgres {
+		return loadRelationsAtOnce(ctx, q, byID, args)
 	}
 	in := "(" + strings.Join(ph, ", ") + ")"
 

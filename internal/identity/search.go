@@ -219,8 +219,19 @@ func updateTraitRows(ctx context.Context, q *store.Q, identityID uuid.UUID, befo
 func searchConditions(q *store.Q, p listParams, arg func(any) string) []string {
 	var where []string
 	if p.Trait != nil {
-		where = append(where, "i.id IN (SELECT identity_id FROM identity_trait_search WHERE path = "+arg(p.Trait.Path)+
-			" AND value_lower = "+arg(strings.ToLower(p.Trait.Value))+")")
+		sub := "SELECT identity_id FROM identity_trait_search WHERE path = " + arg(p.Trait.Path) +
+			" AND value_lower = " + arg(strings.ToLower(p.Trait.Value))
+		// Keyset inside the subquery too: the index (path, value_lower,
+		// identity_id) then starts at the page, whichever page it is.
+		if p.After != nil {
+			sub += " AND identity_id > " + arg(*p.After)
+		}
+		if p.IdentifierPrefix == "" && p.Identifier == "" && len(p.IDs) == 0 {
+			// Alone, the search is the page: no engine need collect every
+			// match before the first hundred.
+			sub += " ORDER BY identity_id LIMIT " + arg(p.Limit)
+		}
+		where = append(where, "i.id IN ("+sub+")")
 	}
 	if p.IdentifierPrefix != "" {
 		ge, lt := ">=", "<"
@@ -232,21 +243,66 @@ func searchConditions(q *store.Q, p listParams, arg func(any) string) []string {
 			types[k] = arg(t)
 		}
 		low, high, hasHigh := prefixRange(strings.ToLower(p.IdentifierPrefix))
-		sub := "SELECT identity_id FROM identity_credential_identifiers WHERE type IN (" + strings.Join(types, ", ") +
-			") AND identifier " + ge + " " + arg(low)
+		c := "" // the identifiers' columns, qualified in the correlated form
+		if p.DensePrefix {
+			c = "c."
+		}
+		match := c + "type IN (" + strings.Join(types, ", ") + ") AND " + c + "identifier " + ge + " " + arg(low)
 		if hasHigh {
-			sub += " AND identifier " + lt + " " + arg(high)
+			match += " AND " + c + "identifier " + lt + " " + arg(high)
 		}
 		if q.Dialect() == store.Postgres {
 			// The same again as a pattern: PostgreSQL estimates how many rows
 			// a LIKE prefix matches from its statistics, but guesses a fixed
 			// share for a byte range, and a guess too high on a large table
 			// makes it read all of identities instead of following the index.
-			sub += " AND identifier LIKE " + arg(likePrefix(low))
+			match += " AND " + c + "identifier LIKE " + arg(likePrefix(low))
 		}
-		where = append(where, "i.id IN ("+sub+")")
+		if p.DensePrefix {
+			// Many match: walk identities in id order from the page on and
+			// keep those with a matching identifier, instead of collecting
+			// every match first (see densePrefix).
+			where = append(where, "EXISTS (SELECT 1 FROM identity_credential_identifiers c WHERE c.identity_id = i.id AND "+match+")")
+		} else {
+			where = append(where, "i.id IN (SELECT identity_id FROM identity_credential_identifiers WHERE "+match+")")
+		}
 	}
 	return where
+}
+
+// densePrefixRows is how many matching identifiers make a prefix dense.
+// Below it, collecting the matches costs at most that many index rows;
+// above it, walking identities in id order finds a page's matches within
+// page size × identities / matches rows, at most a twentieth of the table
+// for a page of 100.
+const densePrefixRows = 2000
+
+// densePrefix reports, on SQLite, whether at least densePrefixRows
+// identifiers match the prefix search of p. SQLite's planner always
+// collects the matches of an IN subquery, which on a prefix that most
+// identities match costs the whole table on every page; PostgreSQL
+// chooses between the two plans from its statistics.
+func densePrefix(ctx context.Context, q *store.Q, p listParams) (bool, error) {
+	if q.Dialect() != store.SQLite || p.IdentifierPrefix == "" {
+		return false, nil
+	}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	types := make([]string, len(prefixTypes))
+	for k, t := range prefixTypes {
+		types[k] = arg(t)
+	}
+	low, high, hasHigh := prefixRange(strings.ToLower(p.IdentifierPrefix))
+	sub := "SELECT 1 FROM identity_credential_identifiers WHERE type IN (" + strings.Join(types, ", ") + ") AND identifier >= " + arg(low)
+	if hasHigh {
+		sub += " AND identifier < " + arg(high)
+	}
+	var n int
+	err := q.QueryRow(ctx, "SELECT count(*) FROM ("+sub+" LIMIT "+arg(densePrefixRows)+")", args...).Scan(&n)
+	return n >= densePrefixRows, err
 }
 
 // searchOptions reads Lanyard's search parameters of the admin list:

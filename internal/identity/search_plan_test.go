@@ -111,10 +111,12 @@ func TestSearchQueryPlansUseIndexes(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		fillForPlans(t, s)
 		cases := map[string]listParams{
-			"trait email":       {Limit: 251, Trait: &TraitSearch{Path: "email", Value: "USER12345@example.org"}},
-			"trait name.last":   {Limit: 251, Trait: &TraitSearch{Path: "name.last", Value: "last77"}},
-			"identifier prefix": {Limit: 251, IdentifierPrefix: "User1234"},
-			"both, next page":   {Limit: 251, After: ptr(mustUUID(t, "00000000-0000-4000-8000-000000000000")), Trait: &TraitSearch{Path: "name.last", Value: "last77"}, IdentifierPrefix: "user1"},
+			"trait email":            {Limit: 251, Trait: &TraitSearch{Path: "email", Value: "USER12345@example.org"}},
+			"trait name.last":        {Limit: 251, Trait: &TraitSearch{Path: "name.last", Value: "last77"}},
+			"identifier prefix":      {Limit: 251, IdentifierPrefix: "User1234"},
+			"both, next page":        {Limit: 251, After: ptr(mustUUID(t, "00000000-0000-4000-8000-000000000000")), Trait: &TraitSearch{Path: "name.last", Value: "last77"}, IdentifierPrefix: "user1"},
+			"trait, far page":        {Limit: 101, After: ptr(mustUUID(t, "f0000000-0000-4000-8000-000000000000")), Trait: &TraitSearch{Path: "name.last", Value: "last77"}},
+			"dense prefix, far page": {Limit: 101, After: ptr(mustUUID(t, "f0000000-0000-4000-8000-000000000000")), IdentifierPrefix: "user", DensePrefix: true},
 		}
 		for name, p := range cases {
 			plan := queryPlan(t, s, p)

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lanyard-id/lanyard/internal/store"
 )
 
 // Metrics is every metric of one server. A nil *Metrics records nothing.
@@ -70,10 +72,8 @@ func New(queue func(ctx context.Context) (map[string]int, error)) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.latency, m.flows, m.sends, m.refusals,
+		&databaseCollector{queue: queue},
 	)
-	if queue != nil {
-		m.registry.MustRegister(&queueCollector{count: queue})
-	}
 	return m
 }
 
@@ -145,21 +145,44 @@ var queueStatuses = []string{"queued", "processing", "sent", "abandoned"}
 // scrapeTimeout bounds the queue query of one scrape.
 const scrapeTimeout = 5 * time.Second
 
-var queueDesc = prometheus.NewDesc("lanyard_courier_messages",
-	"Courier messages in the database, by status.", []string{"status"}, nil)
+var (
+	queueDesc = prometheus.NewDesc("lanyard_courier_messages",
+		"Courier messages in the database, by status.", []string{"status"}, nil)
+	roundTripsDesc = prometheus.NewDesc("lanyard_database_round_trips_total",
+		"Round trips to PostgreSQL: each time a connection sent something and waited for the answer (connection set-up and pings included).", nil, nil)
+	pingsDesc = prometheus.NewDesc("lanyard_database_pings_total",
+		"Of the round trips to PostgreSQL, the liveness pings sent before reusing a connection idle for over a second.", nil, nil)
+)
 
-// queueCollector asks the database at each scrape, so that the figure is
-// right however many processes share the queue.
-type queueCollector struct {
-	count func(ctx context.Context) (map[string]int, error)
+// databaseCollector asks the database for the queue at each scrape, so
+// that the figure is right however many processes share the queue, and then
+// reads the round-trip counters: read after the query, they include it,
+// so that the difference between two scrapes is what happened between them
+// plus exactly one scrape.
+type databaseCollector struct {
+	queue func(ctx context.Context) (map[string]int, error) // nil: no queue figures
 }
 
-func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- queueDesc }
+func (c *databaseCollector) Describe(ch chan<- *prometheus.Desc) {
+	if c.queue != nil {
+		ch <- queueDesc
+	}
+	ch <- roundTripsDesc
+	ch <- pingsDesc
+}
 
-func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *databaseCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.queue != nil {
+		c.collectQueue(ch)
+	}
+	ch <- prometheus.MustNewConstMetric(roundTripsDesc, prometheus.CounterValue, float64(store.RoundTrips()))
+	ch <- prometheus.MustNewConstMetric(pingsDesc, prometheus.CounterValue, float64(store.Pings()))
+}
+
+func (c *databaseCollector) collectQueue(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	counts, err := c.count(ctx)
+	counts, err := c.queue(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(queueDesc, err)
 		return

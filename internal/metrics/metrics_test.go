@@ -99,3 +99,17 @@ func scrape(t *testing.T, m *Metrics) string {
 	}
 	return rec.Body.String()
 }
+
+func TestDatabaseRoundTripsAreExported(t *testing.T) {
+	for _, m := range []*Metrics{
+		New(nil),
+		New(func(context.Context) (map[string]int, error) { return nil, errors.New("database down") }),
+	} {
+		body := scrape(t, m)
+		for _, want := range []string{"\nlanyard_database_round_trips_total ", "\nlanyard_database_pings_total "} {
+			if !strings.Contains(body, want) {
+				t.Errorf("scrape lacks %q:\n%s", want, body)
+			}
+		}
+	}
+}

@@ -42,17 +42,22 @@ func (h *PublicHandler) Register(mux *http.ServeMux) {
 }
 
 func (h *PublicHandler) whoami(w http.ResponseWriter, r *http.Request) {
-	s, err := h.m.FromRequest(r.Context(), r)
+	token := h.m.TokenFrom(r)
+	if token == "" {
+		wire.WriteError(w, r, ErrNoSession)
+		return
+	}
+	a, err := h.m.Whoami(r.Context(), token)
 	if err != nil {
 		wire.WriteError(w, r, err)
 		return
 	}
-	if !h.m.SatisfiesAAL(s, h.m.cfg.WhoamiRequiredAAL) {
+	if !a.AALSatisfied {
 		wire.WriteError(w, r, ErrAAL2Required(h.publicURL, ""))
 		return
 	}
-	w.Header().Set("X-Kratos-Authenticated-Identity-Id", s.IdentityID.String())
-	wire.WriteJSON(w, http.StatusOK, h.m.View(s, false))
+	w.Header().Set("X-Kratos-Authenticated-Identity-Id", a.IdentityID)
+	wire.WriteJSONBytes(w, http.StatusOK, a.Body)
 }
 
 func (h *PublicHandler) createBrowserLogout(w http.ResponseWriter, r *http.Request) {

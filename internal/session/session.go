@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -106,6 +107,11 @@ type Manager struct {
 	cookies *cookieCodec
 	// schemaURL renders identities embedded in sessions.
 	schemaURL func(string) string
+	// byTokenRead and whoamiRead are the hot reads, parsed once
+	// (store.Prepared); whoamiRead is whoami's one query (whoami.go).
+	byTokenRead, whoamiRead *store.Prepared
+	// schemaFields holds each schema's encoded schema_url member.
+	schemaFields sync.Map
 }
 
 // NewManager wires a session Manager.
@@ -124,7 +130,12 @@ func NewManager(s *store.Store, ids *identity.Manager, cfg Config) (*Manager, er
 		return nil, err
 	}
 	codec.kratosName = cfg.Cookie.Name
-	return &Manager{store: s, ids: ids, cfg: cfg, cookies: codec, schemaURL: ids.SchemaURL}, nil
+	m := &Manager{store: s, ids: ids, cfg: cfg, cookies: codec, schemaURL: ids.SchemaURL}
+	if s != nil { // unit tests of the pure parts have no database
+		m.byTokenRead = s.Prepare(sessionRowQuery + `token_hash = $1`)
+		m.whoamiRead = s.Prepare(whoamiQuery)
+	}
+	return m, nil
 }
 
 // CookieName is the session cookie's name.
@@ -284,44 +295,42 @@ func (m *Manager) Current(ctx context.Context, r *http.Request) (*Session, error
 
 // ByToken finds the valid session holding token, or ErrNoSession.
 func (m *Manager) ByToken(ctx context.Context, token string) (*Session, error) {
-	s, err := m.byHash(ctx, m.store.Read(), "token_hash", hashToken(token))
-	if err != nil {
+	var row sessionRow
+	if err := row.scan(m.byTokenRead.QueryRow(ctx, hashToken(token))); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return m.fromRow(ctx, &row)
 }
 
 // byHash loads a valid session by one of its token hashes, with its
-// identity. This is whoami's path: one indexed read joins the identity's
-// state and version; the identity itself comes from a cache validated by
-// that version, so a warm whoami costs one query.
+// identity, inside a transaction.
 func (m *Manager) byHash(ctx context.Context, q *store.Q, column, hash string) (*Session, error) {
-	var (
-		s                         Session
-		methods, devices, state   string
-		issued, authed, exp, c, u store.Time
-		identityVersion           store.Time
-	)
-	err := q.QueryRow(ctx, `SELECT s.id, s.identity_id, s.active, s.aal, s.authentication_methods, s.devices, s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, i.state, i.updated_at
-FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.`+column+` = $1`, hash).Scan(
-		&s.ID, &s.IdentityID, &s.Active, &s.AAL, &methods, &devices, &issued, &authed, &exp, &c, &u, &state, &identityVersion)
-	if errors.Is(err, store.ErrNotFound) {
+	var row sessionRow
+	if err := row.scan(q.QueryRow(ctx, sessionRowQuery+column+` = $1`, hash)); err != nil {
+		return nil, err
+	}
+	return m.fromRow(ctx, &row)
+}
+
+// fromRow checks a session row and completes it with its identity, which
+// comes from a cache validated by the identity's revision: a warm whoami
+// costs the one query that read the row.
+func (m *Manager) fromRow(ctx context.Context, row *sessionRow) (*Session, error) {
+	if !row.valid(time.Now()) {
 		return nil, ErrNoSession
 	}
-	if err != nil {
+	s := Session{
+		ID: row.id, IdentityID: row.identityID, Active: row.active, AAL: row.aal,
+		IssuedAt: row.issued.Time, AuthenticatedAt: row.authed.Time, ExpiresAt: row.expires.Time,
+		CreatedAt: row.created.Time, UpdatedAt: row.updated.Time,
+	}
+	if err := json.Unmarshal([]byte(row.methods), &s.Methods); err != nil {
 		return nil, err
 	}
-	if !s.Active || !time.Now().Before(exp.Time) || state != identity.StateActive {
-		return nil, ErrNoSession
-	}
-	s.IssuedAt, s.AuthenticatedAt, s.ExpiresAt, s.CreatedAt, s.UpdatedAt = issued.Time, authed.Time, exp.Time, c.Time, u.Time
-	if err := json.Unmarshal([]byte(methods), &s.Methods); err != nil {
+	if err := json.Unmarshal([]byte(row.devices), &s.Devices); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(devices), &s.Devices); err != nil {
-		return nil, err
-	}
-	i, err := m.ids.GetVersion(ctx, s.IdentityID, identityVersion.Time)
+	i, err := m.ids.GetVersion(ctx, s.IdentityID, row.identityRevision)
 	if errors.Is(err, identity.ErrNotFound) {
 		return nil, ErrNoSession
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,6 +45,8 @@ type Store struct {
 	reader  *sql.DB
 	// where names the database for humans, without credentials.
 	where string
+	// prepared holds the hot reads by their text (prepared.go).
+	prepared sync.Map
 }
 
 // ErrUniqueViolation wraps errors caused by a unique constraint.
@@ -78,7 +81,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("pgx", dsn)
+	db, err := openCountedPostgres(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("dsn: %w", err)
 	}
@@ -181,7 +184,7 @@ func (s *Store) String() string { return s.where }
 
 // Close closes all connections.
 func (s *Store) Close() error {
-	err := s.writer.Close()
+	err := errors.Join(s.closePrepared(), s.writer.Close())
 	if s.reader != s.writer {
 		err = errors.Join(err, s.reader.Close())
 	}
@@ -291,10 +294,16 @@ func (q *Q) Savepoint(ctx context.Context, name string, fn func() error) error {
 }
 
 // Row wraps *sql.Row to classify errors.
-type Row struct{ row *sql.Row }
+type Row struct {
+	row *sql.Row
+	err error // set when the query could not be run at all
+}
 
 // Scan copies the row into dest.
 func (r *Row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
 	err := r.row.Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound

@@ -166,6 +166,11 @@ func WriteJSON(w http.ResponseWriter, code int, v any) {
 		code = http.StatusInternalServerError
 		body = []byte(`{"error":{"code":500,"status":"Internal Server Error","message":"The response could not be encoded."}}`)
 	}
+	WriteJSONBytes(w, code, body)
+}
+
+// WriteJSONBytes writes body, already JSON, as WriteJSON would.
+func WriteJSONBytes(w http.ResponseWriter, code int, body []byte) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(code)
 	_, _ = w.Write(body)

@@ -562,11 +562,17 @@ func (h *Handler) countAttempt(r *http.Request, p flow.Payload, signedIn *identi
 		return attempt{}, nil, nil // nothing to check, nothing to count
 	}
 	var v guard.Verdict
-	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
-		var err error
-		v, err = a.guard.Attempt(r.Context(), q, a.scope, a.identifier, a.ip)
-		return err
-	})
+	var err error
+	if h.kit.Store.Dialect() == store.Postgres {
+		// There the count is one statement, atomic without a transaction.
+		v, err = a.guard.Attempt(r.Context(), h.kit.Store.Autocommit(), a.scope, a.identifier, a.ip)
+	} else {
+		err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+			var err error
+			v, err = a.guard.Attempt(r.Context(), q, a.scope, a.identifier, a.ip)
+			return err
+		})
+	}
 	if err != nil || v.Allowed {
 		return a, nil, err
 	}

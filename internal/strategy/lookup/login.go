@@ -83,7 +83,7 @@ func (m *Method) find(cfg storedConfig, given string) (int, error) {
 // commit spends it and the others get 4000012.
 func (m *Method) spend(ctx context.Context, q *store.Q, identityID uuid.UUID, given string) error {
 	now := store.Now()
-	res, err := q.Exec(ctx, `UPDATE identities SET updated_at = $2 WHERE id = $1`, identityID, now)
+	res, err := q.Exec(ctx, `UPDATE identities SET updated_at = $2, revision = revision + 1 WHERE id = $1`, identityID, now)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,172 @@
+package session
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/store"
+)
+
+// sessionRowQuery reads a session with its identity's state and revision;
+// callers append the token column and its placeholder.
+const sessionRowQuery = `SELECT s.id, s.identity_id, s.active, s.aal, s.authentication_methods, s.devices, s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, i.state, i.revision
+FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.`
+
+// whoamiQuery is sessionRowQuery with the identity's stored public view.
+const whoamiQuery = `SELECT s.id, s.identity_id, s.active, s.aal, s.authentication_methods, s.devices, s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, i.state, i.revision,
+i.schema_id, i.public_view, i.public_view_factors, i.public_view_revision
+FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = $1`
+
+// sessionRow is a session as the database has it, with its identity's state
+// and revision.
+type sessionRow struct {
+	id, identityID                            uuid.UUID
+	active                                    bool
+	aal, methods, devices, identityState      string
+	issued, authed, expires, created, updated store.Time
+	identityRevision                          int64
+}
+
+func (r *sessionRow) fields() []any {
+	return []any{&r.id, &r.identityID, &r.active, &r.aal, &r.methods, &r.devices,
+		&r.issued, &r.authed, &r.expires, &r.created, &r.updated, &r.identityState, &r.identityRevision}
+}
+
+func (r *sessionRow) scan(row *store.Row) error {
+	return noSession(row.Scan(r.fields()...))
+}
+
+func noSession(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNoSession
+	}
+	return err
+}
+
+// valid reports whether the row is an active, unexpired session of an
+// active identity.
+func (r *sessionRow) valid(now time.Time) bool {
+	return r.active && now.Before(r.expires.Time) && r.identityState == identity.StateActive
+}
+
+// Answer is whoami's response for one session.
+type Answer struct {
+	IdentityID string
+	// AALSatisfied is false when whoami must answer session_aal2_required.
+	AALSatisfied bool
+	Body         []byte
+}
+
+// Whoami answers the session holding token as whoami renders it, or
+// ErrNoSession. It costs one indexed query and no cache: the identity's
+// public view comes with the session row, valid for the identity revision
+// that row shows, so every instance answers every change at once. An
+// identity whose stored view is missing or older (changed since it was
+// stored) is rendered from its rows, and its view stored again.
+func (m *Manager) Whoami(ctx context.Context, token string) (*Answer, error) {
+	var (
+		row       sessionRow
+		schemaID  string
+		view      sql.NullString
+		factors   int
+		viewOfRev sql.NullInt64
+	)
+	err := m.whoamiRead.QueryRow(ctx, hashToken(token)).Scan(append(row.fields(), &schemaID, &view, &factors, &viewOfRev)...)
+	if err != nil {
+		return nil, noSession(err)
+	}
+	if !row.valid(time.Now()) {
+		return nil, ErrNoSession
+	}
+	var pv identity.PublicView
+	if view.Valid && viewOfRev.Valid && viewOfRev.Int64 == row.identityRevision {
+		pv = identity.PublicView{JSON: []byte(view.String), Factors: factors}
+	} else {
+		s, err := m.fromRow(ctx, &row)
+		if err != nil {
+			return nil, err
+		}
+		if pv, err = identity.PublicViewOf(s.Identity); err != nil {
+			return nil, err
+		}
+		if s.Identity.Revision == row.identityRevision {
+			if err := m.ids.StorePublicView(ctx, row.identityID, row.identityRevision, pv); err != nil {
+				// The answer stands; the next whoami renders again.
+				slog.WarnContext(ctx, "whoami: storing the identity's public view failed", "identity_id", row.identityID, "error", err)
+			}
+		}
+	}
+	return &Answer{
+		IdentityID:   row.identityID.String(),
+		AALSatisfied: m.satisfiesAALWith(row.aal, pv.Factors),
+		Body:         m.renderWhoami(&row, pv.JSON, schemaID),
+	}, nil
+}
+
+// satisfiesAALWith is SatisfiesAAL for a session of level aal whose
+// identity has the second factors given (identity.PublicView.Factors).
+func (m *Manager) satisfiesAALWith(aal string, factors int) bool {
+	switch required := m.cfg.WhoamiRequiredAAL; {
+	case aal >= AAL2:
+		return true
+	case aal < AAL1:
+		return false
+	case required == RequireAAL1:
+		return true
+	}
+	return !m.cfg.Factors.HasSecondFactorIn(factors)
+}
+
+// renderWhoami writes the session as View would, around the identity's
+// stored view: the members in View's order, the session's own JSON
+// columns as they are stored (Lanyard writes them from Method and Device).
+func (m *Manager) renderWhoami(r *sessionRow, identityView []byte, schemaID string) []byte {
+	b := make([]byte, 0, 384+len(identityView))
+	b = append(b, `{"id":"`...)
+	b = append(b, r.id.String()...)
+	b = append(b, `","active":`...)
+	b = strconv.AppendBool(b, r.active)
+	b = appendTime(append(b, `,"expires_at":`...), r.expires.Time)
+	b = appendTime(append(b, `,"authenticated_at":`...), r.authed.Time)
+	b = append(b, `,"authenticator_assurance_level":`...)
+	b = strconv.AppendQuote(b, r.aal) // aal0..aal3: plain ASCII
+	b = appendArray(append(b, `,"authentication_methods":`...), r.methods)
+	b = appendTime(append(b, `,"issued_at":`...), r.issued.Time)
+	b = append(b, `,"identity":`...)
+	b = identity.WithSchemaURL(b, identityView, m.schemaURLField(schemaID))
+	b = appendArray(append(b, `,"devices":`...), r.devices)
+	return append(b, '}')
+}
+
+// appendTime writes t as encoding/json does.
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+// appendArray writes a stored JSON array column, "[]" for an empty one.
+func appendArray(b []byte, column string) []byte {
+	if column == "" || column == "null" {
+		return append(b, "[]"...)
+	}
+	return append(b, column...)
+}
+
+// schemaURLField is the encoded schema_url member of a schema's
+// identities, made once per schema.
+func (m *Manager) schemaURLField(schemaID string) []byte {
+	if f, ok := m.schemaFields.Load(schemaID); ok {
+		return f.([]byte)
+	}
+	f := identity.SchemaURLField(m.schemaURL(schemaID))
+	m.schemaFields.Store(schemaID, f)
+	return f
+}
