@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/scrypt"
 
@@ -286,5 +287,39 @@ func TestNewSizesTheGate(t *testing.T) {
 	// bcrypt hashes without the gate; a small budget only serialises imports.
 	if _, err := New(config.Hashers{Algorithm: "bcrypt", Argon2: config.Argon2{DedicatedMemory: 1 << 20}}); err != nil {
 		t.Errorf("bcrypt with a small dedicated_memory refused: %v", err)
+	}
+}
+
+// Hashes beyond the cores wait their turn instead of sharing the cores;
+// a waiter whose client goes away gives up without hashing.
+func TestHashesWaitForACore(t *testing.T) {
+	for _, cfg := range []config.Hashers{
+		{Algorithm: "bcrypt", Bcrypt: config.Bcrypt{Cost: 4}},
+		{Algorithm: "argon2", Argon2: config.Argon2{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}},
+	} {
+		h, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hash, err := h.Hash(context.Background(), []byte("a password"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cores := int64(runtime.GOMAXPROCS(0))
+		if !h.cpu.TryAcquire(cores) {
+			t.Fatal("the core gate was not free at rest")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		if _, err := h.Hash(ctx, []byte("a password")); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: Hash with every core taken = %v; want it to wait until its context ends", cfg.Algorithm, err)
+		}
+		if err := h.Compare(ctx, []byte("a password"), hash); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: Compare with every core taken = %v; want it to wait until its context ends", cfg.Algorithm, err)
+		}
+		cancel()
+		h.cpu.Release(cores)
+		if err := h.Compare(context.Background(), []byte("a password"), hash); err != nil {
+			t.Errorf("%s: Compare after the cores came free: %v", cfg.Algorithm, err)
+		}
 	}
 }

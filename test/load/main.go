@@ -50,6 +50,13 @@ func scenarios() []scenario {
 		{"login", "native password login: GET /self-service/login/api, then POST /self-service/login", runLogin},
 		{"idle-rss", "print the resident memory (VmRSS) of a process", runIdleRSS},
 		{"startup", "start a command repeatedly and time it until a URL answers 200", runStartup},
+		{"bare-server", "serve a copy of one whoami answer from a bare net/http handler, the ceiling to compare with", runBareServer},
+		{"mixed", "whoami, login and registration in a mix, with RSS and goroutine series", runMixed},
+		{"check-registrations", "check that every registration in mixed -acked files exists", runCheckRegistrations},
+		{"seed-sessions", "write N sessions with seeded tokens straight into the server's database", runSeedSessions},
+		{"whoami-many", "whoami with a random one of N seeded session tokens per request", runWhoamiMany},
+		{"login-many", "native password login as a random one of N users per login", runLoginMany},
+		{"admin-pages", "GET /admin/identities and its searches at page 1 and at page P", runAdminPages},
 	}
 }
 

@@ -39,6 +39,8 @@ type result struct {
 	RunsMS      []float64 `json:"runs_ms,omitempty"` // startup: each run
 	MedianMS    float64   `json:"median_ms,omitempty"`
 
+	Figures map[string]any `json:"figures,omitempty"` // mixed, check-registrations: flat keys, unique in the line
+
 	FirstFailure string `json:"first_failure,omitempty"`
 	Error        string `json:"error,omitempty"` // why the run stopped early
 	Pass         bool   `json:"pass"`
