@@ -48,6 +48,7 @@ func rootCommand() *cobra.Command {
 	root.AddCommand(identityCommands()...)
 	root.AddCommand(cleanupCommand(g))
 	root.AddCommand(hashersCommand())
+	root.AddCommand(healthCommand())
 	return root
 }
 
