@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -112,43 +109,11 @@ func runLoginMany(ctx context.Context, args []string, errOut io.Writer) (*result
 		return nil, fmt.Errorf("%w: -identifier-format must hold exactly one %%d and no other verb", errUsage)
 	}
 
-	flowURL := base.String() + "/self-service/login/api"
-	submitBase := base.String() + "/self-service/login?flow="
 	hc := newClient(c.workers, c.timeout)
 	defer hc.CloseIdleConnections()
-
 	login := func(ctx context.Context, rec *recorder, user int) error {
-		start := time.Now()
-		whole := rec.op("login")
-		fail := func(status string, err error) error {
-			if !errors.Is(err, errStopped) {
-				whole.add(time.Since(start), status, false, err.Error())
-			}
-			return err
-		}
-		req, err := newJSONRequest(http.MethodGet, flowURL, nil)
-		if err != nil {
-			return fatalf("building the request: %v", err)
-		}
-		a, err := send(ctx, hc, req)
-		if err := check(rec.op("create flow"), "GET /self-service/login/api", a, err, http.StatusOK); err != nil {
-			return fail("create flow "+statusOrError(a, err), err)
-		}
-		var f loginFlow
-		if err := json.Unmarshal(a.body, &f); err != nil || f.ID == "" {
-			return fail("create flow: no id", fatalf("GET /self-service/login/api answered 200 without a flow id: %s", snippet(a.body)))
-		}
 		creds := map[string]any{"method": "password", "identifier": identifierOf(*format, user), "password": *password}
-		req, err = newJSONRequest(http.MethodPost, submitBase+url.QueryEscape(f.ID), creds)
-		if err != nil {
-			return fatalf("building the request: %v", err)
-		}
-		a, err = send(ctx, hc, req)
-		if err := check(rec.op("submit"), "POST /self-service/login", a, err, http.StatusOK); err != nil {
-			return fail("submit "+statusOrError(a, err), err)
-		}
-		whole.add(time.Since(start), "200", true, "")
-		return nil
+		return nativeLogin(ctx, hc, rec, base.String(), creds)
 	}
 
 	res := &result{Scenario: "login-many", Target: base.String() + "/self-service/login", Workers: c.workers, Unit: "logins"}

@@ -239,50 +239,10 @@ func runLogin(ctx context.Context, args []string, errOut io.Writer) (*result, er
 		return nil, fmt.Errorf("%w: -identifier and -password (or $LANYARD_LOGIN_PASSWORD) are required", errUsage)
 	}
 
-	flowURL := base.String() + "/self-service/login/api"
-	submitBase := base.String() + "/self-service/login?flow="
 	hc := newClient(c.workers, c.timeout)
 	defer hc.CloseIdleConnections()
 	creds := map[string]any{"method": "password", "identifier": *identifier, "password": *password}
-
-	// login records each step under its own name and the whole login under
-	// "login"; a failed step fails the login with that step's status.
-	login := func(ctx context.Context, rec *recorder) error {
-		start := time.Now()
-		whole := rec.op("login")
-		fail := func(status string, err error) error {
-			if !errors.Is(err, errStopped) {
-				whole.add(time.Since(start), status, false, err.Error())
-			}
-			return err
-		}
-
-		req, err := newJSONRequest(http.MethodGet, flowURL, nil)
-		if err != nil {
-			return fatalf("building the request: %v", err)
-		}
-		a, err := send(ctx, hc, req)
-		if err := check(rec.op("create flow"), "GET /self-service/login/api", a, err, http.StatusOK); err != nil {
-			return fail("create flow "+statusOrError(a, err), err)
-		}
-		var f loginFlow
-		if err := json.Unmarshal(a.body, &f); err != nil || f.ID == "" {
-			// A flow without an id is a server bug that every login
-			// would hit again.
-			return fail("create flow: no id", fatalf("GET /self-service/login/api answered 200 without a flow id: %s", snippet(a.body)))
-		}
-
-		req, err = newJSONRequest(http.MethodPost, submitBase+url.QueryEscape(f.ID), creds)
-		if err != nil {
-			return fatalf("building the request: %v", err)
-		}
-		a, err = send(ctx, hc, req)
-		if err := check(rec.op("submit"), "POST /self-service/login", a, err, http.StatusOK); err != nil {
-			return fail("submit "+statusOrError(a, err), err)
-		}
-		whole.add(time.Since(start), "200", true, "")
-		return nil
-	}
+	login := func(ctx context.Context, rec *recorder) error { return nativeLogin(ctx, hc, rec, base.String(), creds) }
 
 	res := &result{Scenario: "login", Target: base.String() + "/self-service/login", Workers: c.workers, Unit: "logins"}
 	if err := login(ctx, newRecorder()); err != nil {
@@ -290,6 +250,47 @@ func runLogin(ctx context.Context, args []string, errOut io.Writer) (*result, er
 	}
 	op := func(ctx context.Context, rec *recorder, _ int) error { return login(ctx, rec) }
 	return res, c.measure(ctx, res, op, "login", []string{"create flow", "submit"})
+}
+
+// nativeLogin is one native password login against the public API at
+// base: GET /self-service/login/api, then POST the credentials. Each step
+// is recorded under its own name and the whole login under "login"; a
+// failed step fails the login with that step's status.
+func nativeLogin(ctx context.Context, hc *http.Client, rec *recorder, base string, creds map[string]any) error {
+	start := time.Now()
+	whole := rec.op("login")
+	fail := func(status string, err error) error {
+		if !errors.Is(err, errStopped) {
+			whole.add(time.Since(start), status, false, err.Error())
+		}
+		return err
+	}
+
+	req, err := newJSONRequest(http.MethodGet, base+"/self-service/login/api", nil)
+	if err != nil {
+		return fatalf("building the request: %v", err)
+	}
+	a, err := send(ctx, hc, req)
+	if err := check(rec.op("create flow"), "GET /self-service/login/api", a, err, http.StatusOK); err != nil {
+		return fail("create flow "+statusOrError(a, err), err)
+	}
+	var f loginFlow
+	if err := json.Unmarshal(a.body, &f); err != nil || f.ID == "" {
+		// A flow without an id is a server bug that every login would
+		// hit again.
+		return fail("create flow: no id", fatalf("GET /self-service/login/api answered 200 without a flow id: %s", snippet(a.body)))
+	}
+
+	req, err = newJSONRequest(http.MethodPost, base+"/self-service/login?flow="+url.QueryEscape(f.ID), creds)
+	if err != nil {
+		return fatalf("building the request: %v", err)
+	}
+	a, err = send(ctx, hc, req)
+	if err := check(rec.op("submit"), "POST /self-service/login", a, err, http.StatusOK); err != nil {
+		return fail("submit "+statusOrError(a, err), err)
+	}
+	whole.add(time.Since(start), "200", true, "")
+	return nil
 }
 
 func statusOrError(a answer, err error) string {
