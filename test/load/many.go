@@ -47,13 +47,7 @@ func runWhoamiMany(ctx context.Context, args []string, errOut io.Writer) (*resul
 	hc := newClient(c.workers, c.timeout)
 	defer hc.CloseIdleConnections()
 	whoami := func(ctx context.Context, st *opStats, i int) error {
-		req, err := http.NewRequest(http.MethodGet, target, nil)
-		if err != nil {
-			return fatalf("building the request: %v", err)
-		}
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("X-Session-Token", seededToken(*seed, i))
-		a, err := send(ctx, hc, req)
+		a, err := sendWhoami(ctx, hc, target, seededToken(*seed, i))
 		return check(st, "GET /sessions/whoami", a, err, http.StatusOK)
 	}
 

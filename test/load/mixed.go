@@ -300,14 +300,8 @@ func (m *mixedRun) op(ctx context.Context, rec *recorder, _ int) error {
 	case kindRegistration:
 		return m.register(ctx, rec)
 	}
-	req, err := http.NewRequest(http.MethodGet, m.public+"/sessions/whoami", nil)
-	if err != nil {
-		return fatalf("building the request: %v", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("X-Session-Token", user.token)
-	a, sendErr := send(ctx, m.hc, req)
-	err = check(rec.op(kindWhoami), "GET /sessions/whoami", a, sendErr, http.StatusOK)
+	a, sendErr := sendWhoami(ctx, m.hc, m.public+"/sessions/whoami", user.token)
+	err := check(rec.op(kindWhoami), "GET /sessions/whoami", a, sendErr, http.StatusOK)
 	if !errors.Is(err, errStopped) {
 		recordAll(rec, kindWhoami, a.latency, statusOrError(a, sendErr), err)
 	}

@@ -180,13 +180,7 @@ func runWhoami(ctx context.Context, args []string, errOut io.Writer) (*result, e
 	hc := newClient(c.workers, c.timeout)
 	defer hc.CloseIdleConnections()
 	whoami := func(ctx context.Context, st *opStats) error {
-		req, err := http.NewRequest(http.MethodGet, target, nil)
-		if err != nil {
-			return fatalf("building the request: %v", err)
-		}
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("X-Session-Token", *token)
-		a, err := send(ctx, hc, req)
+		a, err := sendWhoami(ctx, hc, target, *token)
 		return check(st, "GET /sessions/whoami", a, err, http.StatusOK)
 	}
 
@@ -200,6 +194,18 @@ func runWhoami(ctx context.Context, args []string, errOut io.Writer) (*result, e
 		return whoami(ctx, rec.op("whoami"))
 	}
 	return res, c.measure(ctx, res, op, "whoami", nil)
+}
+
+// sendWhoami asks target (a /sessions/whoami URL) about the session of
+// token, as a native app would.
+func sendWhoami(ctx context.Context, hc *http.Client, target, token string) (answer, error) {
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	if err != nil {
+		return answer{}, fatalf("building the request: %v", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-Session-Token", token)
+	return send(ctx, hc, req)
 }
 
 func preflightError(err error) error {
