@@ -9,6 +9,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/api"
 	"github.com/lanyard-id/lanyard/internal/config"
 	"github.com/lanyard-id/lanyard/internal/courier"
+	"github.com/lanyard-id/lanyard/internal/egress"
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/flow/login"
 	"github.com/lanyard-id/lanyard/internal/flow/recovery"
@@ -111,7 +112,11 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		MaxBreaches: pwCfg.MaxBreaches, IgnoreBreachErrors: pwCfg.IgnoreNetworkErrors,
 	}
 	if pwCfg.Enabled && pwCfg.HaveIBeenPwnedEnabled {
-		breaches, err := breach.New(pwCfg.HaveIBeenPwnedHost, breach.Options{})
+		breachEgress, err := egress.New(cfg.Clients.HTTP.DisallowPrivateIPRanges, cfg.Clients.HTTP.PrivateIPExceptionURLs)
+		if err != nil {
+			return nil, nil, err
+		}
+		breaches, err := breach.New(pwCfg.HaveIBeenPwnedHost, breach.Options{Guard: breachEgress})
 		if err != nil {
 			return nil, nil, fmt.Errorf("selfservice.methods.password.config.haveibeenpwned_host: %w", err)
 		}
@@ -169,7 +174,11 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 	if zeroConfig && regAfter == nil && ss.Flows.Registration.AfterPasswordHooks == nil {
 		regAfter = []config.Hook{{Name: hook.Session}} // serve --dev signs new users in
 	}
-	webHooks := &hook.WebHooks{Sessions: sessions, Identities: ids}
+	outbound, err := egress.New(cfg.Clients.HTTP.DisallowPrivateIPRanges, cfg.Clients.HTTP.PrivateIPExceptionURLs)
+	if err != nil {
+		return nil, nil, err
+	}
+	webHooks := &hook.WebHooks{Sessions: sessions, Identities: ids, Egress: outbound, HeaderAllowlist: cfg.Clients.WebHook.HeaderAllowlist}
 	registrationHooks, err := hook.NewRunnerWithWebHooks("registration", regAfter,
 		map[string][]config.Hook{
 			password.ID: ss.Flows.Registration.AfterPasswordHooks, code.ID: ss.Flows.Registration.AfterCodeHooks,

@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/api"
 	"github.com/lanyard-id/lanyard/internal/config"
 	"github.com/lanyard-id/lanyard/internal/courier"
+	"github.com/lanyard-id/lanyard/internal/egress"
 	"github.com/lanyard-id/lanyard/internal/guard"
 	"github.com/lanyard-id/lanyard/internal/hasher"
 	"github.com/lanyard-id/lanyard/internal/identity"
@@ -122,7 +123,11 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 	}
 	defer db.Close()
 
-	mail, err := courier.New(cfg.Courier, cfg.Dev, db)
+	outbound, err := egress.New(cfg.Clients.HTTP.DisallowPrivateIPRanges, cfg.Clients.HTTP.PrivateIPExceptionURLs)
+	if err != nil {
+		return err
+	}
+	mail, err := courier.New(cfg.Courier, cfg.Dev, db, courier.WithOutbound(outbound))
 	if err != nil {
 		return err
 	}
@@ -234,7 +239,11 @@ func (l *lasting) handlers(ctx context.Context, cfg *config.Config) (public, adm
 	for _, s := range cfg.Identity.Schemas {
 		sources = append(sources, schema.Source{ID: s.ID, URL: s.URL})
 	}
-	schemas, err := schema.Load(ctx, sources, cfg.Identity.DefaultSchemaID)
+	schemaEgress, err := egress.New(cfg.Clients.HTTP.DisallowPrivateIPRanges, cfg.Clients.HTTP.PrivateIPExceptionURLs)
+	if err != nil {
+		return nil, nil, err
+	}
+	schemas, err := schema.LoadGuarded(ctx, sources, cfg.Identity.DefaultSchemaID, schemaEgress)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -46,6 +46,8 @@ type Config struct {
 	UI UI
 	// Tracing is tracing.*: OpenTelemetry spans over OTLP/HTTP.
 	Tracing Tracing
+	// Clients is clients.*: outgoing HTTP calls.
+	Clients Clients
 
 	// DataDir holds the embedded database and generated development
 	// secrets when they are not configured. Default: ./.lanyard

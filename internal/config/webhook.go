@@ -13,6 +13,10 @@ type WebHook struct {
 	// Parse is response.parse (or the older can_interrupt): the answer may
 	// stop the flow with messages, and in registration change the identity.
 	Parse bool
+	// EmitAnalyticsEvent (default true) marks each call with the
+	// Ory-Webhook-Request-ID and Ory-Webhook-Trigger-ID headers and records
+	// its outcome as events on the trace span.
+	EmitAnalyticsEvent bool
 }
 
 // decodeWebHook reads the config of item i, a web_hook.
@@ -21,13 +25,18 @@ func decodeWebHook(i int, cfg map[string]any, d *decodeCtx) (*WebHook, error) {
 	if cfg == nil {
 		return nil, d.errorf("%sa web_hook needs a config with url, method and body", where)
 	}
-	wh := &WebHook{}
+	wh := &WebHook{EmitAnalyticsEvent: true}
 	request := map[string]any{}
 	for k, v := range cfg {
 		switch k {
 		case "id":
 			wh.ID, _ = v.(string)
 		case "emit_analytics_event":
+			b, ok := v.(bool)
+			if !ok {
+				return nil, d.errorf("%s\"emit_analytics_event\" must be true or false", where)
+			}
+			wh.EmitAnalyticsEvent = b
 		case "can_interrupt":
 			b, ok := v.(bool)
 			if !ok {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lanyard-id/lanyard/internal/config"
+	"github.com/lanyard-id/lanyard/internal/egress"
 	"github.com/lanyard-id/lanyard/internal/store"
 )
 
@@ -61,24 +62,28 @@ type Courier struct {
 	log     *slog.Logger
 	// results, when set, is told each delivery attempt's result (metrics).
 	results func(result string)
+	// outbound guards the HTTP channels' calls (nil: unguarded).
+	outbound *egress.Guard
 }
+
+// Option adjusts a courier New builds.
+type Option func(*Courier)
+
+// WithOutbound makes the HTTP channels' calls, their remote Jsonnet
+// bodies and remote templates follow clients.http's private-IP rule.
+func WithOutbound(g *egress.Guard) Option { return func(c *Courier) { c.outbound = g } }
 
 // New prepares a courier: it loads and parses every template and checks
 // the delivery settings, so that mistakes surface at start-up.
-func New(cfg config.Courier, dev bool, s *store.Store) (*Courier, error) {
+func New(cfg config.Courier, dev bool, s *store.Store, opts ...Option) (*Courier, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	templates, err := loadTemplates(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
 	c := &Courier{
 		store:     s,
 		dev:       dev,
 		retries:   cfg.MessageRetries,
 		pullCount: max(cfg.Worker.PullCount, 1),
 		pullWait:  cfg.Worker.PullWait,
-		templates: templates,
 		senders:   map[string]sender{},
 		wake:      make(chan struct{}, 1),
 		backoff:   defaultBackoff,
@@ -86,6 +91,13 @@ func New(cfg config.Courier, dev bool, s *store.Store) (*Courier, error) {
 	}
 	if c.pullWait <= 0 {
 		c.pullWait = time.Second
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	var err error
+	if c.templates, err = loadTemplates(ctx, cfg, c.outbound); err != nil { // through the guard an option set
+		return nil, err
 	}
 	switch {
 	case cfg.DeliveryStrategy == "http":
@@ -217,11 +229,10 @@ func (c *Courier) prepare(m Message) (queuedRow, error) {
 }
 
 func (c *Courier) insert(ctx context.Context, q *store.Q, row queuedRow) error {
-	_, err := q.Exec(ctx, `INSERT INTO courier_messages
+	return q.Defer(ctx, `INSERT INTO courier_messages
 		(id, type, status, channel, recipient, subject, body, template_type, template_data, send_count, next_attempt_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10, $10)`,
 		row.id, row.channel, StatusQueued, row.channel, row.recipient, row.subject, row.body, row.template, row.data, store.Now())
-	return err
 }
 
 // canDeliver reports whether this courier has a way to send messages of

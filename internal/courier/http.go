@@ -28,9 +28,9 @@ type httpSender struct {
 }
 
 func newHTTPSender(cfg config.HTTPRequest, c *Courier) (*httpSender, error) {
-	s := &httpSender{cfg: cfg, client: &http.Client{Timeout: sendTimeout}, c: c}
+	s := &httpSender{cfg: cfg, client: c.outbound.Client(sendTimeout), c: c}
 	if cfg.Body != "" {
-		b, err := bodytemplate.Load(context.Background(), &http.Client{Timeout: sendTimeout}, "body.jsonnet", cfg.Body)
+		b, err := bodytemplate.Load(context.Background(), s.client, "body.jsonnet", cfg.Body)
 		if err != nil {
 			return nil, fmt.Errorf("body: %w", err)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lanyard-id/lanyard/internal/bodytemplate"
 	"github.com/lanyard-id/lanyard/internal/config"
+	"github.com/lanyard-id/lanyard/internal/egress"
 )
 
 // templateTypes maps each template type to its directory in Kratos's
@@ -68,13 +69,15 @@ type templateLoader struct {
 	client      *http.Client
 }
 
-func loadTemplates(ctx context.Context, cfg config.Courier) (map[string]*messageTemplates, error) {
+// loadTemplates fetches courier.templates URLs through outbound, so that
+// clients.http's private-IP rule holds for them too (nil: unguarded).
+func loadTemplates(ctx context.Context, cfg config.Courier, outbound *egress.Guard) (map[string]*messageTemplates, error) {
 	if cfg.TemplateOverridePath != "" {
 		if st, err := os.Stat(cfg.TemplateOverridePath); err != nil || !st.IsDir() {
 			return nil, fmt.Errorf("config key \"courier.template_override_path\": %s is not a readable directory", cfg.TemplateOverridePath)
 		}
 	}
-	l := &templateLoader{overrideDir: cfg.TemplateOverridePath, urls: cfg.Templates, client: &http.Client{Timeout: 10 * time.Second}}
+	l := &templateLoader{overrideDir: cfg.TemplateOverridePath, urls: cfg.Templates, client: outbound.Client(10 * time.Second)}
 	out := make(map[string]*messageTemplates, len(templateTypes))
 	for typ, dir := range templateTypes {
 		var mt messageTemplates

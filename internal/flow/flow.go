@@ -164,11 +164,10 @@ func Save(ctx context.Context, q *store.Q, f *Flow) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `INSERT INTO selfservice_flows (id, kind, type, state, active, request_url, return_to, issued_at, expires_at, ui, csrf_hash, refresh, requested_aal, identity_id, internal, created_at, updated_at)
+	return q.Defer(ctx, `INSERT INTO selfservice_flows (id, kind, type, state, active, request_url, return_to, issued_at, expires_at, ui, csrf_hash, refresh, requested_aal, identity_id, internal, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		f.ID, string(f.Kind), f.Type, f.State, f.Active, f.RequestURL, f.ReturnTo, f.IssuedAt, f.ExpiresAt, ui, f.CSRFHash,
 		f.Refresh, f.RequestedAAL, f.IdentityID, internal, f.CreatedAt, f.UpdatedAt)
-	return err
 }
 
 // ErrCompleted means another submission completed (or, for settings,
@@ -185,13 +184,9 @@ func Update(ctx context.Context, q *store.Q, f *Flow) error {
 		return err
 	}
 	f.UpdatedAt = later(f.UpdatedAt)
-	n, err := execCount(ctx, q, `UPDATE selfservice_flows SET state = $2, active = $3, ui = $4, csrf_hash = $5, internal = $6, identity_id = $7, return_to = $9, updated_at = $8
+	return q.Require(ctx, ErrCompleted, `UPDATE selfservice_flows SET state = $2, active = $3, ui = $4, csrf_hash = $5, internal = $6, identity_id = $7, return_to = $9, updated_at = $8
 WHERE id = $1 AND (state <> $10 OR $2 = $10)`,
 		f.ID, f.State, f.Active, ui, f.CSRFHash, internal, f.IdentityID, f.UpdatedAt, f.ReturnTo, StatePassedChallenge)
-	if err == nil && n == 0 {
-		return ErrCompleted
-	}
-	return err
 }
 
 // Claim is the first statement of the transaction that carries a
@@ -200,7 +195,8 @@ WHERE id = $1 AND (state <> $10 OR $2 = $10)`,
 // completed, and for settings flows (which stay open after a success)
 // unchanged since f was read. Of racing submissions, on one server or many,
 // exactly one claims the flow; the others get ErrCompleted and their
-// transactions change nothing.
+// transactions change nothing. In a pipelined transaction the claim is
+// queued, and a lost race fails the whole transaction in the database.
 func Claim(ctx context.Context, q *store.Q, f *Flow) error {
 	read := f.UpdatedAt
 	now := later(read)
@@ -210,12 +206,8 @@ func Claim(ctx context.Context, q *store.Q, f *Flow) error {
 		query += ` AND updated_at = $4`
 		args = append(args, read)
 	}
-	n, err := execCount(ctx, q, query, args...)
-	if err != nil {
+	if err := q.Require(ctx, ErrCompleted, query, args...); err != nil {
 		return err
-	}
-	if n == 0 {
-		return ErrCompleted
 	}
 	f.UpdatedAt = now
 	return nil

@@ -37,12 +37,12 @@ func (k *Kit) Start(w http.ResponseWriter, r *http.Request, kind Kind, typ strin
 
 // Save stores a new flow.
 func (k *Kit) Save(ctx context.Context, f *Flow) error {
-	return k.Store.Write(ctx, func(q *store.Q) error { return Save(ctx, q, f) })
+	return k.Store.WritePipelined(ctx, func(q *store.Q) error { return Save(ctx, q, f) })
 }
 
 // Update writes a flow back.
 func (k *Kit) Update(ctx context.Context, f *Flow) error {
-	return k.Store.Write(ctx, func(q *store.Q) error { return Update(ctx, q, f) })
+	return k.Store.WritePipelined(ctx, func(q *store.Q) error { return Update(ctx, q, f) })
 }
 
 // RespondCreated answers a new flow: JSON for apps and AJAX, a redirect to
@@ -148,6 +148,7 @@ func (k *Kit) Receive(w http.ResponseWriter, r *http.Request, kind Kind, decode 
 		k.Fail(w, r, err)
 		return nil, errAnswered
 	}
+	k.Submitting(r, f)
 	p, err := decode()
 	var fe FormError
 	if errors.As(err, &fe) && f.Type == TypeAPI {
@@ -337,7 +338,7 @@ func (k *Kit) Keep(w http.ResponseWriter, r *http.Request, f *Flow, within func(
 	if f.Type == TypeBrowser {
 		f.RefreshCSRF(k.CSRF.cookieToken(r))
 	}
-	err := k.Store.Write(r.Context(), func(q *store.Q) error {
+	err := k.Store.WritePipelined(r.Context(), func(q *store.Q) error {
 		if within != nil {
 			if err := within(r.Context(), q); err != nil {
 				return err

@@ -40,7 +40,19 @@ func TestObserverHearsOutcomes(t *testing.T) {
 		k.Fail(httptest.NewRecorder(), request("GET", "/self-service/login/api"), wire.BadRequest)   // not a submission
 		k.Fail(httptest.NewRecorder(), request("POST", "/self-service/logout/api"), wire.BadRequest) // not a flow kind
 
-		want := outcomes{"form_error login password", "success login password", "error registration "}
+		// A failure after the flow was noted reports the method the
+		// handler set on it, even when set after the noting.
+		noted := request("POST", "/self-service/login?flow="+f.ID.String())
+		f.Active = ""
+		k.Submitting(noted, f)
+		f.Active = "code"
+		k.Fail(httptest.NewRecorder(), noted, wire.BadRequest)
+		// A flow of another kind than the one submitted to names no method.
+		other := request("POST", "/self-service/registration")
+		k.Submitting(other, f)
+		k.Fail(httptest.NewRecorder(), other, wire.BadRequest)
+
+		want := outcomes{"form_error login password", "success login password", "error registration ", "error login code", "error registration "}
 		if len(seen) != len(want) {
 			t.Fatalf("outcomes = %q, want %q", seen, want)
 		}
@@ -52,5 +64,6 @@ func TestObserverHearsOutcomes(t *testing.T) {
 
 		// Without an observer nothing happens.
 		k.Completed(httptest.NewRequest("POST", "/self-service/login", nil), f)
+		k.Submitting(httptest.NewRequest("POST", "/self-service/login", nil), f)
 	})
 }

@@ -245,9 +245,8 @@ func (g *Guard) Succeeded(ctx context.Context, q *store.Q, scope Scope, identifi
 	if id == "" {
 		return nil
 	}
-	_, err := q.Exec(ctx, `DELETE FROM guard_attempts WHERE identifier_hash = $1 AND scope = $2 AND ip IN ('', $3)`,
+	return q.Defer(ctx, `DELETE FROM guard_attempts WHERE identifier_hash = $1 AND scope = $2 AND ip IN ('', $3)`,
 		g.hash(id), string(scope), clientKey(ip))
-	return err
 }
 
 // Refused is the error a code gate answers for a guess past the limits.

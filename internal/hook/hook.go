@@ -180,17 +180,22 @@ func (r *Runner) Run(ctx context.Context, q *store.Q, e *Event) error {
 // form; Changes are what the hooks replaced in the identity to be written.
 func (r *Runner) PrePersist(ctx context.Context, e *Event) (*Changes, error) {
 	var changes *Changes
+	seen := *e // each hook sees what the ones before it changed
 	for _, en := range r.entries(e.Method) {
 		wh, ok := en.hook.(*webHook)
 		if !ok || !wh.cfg.Parse {
 			continue
 		}
-		c, err := wh.prePersist(ctx, e)
+		c, err := wh.prePersist(ctx, &seen)
 		if err != nil {
 			return nil, err
 		}
 		if c != nil {
-			changes = c
+			if err := c.check(); err != nil {
+				return nil, err
+			}
+			changes = changes.merge(c)
+			seen.Identity = c.apply(seen.Identity)
 		}
 	}
 	return changes, nil

@@ -10,12 +10,20 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/lanyard-id/lanyard/internal/bodytemplate"
 	"github.com/lanyard-id/lanyard/internal/config"
+	"github.com/lanyard-id/lanyard/internal/egress"
 	"github.com/lanyard-id/lanyard/internal/flow"
 	"github.com/lanyard-id/lanyard/internal/identity"
 	"github.com/lanyard-id/lanyard/internal/session"
@@ -27,6 +35,10 @@ import (
 // WebHook is the name of the hook that calls an HTTP endpoint.
 const WebHook = "web_hook"
 
+// tracerName names this package's spans; the tracer is looked up per call
+// (a web hook is slow anyway) so that it follows the installed provider.
+const tracerName = "github.com/lanyard-id/lanyard/internal/hook"
+
 // Limits of a web hook call.
 const (
 	webHookTimeout   = 10 * time.Second
@@ -35,7 +47,8 @@ const (
 )
 
 // requestHeaderAllowlist are the headers of the flow's request a web hook
-// sees (Kratos's default clients.web_hook.header_allowlist).
+// sees unless clients.web_hook.header_allowlist names others (Kratos's
+// default).
 var requestHeaderAllowlist = []string{
 	"Accept", "Accept-Encoding", "Accept-Language", "Content-Length", "Content-Type", "Origin", "Priority",
 	"Referer", "Sec-Ch-Ua", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Platform", "Sec-Fetch-Dest", "Sec-Fetch-Mode",
@@ -48,8 +61,14 @@ type WebHooks struct {
 	Sessions *session.Manager
 	// Identities writes what a registration's interrupting hooks changed.
 	Identities *identity.Manager
-	// Client makes the calls; nil: one with a 10 s timeout per call.
+	// Client makes the calls; nil: one with a 10 s timeout per call,
+	// guarded by Egress.
 	Client *http.Client
+	// Egress is clients.http's private-IP rule (nil: off).
+	Egress *egress.Guard
+	// HeaderAllowlist is clients.web_hook.header_allowlist (nil: Kratos's
+	// default list).
+	HeaderAllowlist []string
 	// Backoff is the wait before the first retry (doubled for the next).
 	Backoff time.Duration
 }
@@ -60,6 +79,8 @@ type webHook struct {
 	body   *bodytemplate.Template
 	client *http.Client
 	whs    *WebHooks
+	// headers are the canonical names of the request headers ctx shows.
+	headers map[string]bool
 	// withSession: the flow shows its session to hooks (not registration).
 	withSession bool
 }
@@ -81,7 +102,7 @@ func (w *WebHooks) build(flowName, where string, cfg *config.WebHook) (*webHook,
 	}
 	client := w.Client
 	if client == nil {
-		client = &http.Client{Timeout: webHookTimeout}
+		client = w.Egress.Client(webHookTimeout)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), webHookTimeout)
 	defer cancel()
@@ -89,7 +110,16 @@ func (w *WebHooks) build(flowName, where string, cfg *config.WebHook) (*webHook,
 	if err != nil {
 		return nil, fmt.Errorf("config key %q: web_hook body: %w", where, err)
 	}
-	return &webHook{cfg: *cfg, body: body, client: client, whs: w, withSession: flowName != "registration" && flowName != "verification"}, nil
+	allow := w.HeaderAllowlist
+	if allow == nil {
+		allow = requestHeaderAllowlist
+	}
+	headers := make(map[string]bool, len(allow))
+	for _, name := range allow {
+		headers[textproto.CanonicalMIMEHeaderKey(name)] = true
+	}
+	return &webHook{cfg: *cfg, body: body, client: client, whs: w, headers: headers,
+		withSession: flowName != "registration" && flowName != "verification"}, nil
 }
 
 // send makes the hook's call with vars: in the background for
@@ -146,8 +176,9 @@ func (h *webHook) vars(e *Event) map[string]any {
 	}
 	if r := e.Request; r != nil {
 		headers := map[string][]string{}
-		for _, name := range requestHeaderAllowlist {
-			if vals := r.Header.Values(name); len(vals) > 0 {
+		for name, vals := range r.Header {
+			// Header keys are canonical unless set by hand; match either way.
+			if h.headers[textproto.CanonicalMIMEHeaderKey(name)] && len(vals) > 0 {
 				headers[name] = vals
 			}
 		}
@@ -190,7 +221,14 @@ type answer struct {
 
 // call makes the request, retrying network failures and 5xx answers; a
 // nil answer means the template cancelled the call.
-func (h *webHook) call(ctx context.Context, vars map[string]any) (*answer, error) {
+func (h *webHook) call(ctx context.Context, vars map[string]any) (res *answer, err error) {
+	ctx, span := otel.Tracer(tracerName).Start(ctx, "selfservice.webhook", trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
+	// One trigger id for the call, the same on every retry, as in Kratos.
+	triggerID := uuid.NewString()
+	if h.cfg.EmitAnalyticsEvent {
+		defer func() { h.recordOutcome(span, triggerID, res, err) }()
+	}
 	payload, err := h.body.Evaluate(vars)
 	if errors.Is(err, bodytemplate.ErrCancelled) {
 		return nil, nil
@@ -213,10 +251,10 @@ func (h *webHook) call(ctx context.Context, vars map[string]any) (*answer, error
 	if backoff == 0 {
 		backoff = 200 * time.Millisecond
 	}
-	var res *answer
 	for attempt := 0; ; attempt++ {
-		res, err = h.once(ctx, payload, contentType)
-		retry := (err != nil && !isTimeout(err)) || (res != nil && res.status >= 500)
+		res, err = h.once(ctx, payload, contentType, triggerID, attempt+1)
+		refused := errors.Is(err, egress.ErrPrivateAddress) // dialling again changes nothing
+		retry := (err != nil && !isTimeout(err) && !refused) || (res != nil && res.status >= 500)
 		if !retry || attempt == webHookRetries || ctx.Err() != nil {
 			break
 		}
@@ -239,7 +277,7 @@ func (h *webHook) call(ctx context.Context, vars map[string]any) (*answer, error
 	return res, nil
 }
 
-func (h *webHook) once(ctx context.Context, payload []byte, contentType string) (*answer, error) {
+func (h *webHook) once(ctx context.Context, payload []byte, contentType, triggerID string, attempt int) (*answer, error) {
 	var body io.Reader
 	if h.cfg.Request.Method != http.MethodTrace {
 		body = bytes.NewReader(payload)
@@ -255,7 +293,20 @@ func (h *webHook) once(ctx context.Context, payload []byte, contentType string) 
 		req.Header.Set("Content-Type", contentType)
 	}
 	bodytemplate.Authorize(req, h.cfg.Request.Auth)
+	requestID := ""
+	if h.cfg.EmitAnalyticsEvent {
+		// A fresh id for every attempt; the trigger id ties them together.
+		requestID = uuid.NewString()
+		req.Header.Set("Ory-Webhook-Request-ID", requestID)
+		req.Header.Set("Ory-Webhook-Trigger-ID", triggerID)
+	}
 	res, err := h.client.Do(req)
+	if h.cfg.EmitAnalyticsEvent && err == nil {
+		trace.SpanFromContext(ctx).AddEvent("WebhookDelivered", trace.WithAttributes(
+			attribute.String("webhook.id", h.cfg.ID), attribute.String("webhook.trigger_id", triggerID),
+			attribute.String("webhook.request_id", requestID), attribute.Int("webhook.attempt", attempt),
+			attribute.Int("http.response.status_code", res.StatusCode)))
+	}
 	if err != nil {
 		// *url.Error repeats the URL, which may carry an API key.
 		var ue *url.Error
@@ -270,6 +321,28 @@ func (h *webHook) once(ctx context.Context, payload []byte, contentType string) 
 		return nil, err
 	}
 	return &answer{status: res.StatusCode, body: b}, nil
+}
+
+// recordOutcome adds the call's outcome to its span, as Kratos's
+// WebhookSucceeded and WebhookFailed events; nothing from the request or
+// answer bodies, which may carry secrets.
+func (h *webHook) recordOutcome(span trace.Span, triggerID string, res *answer, err error) {
+	attrs := []attribute.KeyValue{attribute.String("webhook.id", h.cfg.ID), attribute.String("webhook.trigger_id", triggerID)}
+	switch {
+	case err != nil:
+		var we *wire.Error
+		reason := "webhook call failed"
+		if errors.As(err, &we) && we.Reason != "" {
+			reason = we.Reason
+		}
+		span.AddEvent("WebhookFailed", trace.WithAttributes(append(attrs, attribute.String("webhook.error", reason))...))
+		span.SetStatus(codes.Error, reason)
+	case res != nil && res.status >= 400:
+		span.AddEvent("WebhookFailed", trace.WithAttributes(append(attrs, attribute.Int("http.response.status_code", res.status))...))
+		span.SetStatus(codes.Error, fmt.Sprintf("webhook answered %d", res.status))
+	default:
+		span.AddEvent("WebhookSucceeded", trace.WithAttributes(attrs...))
+	}
 }
 
 func (h *webHook) header(name string) string {
@@ -292,14 +365,6 @@ var errTimeout = &wire.Error{Code: http.StatusGatewayTimeout, Status: http.Statu
 func failedStatus(code int) *wire.Error {
 	return &wire.Error{Code: http.StatusBadGateway, Status: http.StatusText(http.StatusBadGateway),
 		Message: "An upstream server sent an invalid response.", Reason: fmt.Sprintf("webhook failed with status code %d", code)}
-}
-
-// Changes are the fields of the identity an interrupting hook replaced
-// (only those it sent).
-type Changes struct {
-	Traits         json.RawMessage `json:"traits"`
-	MetadataPublic json.RawMessage `json:"metadata_public"`
-	MetadataAdmin  json.RawMessage `json:"metadata_admin"`
 }
 
 // interpret reads the answer of an interrupting hook: messages for the
@@ -357,25 +422,4 @@ func (h *webHook) prePersist(ctx context.Context, e *Event) (*Changes, error) {
 		return nil, err
 	}
 	return h.interpret(res)
-}
-
-// Amend writes what PrePersist's hooks changed into identity i, created
-// moments ago in q's transaction.
-func (r *Runner) Amend(ctx context.Context, q *store.Q, i *identity.Identity, c *Changes) (*identity.Identity, error) {
-	if c == nil || r.web == nil || r.web.Identities == nil {
-		return i, nil
-	}
-	d := identity.Draft{SchemaID: i.SchemaID, State: i.State, Traits: i.Traits,
-		MetadataPublic: i.MetadataPublic, MetadataAdmin: i.MetadataAdmin, ExternalID: i.ExternalID}
-	given := func(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
-	if given(c.Traits) {
-		d.Traits = c.Traits
-	}
-	if given(c.MetadataPublic) {
-		d.MetadataPublic = c.MetadataPublic
-	}
-	if given(c.MetadataAdmin) {
-		d.MetadataAdmin = c.MetadataAdmin
-	}
-	return r.web.Identities.Amend(ctx, q, i, d)
 }

@@ -547,6 +547,9 @@ func (m *Manager) FindByIdentifier(ctx context.Context, typ, identifier string) 
 // findByIdentifier reads the identity row in the statement that finds it.
 func (m *Manager) findByIdentifier(ctx context.Context, typ, identifier string) (*Identity, error) {
 	q := m.store.Read()
+	if q.Dialect() == store.Postgres {
+		return findByIdentifierAtOnce(ctx, q, typ, identifier)
+	}
 	rows, err := q.Query(ctx, `SELECT `+identitySelectColumns+` FROM identities WHERE id = (
 		SELECT identity_id FROM identity_credential_identifiers WHERE type = $1 AND identifier = $2)`, typ, identifier)
 	if err != nil {
@@ -697,15 +700,14 @@ func (m *Manager) SetAddressStatusAt(ctx context.Context, q *store.Q, identityID
 	var err error
 	switch status {
 	case AddressStatusCompleted:
-		_, err = q.Exec(ctx, `UPDATE identity_verifiable_addresses SET verified = $4, verified_at = $5, status = $6, updated_at = $5
+		err = q.Defer(ctx, `UPDATE identity_verifiable_addresses SET verified = $4, verified_at = $5, status = $6, updated_at = $5
 WHERE identity_id = $1 AND via = $2 AND value = $3`, identityID, via, value, true, now, status)
 	default:
-		_, err = q.Exec(ctx, `UPDATE identity_verifiable_addresses SET status = $4, updated_at = $5
+		err = q.Defer(ctx, `UPDATE identity_verifiable_addresses SET status = $4, updated_at = $5
 WHERE identity_id = $1 AND via = $2 AND value = $3 AND status = $6`, identityID, via, value, status, now, AddressStatusPending)
 	}
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `UPDATE identities SET updated_at = $2, revision = revision + 1 WHERE id = $1`, identityID, now)
-	return err
+	return q.Defer(ctx, `UPDATE identities SET updated_at = $2, revision = revision + 1 WHERE id = $1`, identityID, now)
 }

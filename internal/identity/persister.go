@@ -28,7 +28,7 @@ func insertIdentity(ctx context.Context, q *store.Q, i *Identity) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `INSERT INTO identities (`+identityColumns+`, public_view, public_view_factors, public_view_revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0)`,
+	err = q.Defer(ctx, `INSERT INTO identities (`+identityColumns+`, public_view, public_view_factors, public_view_revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0)`,
 		i.ID, i.SchemaID, i.State, i.StateChangedAt, string(i.Traits), nullJSON(i.MetadataPublic), nullJSON(i.MetadataAdmin),
 		i.ExternalID, i.CreatedAt, i.UpdatedAt, string(view.JSON), view.Factors)
 	if err != nil {
@@ -56,7 +56,7 @@ func insertIdentity(ctx context.Context, q *store.Q, i *Identity) error {
 }
 
 func insertCredential(ctx context.Context, q *store.Q, identityID uuid.UUID, c *Credential) error {
-	if _, err := q.Exec(ctx, `INSERT INTO identity_credentials (id, identity_id, type, config, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	if err := q.Defer(ctx, `INSERT INTO identity_credentials (id, identity_id, type, config, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		c.ID, identityID, c.Type, string(c.Config), c.Version, c.CreatedAt, c.UpdatedAt); err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func insertCredential(ctx context.Context, q *store.Q, identityID uuid.UUID, c *
 
 func insertIdentifiers(ctx context.Context, q *store.Q, identityID uuid.UUID, c *Credential) error {
 	for _, ident := range c.Identifiers {
-		if _, err := q.Exec(ctx, `INSERT INTO identity_credential_identifiers (id, identity_id, credential_id, type, identifier, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		if err := q.Defer(ctx, `INSERT INTO identity_credential_identifiers (id, identity_id, credential_id, type, identifier, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			uuid.New(), identityID, c.ID, c.Type, ident, c.UpdatedAt, c.UpdatedAt); err != nil {
 			return err
 		}
@@ -74,15 +74,13 @@ func insertIdentifiers(ctx context.Context, q *store.Q, identityID uuid.UUID, c 
 }
 
 func insertVerifiable(ctx context.Context, q *store.Q, identityID uuid.UUID, a *VerifiableAddress) error {
-	_, err := q.Exec(ctx, `INSERT INTO identity_verifiable_addresses (id, identity_id, via, value, verified, verified_at, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	return q.Defer(ctx, `INSERT INTO identity_verifiable_addresses (id, identity_id, via, value, verified, verified_at, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		a.ID, identityID, a.Via, a.Value, a.Verified, a.VerifiedAt, a.Status, a.CreatedAt, a.UpdatedAt)
-	return err
 }
 
 func insertRecovery(ctx context.Context, q *store.Q, identityID uuid.UUID, a *RecoveryAddress) error {
-	_, err := q.Exec(ctx, `INSERT INTO identity_recovery_addresses (id, identity_id, via, value, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+	return q.Defer(ctx, `INSERT INTO identity_recovery_addresses (id, identity_id, via, value, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		a.ID, identityID, a.Via, a.Value, a.CreatedAt, a.UpdatedAt)
-	return err
 }
 
 // updateIdentity writes i over its stored row. Credentials, verifiable and
@@ -302,28 +300,41 @@ func scanIdentities(rows *sql.Rows) ([]*Identity, error) {
 	defer rows.Close()
 	var out []*Identity
 	for rows.Next() {
-		var (
-			i                      Identity
-			stateChanged           store.NullTime
-			traits, mdPub, mdAdmin sql.NullString
-			created, updated       store.Time
-		)
-		if err := rows.Scan(&i.ID, &i.SchemaID, &i.State, &stateChanged, &traits, &mdPub, &mdAdmin, &i.ExternalID, &created, &updated, &i.Revision); err != nil {
+		var row identityRow
+		if err := rows.Scan(row.dest()...); err != nil {
 			return nil, err
 		}
-		i.StateChangedAt = stateChanged.Ptr()
-		i.Traits = json.RawMessage(traits.String)
-		if mdPub.Valid {
-			i.MetadataPublic = json.RawMessage(mdPub.String)
-		}
-		if mdAdmin.Valid {
-			i.MetadataAdmin = json.RawMessage(mdAdmin.String)
-		}
-		i.CreatedAt, i.UpdatedAt = created.Time, updated.Time
-		i.Credentials = map[string]*Credential{}
-		out = append(out, &i)
+		out = append(out, row.identity())
 	}
 	return out, rows.Err()
+}
+
+// identityRow scans the columns of identitySelectColumns.
+type identityRow struct {
+	i                      Identity
+	stateChanged           store.NullTime
+	traits, mdPub, mdAdmin sql.NullString
+	created, updated       store.Time
+}
+
+func (r *identityRow) dest() []any {
+	i := &r.i
+	return []any{&i.ID, &i.SchemaID, &i.State, &r.stateChanged, &r.traits, &r.mdPub, &r.mdAdmin, &i.ExternalID, &r.created, &r.updated, &i.Revision}
+}
+
+func (r *identityRow) identity() *Identity {
+	i := r.i
+	i.StateChangedAt = r.stateChanged.Ptr()
+	i.Traits = json.RawMessage(r.traits.String)
+	if r.mdPub.Valid {
+		i.MetadataPublic = json.RawMessage(r.mdPub.String)
+	}
+	if r.mdAdmin.Valid {
+		i.MetadataAdmin = json.RawMessage(r.mdAdmin.String)
+	}
+	i.CreatedAt, i.UpdatedAt = r.created.Time, r.updated.Time
+	i.Credentials = map[string]*Credential{}
+	return &i
 }
 
 // loadRelations fills addresses and credentials of ids with one query per

@@ -52,38 +52,92 @@ func loadRelationsAtOnce(ctx context.Context, q *store.Q, byID map[uuid.UUID]*Id
 	}
 	creds := map[uuid.UUID]*Credential{}
 	return eachRow(rows, func() error {
-		var (
-			kind             int
-			id, owner        uuid.UUID
-			s1, s2, status   string
-			verified         bool
-			verifiedAt       store.NullTime
-			version          sql.NullInt64
-			created, updated store.Time
-		)
-		if err := rows.Scan(&kind, &id, &owner, &s1, &s2, &verified, &verifiedAt, &status, &version, &created, &updated); err != nil {
+		var r relationRow
+		var owner uuid.UUID
+		if err := rows.Scan(&r.kind, &r.id, &owner, &r.s1, &r.s2, &r.verified, &r.verifiedAt, &r.status, &r.version, &r.created, &r.updated); err != nil {
 			return err
 		}
-		i := byID[owner]
-		switch kind {
-		case relVerifiable:
-			i.VerifiableAddresses = append(i.VerifiableAddresses, VerifiableAddress{
-				ID: id, Via: s1, Value: s2, Verified: verified, VerifiedAt: verifiedAt.Ptr(), Status: status,
-				CreatedAt: created.Time, UpdatedAt: updated.Time,
-			})
-		case relRecovery:
-			i.RecoveryAddresses = append(i.RecoveryAddresses, RecoveryAddress{
-				ID: id, Via: s1, Value: s2, CreatedAt: created.Time, UpdatedAt: updated.Time,
-			})
-		case relCredential:
-			c := &Credential{ID: id, Type: s1, Config: json.RawMessage(s2), Version: int(version.Int64), CreatedAt: created.Time, UpdatedAt: updated.Time}
-			i.Credentials[c.Type] = c
-			creds[c.ID] = c
-		case relIdentifier:
-			if c := creds[id]; c != nil {
-				c.Identifiers = append(c.Identifiers, s2)
-			}
-		}
+		r.addTo(byID[owner], creds)
 		return nil
 	})
+}
+
+// relationRow is one row of relationsUnion. Its columns are nullable for
+// identityByIdentifierAtOnce, where an identity without relations has one
+// row with none.
+type relationRow struct {
+	kind             sql.NullInt64
+	id               uuid.NullUUID
+	s1, s2, status   sql.NullString
+	verified         sql.NullBool
+	verifiedAt       store.NullTime
+	version          sql.NullInt64
+	created, updated store.NullTime
+}
+
+// addTo puts the relation on i; creds collects i's credentials by id, so
+// that the identifiers after them find theirs.
+func (r *relationRow) addTo(i *Identity, creds map[uuid.UUID]*Credential) {
+	id, created, updated := r.id.UUID, r.created.Time, r.updated.Time
+	switch r.kind.Int64 {
+	case relVerifiable:
+		i.VerifiableAddresses = append(i.VerifiableAddresses, VerifiableAddress{
+			ID: id, Via: r.s1.String, Value: r.s2.String, Verified: r.verified.Bool, VerifiedAt: r.verifiedAt.Ptr(), Status: r.status.String,
+			CreatedAt: created, UpdatedAt: updated,
+		})
+	case relRecovery:
+		i.RecoveryAddresses = append(i.RecoveryAddresses, RecoveryAddress{
+			ID: id, Via: r.s1.String, Value: r.s2.String, CreatedAt: created, UpdatedAt: updated,
+		})
+	case relCredential:
+		c := &Credential{ID: id, Type: r.s1.String, Config: json.RawMessage(r.s2.String), Version: int(r.version.Int64), CreatedAt: created, UpdatedAt: updated}
+		i.Credentials[c.Type] = c
+		creds[c.ID] = c
+	case relIdentifier:
+		if c := creds[id]; c != nil {
+			c.Identifiers = append(c.Identifiers, r.s2.String)
+		}
+	}
+}
+
+// identityByIdentifierAtOnce finds an identity by a credential identifier
+// and reads it with its relations in one statement: a password login's
+// only read of the identity. Each relation is a row, the identity's
+// columns repeated on it.
+var identityByIdentifierAtOnce = `
+SELECT ` + prefixed("i.", identitySelectColumns) + `, r.kind, r.id, r.s1, r.s2, r.verified, r.verified_at, r.status, r.version, r.created_at, r.updated_at
+FROM identities i
+LEFT JOIN LATERAL (` + strings.ReplaceAll(strings.TrimSuffix(strings.TrimSpace(relationsUnion), "ORDER BY 1, 10, 5"), "identity_id IN :in", "identity_id = i.id") + `
+) AS r (kind, id, owner, s1, s2, verified, verified_at, status, version, created_at, updated_at) ON TRUE
+WHERE i.id = (SELECT identity_id FROM identity_credential_identifiers WHERE type = $1 AND identifier = $2)
+ORDER BY r.kind, r.created_at, r.s2`
+
+// findByIdentifierAtOnce is findByIdentifier in one round trip, for PostgreSQL.
+func findByIdentifierAtOnce(ctx context.Context, q *store.Q, typ, identifier string) (*Identity, error) {
+	rows, err := q.Query(ctx, identityByIdentifierAtOnce, typ, identifier)
+	if err != nil {
+		return nil, err
+	}
+	var found *Identity
+	creds := map[uuid.UUID]*Credential{}
+	if err := eachRow(rows, func() error {
+		var ir identityRow
+		var r relationRow
+		if err := rows.Scan(append(ir.dest(), &r.kind, &r.id, &r.s1, &r.s2, &r.verified, &r.verifiedAt, &r.status, &r.version, &r.created, &r.updated)...); err != nil {
+			return err
+		}
+		if found == nil {
+			found = ir.identity()
+		}
+		if r.kind.Valid {
+			r.addTo(found, creds)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, ErrNotFound
+	}
+	return found, nil
 }

@@ -193,7 +193,7 @@ func insertTraitRows(ctx context.Context, q *store.Q, identityID uuid.UUID, rows
 			sb.WriteString("($" + strconv.Itoa(base+1) + ", $" + strconv.Itoa(base+2) + ", $" + strconv.Itoa(base+3) + ")")
 			args = append(args, identityID, r.path, r.value)
 		}
-		if _, err := q.Exec(ctx, sb.String(), args...); err != nil {
+		if err := q.Defer(ctx, sb.String(), args...); err != nil {
 			return err
 		}
 		rows = rows[n:]

@@ -117,7 +117,7 @@ func (m *Metrics) flow(kind, method, outcome string) {
 		return
 	}
 	if method == "" {
-		method = "none" // the submission never got as far as a method
+		method = "none" // failed before its flow was loaded, or before the flow knew its method
 	}
 	m.flows.WithLabelValues(kind, method, outcome).Inc()
 }

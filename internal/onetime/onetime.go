@@ -91,15 +91,13 @@ func newPlain(method string) string {
 // inherits the submissions already made on its flow: sending a new code
 // does not reset the flow's budget of attempts.
 func (c *Codes) Issue(ctx context.Context, q *store.Q, code Code) (string, error) {
-	var attempts int
-	if err := q.QueryRow(ctx, `SELECT COALESCE(MAX(attempts), 0) FROM selfservice_codes WHERE flow_id = $1`, code.FlowID).Scan(&attempts); err != nil {
-		return "", err
-	}
 	plain := newPlain(code.Method)
-	_, err := q.Exec(ctx, `INSERT INTO selfservice_codes (id, purpose, method, flow_id, identity_id, address_via, address_value, code_hash, attempts, expires_at, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	// The inherited count is read by the INSERT itself (an aggregate
+	// always answers one row), so that the statement can be deferred.
+	err := q.Defer(ctx, `INSERT INTO selfservice_codes (id, purpose, method, flow_id, identity_id, address_via, address_value, code_hash, attempts, expires_at, created_at)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, COALESCE(MAX(attempts), 0), $9, $10 FROM selfservice_codes WHERE flow_id = $4`,
 		uuid.New(), code.Purpose, code.Method, code.FlowID, code.IdentityID, code.Via, code.Value,
-		c.hash(code.Purpose, plain), attempts, code.ExpiresAt, store.Now())
+		c.hash(code.Purpose, plain), code.ExpiresAt, store.Now())
 	return plain, err
 }
 

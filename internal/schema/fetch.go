@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/lanyard-id/lanyard/internal/egress"
 )
 
 const (
@@ -22,7 +24,26 @@ const (
 	fetchTimeout = 10 * time.Second
 )
 
-var httpClient = &http.Client{Timeout: fetchTimeout}
+// defaultClient fetches for callers that pass no guard.
+var defaultClient = &http.Client{Timeout: fetchTimeout}
+
+// clientKey carries the HTTP client of one LoadGuarded call down to every
+// fetch it makes, $ref documents included.
+type clientKey struct{}
+
+// LoadGuarded is Load with every http(s):// fetch, referenced documents
+// included, made through g (clients.http.disallow_private_ip_ranges); a
+// nil g refuses nothing.
+func LoadGuarded(ctx context.Context, sources []Source, defaultID string, g *egress.Guard) (*Registry, error) {
+	return Load(context.WithValue(ctx, clientKey{}, g.Client(fetchTimeout)), sources, defaultID)
+}
+
+func clientFor(ctx context.Context) *http.Client {
+	if c, ok := ctx.Value(clientKey{}).(*http.Client); ok {
+		return c
+	}
+	return defaultClient
+}
 
 // fetch returns the bytes behind a schema URL: file://, base64://,
 // http(s)://, or a bare file path.
@@ -84,7 +105,7 @@ func fetchHTTP(ctx context.Context, rawURL string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/schema+json, application/json")
-	resp, err := httpClient.Do(req)
+	resp, err := clientFor(ctx).Do(req)
 	if err != nil {
 		return nil, err
 	}

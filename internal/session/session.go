@@ -217,7 +217,7 @@ func (m *Manager) IssueWith(ctx context.Context, q *store.Q, i *identity.Identit
 	s.Devices = []Device{deviceOf(r)}
 	methods, _ := json.Marshal(s.Methods)
 	devices, _ := json.Marshal(s.Devices)
-	if _, err := q.Exec(ctx, `INSERT INTO sessions (id, identity_id, token_hash, logout_token_hash, active, aal, authentication_methods, devices, issued_at, authenticated_at, expires_at, created_at, updated_at)
+	if err := q.Defer(ctx, `INSERT INTO sessions (id, identity_id, token_hash, logout_token_hash, active, aal, authentication_methods, devices, issued_at, authenticated_at, expires_at, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		s.ID, s.IdentityID, hashToken(s.Token), hashToken(m.logoutToken(s.Token)), true, s.AAL, string(methods), string(devices),
 		s.IssuedAt, s.AuthenticatedAt, s.ExpiresAt, s.CreatedAt, s.UpdatedAt); err != nil {

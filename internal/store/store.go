@@ -236,6 +236,9 @@ type Q struct {
 	db      queryer
 	dialect Dialect
 	tx      bool
+	// p holds the statements a pipelined transaction has not sent yet
+	// (pipeline.go); nil elsewhere.
+	p *pipeline
 }
 
 // Dialect reports the SQL engine, for the rare query that must differ.
@@ -248,6 +251,9 @@ func (q *Q) Exec(ctx context.Context, query string, args ...any) (res sql.Result
 		ctx, span = startSpan(ctx, "db.read", q.dialect)
 		defer func() { endSpan(span, err) }()
 	}
+	if err := q.flush(ctx); err != nil {
+		return nil, err
+	}
 	res, err = q.db.ExecContext(ctx, query, q.args(args)...)
 	return res, classify(err)
 }
@@ -258,6 +264,9 @@ func (q *Q) Query(ctx context.Context, query string, args ...any) (rows *sql.Row
 		var span trace.Span
 		ctx, span = startSpan(ctx, "db.read", q.dialect)
 		defer func() { endSpan(span, err) }()
+	}
+	if err := q.flush(ctx); err != nil {
+		return nil, err
 	}
 	rows, err = q.db.QueryContext(ctx, query, q.args(args)...)
 	return rows, classify(err)
@@ -271,6 +280,9 @@ func (q *Q) QueryRow(ctx context.Context, query string, args ...any) *Row {
 		ctx, span = startSpan(ctx, "db.read", q.dialect)
 		defer span.End()
 	}
+	if err := q.flush(ctx); err != nil {
+		return &Row{err: err}
+	}
 	return &Row{row: q.db.QueryRowContext(ctx, query, q.args(args)...)}
 }
 
@@ -280,17 +292,38 @@ func (q *Q) Savepoint(ctx context.Context, name string, fn func() error) error {
 	if !q.tx {
 		return errors.New("store: savepoint outside a transaction")
 	}
+	if err := q.flush(ctx); err != nil {
+		return err
+	}
 	if _, err := q.db.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
 		return classify(err)
 	}
-	if err := fn(); err != nil {
+	err := fn()
+	switch {
+	case err == nil:
+		// What fn deferred is sent before the savepoint ends, so that its
+		// failure is fn's and is undone with it.
+		err = q.flush(ctx)
+	case q.p != nil:
+		q.p.queue = q.p.queue[:0] // fn failed: what it queued is undone unsent
+	}
+	if err != nil {
 		if _, rbErr := q.db.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rbErr != nil {
 			return errors.Join(err, classify(rbErr))
 		}
 		return err
 	}
-	_, err := q.db.ExecContext(ctx, "RELEASE SAVEPOINT "+name)
+	_, err = q.db.ExecContext(ctx, "RELEASE SAVEPOINT "+name)
 	return classify(err)
+}
+
+// flush sends what a pipelined transaction has queued: the statement
+// that follows needs its effects, or its answer is needed.
+func (q *Q) flush(ctx context.Context) error {
+	if q.p == nil {
+		return nil
+	}
+	return q.p.flush(ctx)
 }
 
 // Row wraps *sql.Row to classify errors.

@@ -32,6 +32,8 @@ import (
 type Options struct {
 	Clients []Client
 	Users   []User
+	// Wrap, when set, stands in front of every endpoint (a test's outage).
+	Wrap func(http.Handler) http.Handler
 }
 
 // Request is one request the provider received at its authorize or token
@@ -119,7 +121,11 @@ func Start(t testing.TB, o Options) *Server {
 	mux.Handle(provider.AuthorizationEndpoint().Relative(), s.recordAuthorize(provider))
 	mux.Handle(provider.TokenEndpoint().Relative(), s.recordToken(provider))
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = mux
+	if o.Wrap != nil {
+		handler = o.Wrap(mux)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -346,7 +346,9 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 		exchange string
 	)
 	am := session.Method{Method: m.ID(), AAL: out.AAL, Provider: out.Provider}
-	err = h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+	// Pipelined: on PostgreSQL the claim, the counter reset, the session
+	// and the flow's update go with BEGIN and COMMIT in one round trip.
+	err = h.kit.Store.WritePipelined(r.Context(), func(q *store.Q) error {
 		if _, stop, err := flow.Spend(r.Context(), q, out.Redeem, &refused); stop {
 			return err
 		}

@@ -235,6 +235,14 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 		h.kit.Hold(w, r, f, out.Send)
 		return
 	}
+	if refused, err := h.checkCode(r, m, out); refused != nil || err != nil {
+		if refused != nil && (err == nil || errors.Is(err, refused)) {
+			h.refuse(w, r, f, refused)
+		} else {
+			h.kit.Fail(w, r, err)
+		}
+		return
+	}
 	changes, traits, err := h.prePersist(r, f, m, out, traits)
 	switch {
 	case errors.As(err, &fe):
@@ -245,6 +253,35 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 		return
 	}
 	h.complete(w, r, f, m, out, traits, sub.Resumed, changes)
+}
+
+// errCodeAccepted rolls back checkCode's redemption of a code that would
+// be accepted: it is spent in the completing transaction.
+var errCodeAccepted = errors.New("registration: the code would be accepted")
+
+// checkCode tries the code the submission carries before the web hooks
+// that run ahead of the completing transaction see the registration, so
+// that only the right code calls them. A refused code is answered here,
+// its attempt counted as the completing transaction would count it; a
+// code that would be accepted is left unspent (the transaction is rolled
+// back) and spent once more on completion, which still refuses it if a
+// racing submission spent it meanwhile. Without web hooks there is nothing
+// to hold back, and the completion alone checks the code.
+func (h *Handler) checkCode(r *http.Request, m flow.Method, out *flow.Outcome) (*flow.Refusal, error) {
+	if out.Redeem == nil || !h.opts.Hooks.Has(m.ID(), hook.WebHook) {
+		return nil, nil
+	}
+	var refused *flow.Refusal
+	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+		if _, stop, err := flow.Spend(r.Context(), q, out.Redeem, &refused); stop {
+			return err
+		}
+		return errCodeAccepted
+	})
+	if errors.Is(err, errCodeAccepted) {
+		return nil, nil
+	}
+	return refused, err
 }
 
 // prePersist runs the web hooks that may stop the registration or change
@@ -262,14 +299,21 @@ func (h *Handler) prePersist(r *http.Request, f *flow.Flow, m flow.Method, out *
 		i = &identity.Identity{SchemaID: h.schemas.Default().ID, State: identity.StateActive, Traits: raw}
 	}
 	changes, err := h.opts.Hooks.PrePersist(r.Context(), &hook.Event{Flow: f, Method: m.ID(), AAL: out.AAL, Provider: out.Provider, Identity: i, Request: r})
-	if err != nil || changes == nil || len(changes.Traits) == 0 || string(changes.Traits) == "null" {
+	if err != nil || !changes.Reshapes() {
 		return changes, traits, err
 	}
-	var changed map[string]any
-	if err := json.Unmarshal(changes.Traits, &changed); err != nil {
-		return nil, traits, wire.Internal.WithReason("A web_hook answered traits that are not a JSON object.")
+	changed := traits
+	if changes.HasTraits() {
+		changed = nil
+		if err := json.Unmarshal(changes.Traits, &changed); err != nil {
+			return nil, traits, wire.Internal.WithReason("A web_hook answered traits that are not a JSON object.")
+		}
 	}
-	if _, err := flow.ValidateTraits(h.schemas.Default(), changed); err != nil {
+	sch, err := changes.Schema(h.schemas, i.SchemaID) // a hook may move the identity to another schema
+	if err != nil {
+		return nil, traits, err
+	}
+	if _, err := flow.ValidateTraits(sch, changed); err != nil {
 		return nil, changed, err
 	}
 	return changes, changed, nil
@@ -285,7 +329,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		refused  *flow.Refusal
 		exchange string
 	)
-	err := h.kit.Store.Write(r.Context(), func(q *store.Q) error {
+	err := h.kit.Store.WritePipelined(r.Context(), func(q *store.Q) error {
 		if _, stop, err := flow.Spend(r.Context(), q, out.Redeem, &refused); stop {
 			return err
 		}

@@ -216,25 +216,55 @@ func (h *Handler) render(ctx context.Context, f *flow.Flow, i *identity.Identity
 }
 
 // prePersist runs the web hooks that may stop the change or alter the
-// identity (response.parse), outside any transaction; traits they answer
-// are checked against the schema before the change is written.
-func (h *Handler) prePersist(r *http.Request, f *flow.Flow, s *session.Session, m flow.Method, out *flow.Outcome) (*hook.Changes, error) {
-	changes, err := h.opts.Hooks.PrePersist(r.Context(), &hook.Event{Flow: f, Method: m.ID(), Provider: out.Provider, Identity: s.Identity, Session: s, Request: r})
-	if err != nil || changes == nil || len(changes.Traits) == 0 || string(changes.Traits) == "null" {
-		return changes, err
-	}
-	sch, err := h.schemaOf(s.Identity)
+// identity (response.parse), outside any transaction, with the identity as
+// the change will leave it; traits they answer are checked against the
+// schema, and written on top of the change.
+func (h *Handler) prePersist(r *http.Request, f *flow.Flow, s *session.Session, m flow.Method, out *flow.Outcome, p flow.Payload) (*hook.Changes, error) {
+	upcoming, err := h.upcoming(s, m, out, p)
 	if err != nil {
 		return nil, err
 	}
+	changes, err := h.opts.Hooks.PrePersist(r.Context(), &hook.Event{Flow: f, Method: m.ID(), Provider: out.Provider, Identity: upcoming, Session: s, Request: r})
+	if err != nil || !changes.Reshapes() {
+		return changes, err
+	}
+	sch, err := changes.Schema(h.schemas, s.Identity.SchemaID) // a hook may move the identity to another schema
+	if err != nil {
+		return nil, err
+	}
+	raw := upcoming.Traits
+	if changes.HasTraits() {
+		raw = changes.Traits
+	}
 	var traits map[string]any
-	if err := json.Unmarshal(changes.Traits, &traits); err != nil {
+	if err := json.Unmarshal(raw, &traits); err != nil {
 		return nil, wire.Internal.WithReason("A web_hook answered traits that are not a JSON object.")
 	}
 	if _, err := flow.ValidateTraits(sch, traits); err != nil {
 		return nil, err
 	}
 	return changes, nil
+}
+
+// upcoming is the identity as the submission's change will write it, for
+// the pre-persist hooks: the profile method's submitted traits in place of
+// the current ones; the other methods change only credentials, which the
+// hooks do not see. The method checked the traits already.
+func (h *Handler) upcoming(s *session.Session, m flow.Method, out *flow.Outcome, p flow.Payload) (*identity.Identity, error) {
+	current := s.Identity
+	if out.Identity != nil {
+		current = out.Identity
+	}
+	if m.ID() != flow.ProfileMethod || p.Traits() == nil {
+		return current, nil
+	}
+	traits, err := json.Marshal(p.Traits())
+	if err != nil {
+		return nil, err
+	}
+	next := *current
+	next.Traits = traits
+	return &next, nil
 }
 
 // schemaOf is the schema of identity i.
@@ -361,11 +391,16 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, sub *flow.Subm
 	}
 	var changes *hook.Changes
 	if err == nil { // interrupting web hooks, before the transaction
-		changes, err = h.prePersist(r, f, s, m, out)
+		changes, err = h.prePersist(r, f, s, m, out, p)
 	}
 	var changed *identity.Identity
 	if err == nil {
 		changed, err = h.complete(r, f, s, m, out, changes)
+	}
+	if identity.IsConflict(err) {
+		// An identifier, address or (from a web hook) external_id another
+		// identity has: the flow again with 4000007, as Kratos answers it.
+		err = flow.FormMessage(text.DuplicateIdentifier())
 	}
 
 	var fe flow.FormError

@@ -168,6 +168,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	h.kit.Submitting(r, f)
 	p, err := flow.DecodePayload(w, r, nil)
 	var fe flow.FormError
 	if err != nil && !errors.As(err, &fe) {

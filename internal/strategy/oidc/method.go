@@ -37,7 +37,7 @@ type Method struct {
 	ids       *identity.Manager
 	cipher    cipher.Cipher
 	mapper    *Mapper
-	providers []*Provider
+	providers *Providers
 	// Factors count an identity's first factors: the last one cannot be
 	// unlinked. Set it from the configuration before serving.
 	Factors identity.FactorRules
@@ -49,20 +49,12 @@ type Method struct {
 // New wires the method with its providers, in the order they are shown.
 // c seals what the method keeps of a provider's answer: the tokens stored
 // with the credential and the sign-in waiting in a flow.
-func New(kit *flow.Kit, ids *identity.Manager, c cipher.Cipher, mapper *Mapper, providers []*Provider) *Method {
+func New(kit *flow.Kit, ids *identity.Manager, c cipher.Cipher, mapper *Mapper, providers *Providers) *Method {
 	return &Method{kit: kit, ids: ids, cipher: c, mapper: mapper, providers: providers}
 }
 
 // AuthOrigins are the origins of the providers' sign-in pages.
-func (m *Method) AuthOrigins() []string {
-	var out []string
-	for _, p := range m.providers {
-		if o := p.AuthOrigin(); o != "" {
-			out = append(out, o)
-		}
-	}
-	return out
-}
+func (m *Method) AuthOrigins() []string { return m.providers.AuthOrigins() }
 
 // ID implements flow.Method.
 func (m *Method) ID() string { return ID }
@@ -75,7 +67,7 @@ func (m *Method) Serves(kind flow.Kind) bool {
 // provider answers the configured provider called id, or nil. Providers
 // of an organization are B2B sign-ins that Lanyard does not route.
 func (m *Method) provider(id string) *Provider {
-	for _, p := range m.providers {
+	for _, p := range m.providers.Ready() {
 		if p.cfg.ID == id && p.cfg.OrganizationID == "" {
 			return p
 		}
@@ -157,7 +149,7 @@ func (m *Method) AddIdentifiedNodes(_ context.Context, f *flow.Flow, c flow.Node
 
 func (m *Method) visible() []*Provider {
 	var out []*Provider
-	for _, p := range m.providers {
+	for _, p := range m.providers.Ready() {
 		if p.cfg.OrganizationID == "" {
 			out = append(out, p)
 		}

@@ -30,6 +30,14 @@ import (
 // Lanyard does not serve yet.
 var errNotSupported = errors.New("not supported yet")
 
+// discoveryError is a provider whose discovery document could not be
+// read: it may be down for a while, so setting it up is worth retrying,
+// unlike a configuration Lanyard cannot serve.
+type discoveryError struct{ err error }
+
+func (e discoveryError) Error() string { return e.err.Error() }
+func (e discoveryError) Unwrap() error { return e.err }
+
 // Provider is one configured social sign-in provider.
 type Provider struct {
 	cfg      config.OIDCProvider
@@ -80,10 +88,7 @@ func NewProvider(ctx context.Context, cfg config.OIDCProvider, redirectURI strin
 
 	discoveredS256 := false
 	if !pr.oauth2Only {
-		issuer := cfg.IssuerURL
-		if issuer == "" {
-			issuer = strings.ReplaceAll(pr.issuer, "{tenant}", url.PathEscape(cfg.MicrosoftTenant))
-		}
+		issuer := issuerURL(cfg, pr)
 		if issuer == "" {
 			return nil, fmt.Errorf("oidc provider %s: issuer_url is required for provider %s", cfg.ID, cfg.Provider)
 		}
@@ -96,7 +101,7 @@ func NewProvider(ctx context.Context, cfg config.OIDCProvider, redirectURI strin
 		}
 		op, err := gooidc.NewProvider(dctx, issuer)
 		if err != nil {
-			return nil, fmt.Errorf("oidc provider %s: discovery at %s: %w", cfg.ID, issuer, err)
+			return nil, discoveryError{fmt.Errorf("oidc provider %s: discovery at %s: %w", cfg.ID, issuer, err)}
 		}
 		p.oidc = op
 		discovered := op.Endpoint()
@@ -138,6 +143,15 @@ func NewProvider(ctx context.Context, cfg config.OIDCProvider, redirectURI strin
 		p.pkce = discoveredS256
 	}
 	return p, nil
+}
+
+// issuerURL is where discovery starts: the configured issuer_url, else
+// the preset's.
+func issuerURL(cfg config.OIDCProvider, pr preset) string {
+	if cfg.IssuerURL != "" {
+		return cfg.IssuerURL
+	}
+	return strings.ReplaceAll(pr.issuer, "{tenant}", url.PathEscape(cfg.MicrosoftTenant))
 }
 
 // Config is the provider's configuration.

@@ -21,7 +21,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/lanyard-id/lanyard/internal/egress"
 )
 
 // DefaultHost is Kratos's default haveibeenpwned_host.
@@ -42,6 +45,9 @@ type Options struct {
 	CacheTTL time.Duration
 	// CacheSize is how many prefixes' answers are kept at most (512).
 	CacheSize int
+	// Guard applies clients.http.disallow_private_ip_ranges to the range
+	// API (nil: any address may be reached).
+	Guard *egress.Guard
 }
 
 // maxBody bounds a range answer: real ones are about 40 KB with padding.
@@ -99,14 +105,9 @@ func New(host string, o Options) (*Client, error) {
 	if o.CacheSize <= 0 {
 		o.CacheSize = 512
 	}
-	transport := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: o.ConnectTimeout}).DialContext,
-		TLSHandshakeTimeout:   o.Timeout,
-		ResponseHeaderTimeout: o.Timeout,
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       90 * time.Second,
-		ForceAttemptHTTP2:     true,
+	var transport http.RoundTripper = newTransport(o, nil)
+	if o.Guard != nil {
+		transport = o.Guard.Route(transport, newTransport(o, egress.RefusePrivate))
 	}
 	return &Client{
 		base: base,
@@ -118,6 +119,20 @@ func New(host string, o Options) (*Client, error) {
 		},
 		cache: newRangeCache(o.CacheSize, o.CacheTTL),
 	}, nil
+}
+
+// newTransport keeps the range API's own timeouts, the connect timeout
+// above all, which the guard's general-purpose client does not have.
+func newTransport(o Options, control func(network, address string, c syscall.RawConn) error) *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: o.ConnectTimeout, Control: control}).DialContext,
+		TLSHandshakeTimeout:   o.Timeout,
+		ResponseHeaderTimeout: o.Timeout,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
 }
 
 // Check returns how many times password appears in the breaches the API
@@ -148,7 +163,7 @@ func (c *Client) fetch(ctx context.Context, prefix string) (rangeAnswer, error) 
 	req.Header.Set("User-Agent", "lanyard")
 	res, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, withoutURL(err))
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, withoutURL(err))
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
