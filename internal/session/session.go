@@ -108,8 +108,9 @@ type Manager struct {
 	// schemaURL renders identities embedded in sessions.
 	schemaURL func(string) string
 	// byTokenRead and whoamiRead are the hot reads, parsed once
-	// (store.Prepared); whoamiRead is whoami's one query (whoami.go).
-	byTokenRead, whoamiRead *store.Prepared
+	// (store.Prepared); whoamiRead is whoami's one query (whoami.go), and
+	// whoamiKeyed its one-row form on SQLite.
+	byTokenRead, whoamiRead, whoamiKeyed *store.Prepared
 	// schemaFields holds each schema's encoded schema_url member.
 	schemaFields sync.Map
 }
@@ -133,7 +134,7 @@ func NewManager(s *store.Store, ids *identity.Manager, cfg Config) (*Manager, er
 	m := &Manager{store: s, ids: ids, cfg: cfg, cookies: codec, schemaURL: ids.SchemaURL}
 	if s != nil { // unit tests of the pure parts have no database
 		m.byTokenRead = s.Prepare(sessionRowQuery + `token_hash = $1`)
-		m.whoamiRead = s.Prepare(whoamiQuery)
+		m.prepareWhoami(s)
 	}
 	return m, nil
 }
