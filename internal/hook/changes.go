@@ -133,32 +133,17 @@ func (c *Changes) apply(i *identity.Identity) *identity.Identity {
 	if given(c.MetadataPublic) {
 		n.MetadataPublic = c.MetadataPublic
 	}
+	if given(c.MetadataAdmin) {
+		n.MetadataAdmin = c.MetadataAdmin // never shown to a hook, but written
+	}
 	return &n
 }
 
 // draft is i with the changes on top, as identity.Manager.Amend takes it.
 func (c *Changes) draft(i *identity.Identity) identity.Draft {
-	d := identity.Draft{SchemaID: i.SchemaID, State: i.State, Traits: i.Traits,
-		MetadataPublic: i.MetadataPublic, MetadataAdmin: i.MetadataAdmin, ExternalID: i.ExternalID}
-	if c.HasTraits() {
-		d.Traits = c.Traits
-	}
-	if c.SchemaID != "" {
-		d.SchemaID = c.SchemaID
-	}
-	if c.State != "" {
-		d.State = c.State
-	}
-	if c.ExternalID != "" {
-		ext := c.ExternalID
-		d.ExternalID = &ext
-	}
-	if given(c.MetadataPublic) {
-		d.MetadataPublic = c.MetadataPublic
-	}
-	if given(c.MetadataAdmin) {
-		d.MetadataAdmin = c.MetadataAdmin
-	}
+	n := c.apply(i)
+	d := identity.Draft{SchemaID: n.SchemaID, State: n.State, Traits: n.Traits,
+		MetadataPublic: n.MetadataPublic, MetadataAdmin: n.MetadataAdmin, ExternalID: n.ExternalID}
 	for _, a := range c.VerifiableAddresses {
 		if !a.Verified || a.Via == "" || a.Value == "" {
 			continue
