@@ -33,6 +33,17 @@ func TestResultsAndQueueCounts(t *testing.T) {
 		eventually(t, "every message settled", func() bool {
 			return load(t, c, sent).Status == StatusSent && load(t, c, refused).Status == StatusAbandoned && load(t, c, retried).Status == StatusAbandoned
 		})
+		// A result is reported once its status has committed: wait for the
+		// four attempts' reports too.
+		eventually(t, "every attempt reported", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			n := 0
+			for _, v := range results {
+				n += v
+			}
+			return n >= 4
+		})
 
 		mu.Lock()
 		got := map[string]int{}
