@@ -371,11 +371,22 @@ func (s *sqliteDSN) writerDSN(memoryName string) string {
 	return s.fileDSN() + "&_txlock=" + s.txlock
 }
 
+// readerCacheKiB is each reader's page cache when the DSN sets no
+// _cache_size: whoami reads one leaf of session_whoami, and with SQLite's
+// 2 MiB default the inner pages of a million sessions' B-trees do not stay
+// cached either, so each lookup is several pread calls into the OS cache.
+// The cache fills only as pages are read: a small database keeps its size.
+const readerCacheKiB = 32 << 10
+
 func (s *sqliteDSN) readerDSN(memoryName string) string {
 	if s.memory {
 		return s.writerDSN(memoryName)
 	}
-	return s.fileDSN() + "&_pragma=query_only(1)"
+	dsn := s.fileDSN()
+	if _, set := s.pragmas["cache_size"]; !set {
+		dsn += "&_pragma=cache_size(-" + strconv.Itoa(readerCacheKiB) + ")"
+	}
+	return dsn + "&_pragma=query_only(1)"
 }
 
 func (s *sqliteDSN) fileDSN() string {

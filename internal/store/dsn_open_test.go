@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,6 +41,38 @@ func TestOpenKratosDSN(t *testing.T) {
 		}
 		if err := s.Ping(ctx); err != nil {
 			t.Fatal(err)
+		}
+	})
+	t.Run("sqlite defaults", func(t *testing.T) {
+		// With no pool or cache options: one reader per core, at least four,
+		// each with its own larger page cache; the writer keeps SQLite's.
+		s, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "d.sqlite"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if got := s.reader.Stats().MaxOpenConnections; got != sqliteReaders || got < 4 {
+			t.Errorf("read pool max open = %d, want %d (at least 4)", got, sqliteReaders)
+		}
+		for db, want := range map[string]int{"reader": -readerCacheKiB, "writer": -2000} {
+			pool := map[string]*sql.DB{"reader": s.reader, "writer": s.writer}[db]
+			var got int
+			if err := pool.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&got); err != nil || got != want {
+				t.Errorf("%s: PRAGMA cache_size = %d, %v; want %d", db, got, err, want)
+			}
+		}
+
+		// A DSN's _cache_size is every connection's.
+		s2, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.sqlite")+"?_cache_size=-4000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		for _, pool := range []*sql.DB{s2.reader, s2.writer} {
+			var got int
+			if err := pool.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&got); err != nil || got != -4000 {
+				t.Errorf("PRAGMA cache_size = %d, %v; want -4000", got, err)
+			}
 		}
 	})
 	t.Run("postgres", func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -114,6 +115,9 @@ func pingWithRetry(ctx context.Context, db *sql.DB) error {
 	return err
 }
 
+// sqliteReaders is the read pool's size when the DSN sets no max_conns.
+var sqliteReaders = max(4, runtime.GOMAXPROCS(0))
+
 func openSQLite(ctx context.Context, dsn string) (*Store, error) {
 	d, err := parseSQLiteDSN(dsn)
 	if err != nil {
@@ -146,8 +150,10 @@ func openSQLite(ctx context.Context, dsn string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("dsn: %w", err)
 	}
-	// The DSN's pool options size the read pool.
-	d.pool.apply(reader, 8, 8, 0, 0)
+	// The DSN's pool options size the read pool. A read is short and takes
+	// no lock, so one reader per core (at least four) keeps the cores busy;
+	// each holds its own page cache, and more would cache the same pages again.
+	d.pool.apply(reader, sqliteReaders, sqliteReaders, 0, 0)
 	where := "sqlite (in memory)"
 	if !d.memory {
 		where = "sqlite (" + d.path + ")"
