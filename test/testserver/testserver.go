@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -61,15 +62,24 @@ var handedOut = struct {
 }{ports: map[int]bool{}}
 
 // FreePort answers a loopback port no one listened on a moment ago and that
-// this run has not handed out before.
+// this run has not handed out before. It is drawn from below the kernel's
+// ephemeral range where it can: a port from listening on :0 is one the
+// kernel also gives to outgoing connections, and between this check and the
+// server's own listen, any client on the machine (another test's, a load
+// generator's) can take it.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	handedOut.Lock()
 	defer handedOut.Unlock()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	low := ephemeralLow()
+	for range 200 {
+		addr := "127.0.0.1:0"
+		if low > fixedPortsFrom+1000 {
+			addr = fmt.Sprintf("127.0.0.1:%d", fixedPortsFrom+rand.IntN(low-fixedPortsFrom))
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Fatal(err)
+			continue // taken: draw again
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		_ = l.Close()
@@ -80,6 +90,24 @@ func FreePort(t testing.TB) int {
 	}
 	t.Fatal("no unused loopback port found")
 	return 0
+}
+
+// fixedPortsFrom is where FreePort's ports start: above the well-known and
+// the commonly configured ones.
+const fixedPortsFrom = 20000
+
+// ephemeralLow is the first port of Linux's ephemeral range, 0 where it
+// cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil {
+		return 0
+	}
+	return low
 }
 
 // CleanEnv is a minimal process environment plus extra, so that variables
