@@ -54,11 +54,14 @@ func TestOpenKratosDSN(t *testing.T) {
 		if got := s.reader.Stats().MaxOpenConnections; got != sqliteReaders || got < 4 {
 			t.Errorf("read pool max open = %d, want %d (at least 4)", got, sqliteReaders)
 		}
-		for db, want := range map[string]int{"reader": -readerCacheKiB, "writer": -2000} {
-			pool := map[string]*sql.DB{"reader": s.reader, "writer": s.writer}[db]
+		for _, c := range []struct {
+			name string
+			pool *sql.DB
+			want int
+		}{{"reader", s.reader, -readerCacheKiB}, {"writer", s.writer, -2000}} {
 			var got int
-			if err := pool.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&got); err != nil || got != want {
-				t.Errorf("%s: PRAGMA cache_size = %d, %v; want %d", db, got, err, want)
+			if err := c.pool.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&got); err != nil || got != c.want {
+				t.Errorf("%s: PRAGMA cache_size = %d, %v; want %d", c.name, got, err, c.want)
 			}
 		}
 

@@ -97,8 +97,8 @@ func FreePort(t testing.TB) int {
 const fixedPortsFrom = 20000
 
 // ephemeralLow is the first port of Linux's ephemeral range, 0 where it
-// cannot be read.
-func ephemeralLow() int {
+// cannot be read; read once per run.
+var ephemeralLow = sync.OnceValue(func() int {
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
 		return 0
@@ -108,7 +108,7 @@ func ephemeralLow() int {
 		return 0
 	}
 	return low
-}
+})
 
 // CleanEnv is a minimal process environment plus extra, so that variables
 // of the developer's shell (DSN, SERVE_*, ...) cannot change a server's
