@@ -303,6 +303,9 @@ type batchResult struct {
 	Error    *wire.Error `json:"error,omitempty"`
 }
 
+// batchAnswerWindow is how long a batch's answer may take to write.
+const batchAnswerWindow = time.Minute
+
 func (h *AdminHandler) batch(w http.ResponseWriter, r *http.Request) {
 	var body batchBody
 	if err := wire.DecodeJSON(w, r, batchBodyLimit, &body); err != nil {
@@ -322,6 +325,10 @@ func (h *AdminHandler) batch(w http.ResponseWriter, r *http.Request) {
 		drafts[k] = p.Create.draft()
 	}
 	created, errs := h.m.CreateMany(r.Context(), drafts)
+	// The server's write timeout counts from the request, and a batch can
+	// queue behind others for the database for longer than that: give the
+	// answer its own window, or the client loses what was committed.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(batchAnswerWindow))
 	results := make([]batchResult, len(drafts))
 	for k := range drafts {
 		results[k].PatchID = body.Identities[k].PatchID

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
@@ -380,4 +382,47 @@ func TestAdminBatch(t *testing.T) {
 			t.Errorf("Count = %d; want 3", n)
 		}
 	})
+}
+
+// A batch that waits for the database past the server's write timeout
+// still gets its answer: the client must learn what was committed.
+func TestAdminBatchAnswersAfterTheWriteTimeout(t *testing.T) {
+	s := storetest.Open(t, store.SQLite)
+	api := newAdminAPI(t, s)
+	srv := httptest.NewUnstartedServer(api.mux)
+	srv.Config.WriteTimeout = 50 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+
+	// SQLite has one writer: holding it makes the batch wait.
+	holding, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Write(context.Background(), func(*store.Q) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	time.AfterFunc(4*srv.Config.WriteTimeout, func() { close(release) })
+
+	req, err := http.NewRequest("PATCH", srv.URL+"/admin/identities",
+		strings.NewReader(`{"identities":[{"create":{"traits":{"email":"late@example.org"}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("batch after the write timeout: %v", err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"action":"create"`) {
+		t.Errorf("batch: %d %s", res.StatusCode, body)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
