@@ -41,7 +41,7 @@ import (
 // zeroConfig (no config file at all) turns on the session hook after
 // registration, recovery and verification, so that `serve --dev` shows
 // them all.
-func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, schemas *schema.Registry, h *hasher.Hasher, mail *courier.Courier, guards *guard.Guard, zeroConfig bool) ([]api.Routes, []api.PrefixedRoutes, error) {
+func selfService(cfg *config.Config, db *store.Store, whoami *session.WhoamiCache, ids *identity.Manager, schemas *schema.Registry, h *hasher.Hasher, mail *courier.Courier, guards *guard.Guard, zeroConfig bool) ([]api.Routes, []api.PrefixedRoutes, error) {
 	ss := cfg.Selfservice
 	public := cfg.Serve.Public.BaseURL.String()
 	secure := !cfg.Dev
@@ -63,6 +63,7 @@ func selfService(cfg *config.Config, db *store.Store, ids *identity.Manager, sch
 		Secrets:           cfg.Secrets.Cookie,
 		WhoamiRequiredAAL: cfg.Session.WhoamiRequiredAAL,
 		Factors:           factorRules(cfg),
+		WhoamiCache:       whoami,
 		Cookie: session.CookieConfig{
 			Name: cfg.Session.Cookie.Name, Domain: sessionDomain, Path: sessionPath,
 			SameSite: sameSite(sessionSameSite), Persistent: cfg.Session.Cookie.Persistent, Secure: secure,

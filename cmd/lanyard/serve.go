@@ -28,6 +28,7 @@ import (
 	"github.com/lanyard-id/lanyard/internal/metrics"
 	"github.com/lanyard-id/lanyard/internal/requestid"
 	"github.com/lanyard-id/lanyard/internal/schema"
+	"github.com/lanyard-id/lanyard/internal/session"
 	"github.com/lanyard-id/lanyard/internal/store"
 	"github.com/lanyard-id/lanyard/internal/tracing"
 )
@@ -133,7 +134,10 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 	}
 	observed := metrics.New(mail.CountByStatus)
 	mail.ReportResults(observed.CourierSent)
-	shared := &lasting{db: db, mail: mail, observed: observed, traces: traces.TracerProvider(), zeroConfig: len(opts.Files) == 0}
+	// On SQLite, whoami's cache of sessions lives as long as the process:
+	// a reload keeps what it holds (sqlite.* is fixed).
+	whoami := session.NewWhoamiCache(db, int64(cfg.SQLite.WhoamiCache.MaxMiB)<<20)
+	shared := &lasting{db: db, mail: mail, observed: observed, traces: traces.TracerProvider(), zeroConfig: len(opts.Files) == 0, whoami: whoami}
 	publicHandler, adminHandler, err := shared.handlers(ctx, cfg)
 	if err != nil {
 		return err
@@ -185,6 +189,17 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 		close(watchDone)
 	}
 
+	prefillCtx, stopPrefill := context.WithCancel(context.Background())
+	prefillDone := make(chan struct{})
+	if whoami != nil && cfg.SQLite.WhoamiCache.Prefill {
+		go func() {
+			defer close(prefillDone)
+			whoami.Prefill(prefillCtx)
+		}()
+	} else {
+		close(prefillDone)
+	}
+
 	printBanner(out, cfg, db, mail)
 	slog.Info("lanyard is ready", "version", buildVersion(), "public", publicLn.Addr().String(), "admin", adminLn.Addr().String(), "database", db.String())
 
@@ -198,6 +213,8 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 	}
 	stopWatching()
 	<-watchDone
+	stopPrefill()
+	<-prefillDone
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	var shutdownErr error
@@ -223,6 +240,7 @@ type lasting struct {
 	observed   *metrics.Metrics
 	traces     trace.TracerProvider
 	zeroConfig bool
+	whoami     *session.WhoamiCache
 
 	// hasher is reused while hashers.* stays the same: its memory gate
 	// bounds the argon2 hashing of the whole process, old handlers' and
@@ -260,7 +278,7 @@ func (l *lasting) handlers(ctx context.Context, cfg *config.Config) (public, adm
 	ids := identity.NewManager(l.db, schemas, h, publicURL.String())
 	guards := guard.New(cfg.Protection, l.db, cfg.Secrets.Cookie[0])
 	guards.ReportRefusals(l.observed.Refused)
-	publicRoutes, adminRoutes, err := selfService(cfg, l.db, ids, schemas, h, l.mail, guards, l.zeroConfig)
+	publicRoutes, adminRoutes, err := selfService(cfg, l.db, l.whoami, ids, schemas, h, l.mail, guards, l.zeroConfig)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -41,7 +41,9 @@ type Config struct {
 	Courier      Courier
 	// Protection is Lanyard's own protection.* section.
 	Protection Protection
-	Security   Security
+	// SQLite is Lanyard's own sqlite.* section.
+	SQLite   SQLite
+	Security Security
 	// UI is Lanyard's own ui.* section (the built-in pages).
 	UI UI
 	// Tracing is tracing.*: OpenTelemetry spans over OTLP/HTTP.

@@ -66,7 +66,7 @@ func (k keySpec) envName() string {
 	return strings.ToUpper(strings.ReplaceAll(k.path, ".", "_"))
 }
 
-var keys = slices.Concat(flowKeys, beforeKeys, coreKeys, protectionKeys, totpKeys, lookupKeys, securityKeys, webAuthnKeys, oidcKeys, uiKeys, tracingKeys, clientsKeys)
+var keys = slices.Concat(flowKeys, beforeKeys, coreKeys, protectionKeys, sqliteKeys, totpKeys, lookupKeys, securityKeys, webAuthnKeys, oidcKeys, uiKeys, tracingKeys, clientsKeys)
 
 var coreKeys = []keySpec{
 	ignored("version"),

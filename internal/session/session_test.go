@@ -138,7 +138,8 @@ func newFixture(t *testing.T, s *store.Store, secrets ...string) *fixture {
 	if len(secrets) == 0 {
 		secrets = []string{"cookie-secret-0123456789"}
 	}
-	m, err := NewManager(s, ids, Config{Lifespan: time.Hour, Secrets: secrets,
+	// On SQLite every test answers whoami through a cache, as a server does.
+	m, err := NewManager(s, ids, Config{Lifespan: time.Hour, Secrets: secrets, WhoamiCache: NewWhoamiCache(s, 64<<20),
 		Cookie: CookieConfig{Secure: true, SameSite: http.SameSiteLaxMode, Domain: "example.com"}})
 	if err != nil {
 		t.Fatal(err)

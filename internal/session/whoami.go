@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -30,9 +29,11 @@ FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = $
 // whoamiKeyedQuery reads the same columns from SQLite's session_whoami
 // (migration 0012), which triggers keep as the join would answer it: one
 // descent of one table instead of four, however many sessions there are.
-const whoamiKeyedQuery = `SELECT session_id, identity_id, active, aal, authentication_methods, devices, issued_at, authenticated_at, expires_at, created_at, updated_at, identity_state, identity_revision,
-schema_id, public_view, public_view_factors, public_view_revision
-FROM session_whoami WHERE k = $1 AND token_hash = $2`
+const whoamiKeyedQuery = `SELECT ` + whoamiColumns + ` FROM session_whoami WHERE k = $1 AND token_hash = $2`
+
+// whoamiColumns are session_whoami's columns in whoamiRow's order.
+const whoamiColumns = `session_id, identity_id, active, aal, authentication_methods, devices, issued_at, authenticated_at, expires_at, created_at, updated_at, identity_state, identity_revision,
+schema_id, public_view, public_view_factors, public_view_revision`
 
 // whoamiKey is session_whoami's key for a token's SHA-256: its first 60
 // bits, as sessions.whoami_key computes them from the digest's hex.
@@ -88,41 +89,27 @@ type Answer struct {
 }
 
 // Whoami answers the session holding token as whoami renders it, or
-// ErrNoSession. It costs one indexed query and no cache: the identity's
-// public view comes with the session row, valid for the identity revision
-// that row shows, so every instance answers every change at once. An
-// identity whose stored view is missing or older (changed since it was
-// stored) is rendered from its rows, and its view stored again.
+// ErrNoSession. It costs one indexed query: the identity's public view
+// comes with the session row, valid for the identity revision that row
+// shows, so every instance answers every change at once; on SQLite the row
+// may come from the WhoamiCache instead, which is as exact. An identity
+// whose stored view is missing or older (changed since it was stored) is
+// rendered from its rows, and its view stored again.
 func (m *Manager) Whoami(ctx context.Context, token string) (*Answer, error) {
-	var (
-		row       sessionRow
-		schemaID  string
-		view      sql.NullString
-		factors   int
-		viewOfRev sql.NullInt64
-	)
 	sum := sha256.Sum256([]byte(token))
-	digest := hex.EncodeToString(sum[:])
-	dest := append(row.fields(), &schemaID, &view, &factors, &viewOfRev)
-	err := store.ErrNotFound
-	if m.whoamiKeyed != nil {
-		err = m.whoamiKeyed.QueryRow(ctx, whoamiKey(&sum), digest).Scan(dest...)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		// Not keyed (PostgreSQL), or a token whose key another took.
-		err = m.whoamiRead.QueryRow(ctx, digest).Scan(dest...)
-	}
+	r, err := m.whoamiRow(ctx, &sum)
 	if err != nil {
 		return nil, noSession(err)
 	}
+	row := &r.sessionRow
 	if !row.valid(time.Now()) {
 		return nil, ErrNoSession
 	}
 	var pv identity.PublicView
-	if view.Valid && viewOfRev.Valid && viewOfRev.Int64 == row.identityRevision {
-		pv = identity.PublicView{JSON: []byte(view.String), Factors: factors}
+	if r.current() {
+		pv = identity.PublicView{JSON: []byte(r.view.String), Factors: r.factors}
 	} else {
-		s, err := m.fromRow(ctx, &row)
+		s, err := m.fromRow(ctx, row)
 		if err != nil {
 			return nil, err
 		}
@@ -139,8 +126,39 @@ func (m *Manager) Whoami(ctx context.Context, token string) (*Answer, error) {
 	return &Answer{
 		IdentityID:   row.identityID.String(),
 		AALSatisfied: m.satisfiesAALWith(row.aal, pv.Factors),
-		Body:         m.renderWhoami(&row, pv.JSON, schemaID),
+		Body:         m.renderWhoami(row, pv.JSON, r.schemaID),
 	}, nil
+}
+
+// whoamiRow reads what whoami answers of the token whose digest is sum:
+// from the cache, from session_whoami, or from the join (PostgreSQL, or a
+// token whose key another took).
+func (m *Manager) whoamiRow(ctx context.Context, sum *[sha256.Size]byte) (*whoamiRow, error) {
+	k := whoamiKey(sum)
+	digest := hex.EncodeToString(sum[:])
+	err := store.ErrNotFound
+	if c := m.cfg.WhoamiCache; c != nil {
+		r, err := c.lookup(ctx, k, sum)
+		if r != nil || err != nil {
+			return r, err
+		}
+		if r, err = c.readAndKeep(ctx, k, sum, digest); !errors.Is(err, store.ErrNotFound) {
+			return r, err
+		}
+	} else if m.whoamiKeyed != nil {
+		r := &whoamiRow{}
+		if err = m.whoamiKeyed.QueryRow(ctx, k, digest).Scan(r.fields()...); err == nil {
+			return r, nil
+		}
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	r := &whoamiRow{}
+	if err := m.whoamiRead.QueryRow(ctx, digest).Scan(r.fields()...); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // satisfiesAALWith is SatisfiesAAL for a session of level aal whose

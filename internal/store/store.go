@@ -229,6 +229,21 @@ func (s *Store) Write(ctx context.Context, fn func(q *Q) error) (err error) {
 	return classify(tx.Commit())
 }
 
+// ReadSnapshot runs fn's reads in one read transaction on the read pool,
+// so that they all see the database as one moment left it (on SQLite, the
+// snapshot starts at the first read). fn must not write.
+func (s *Store) ReadSnapshot(ctx context.Context, fn func(q *Q) error) (err error) {
+	ctx, span := startSpan(ctx, "db.read", s.dialect)
+	defer func() { endSpan(span, err) }()
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return classify(err)
+	}
+	// Only reads ran: rolling back ends the snapshot as a commit would.
+	defer func() { _ = tx.Rollback() }()
+	return fn(&Q{db: tx, dialect: s.dialect, tx: true})
+}
+
 // queryer is what *sql.DB and *sql.Tx have in common.
 type queryer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)

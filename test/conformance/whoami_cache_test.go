@@ -8,10 +8,12 @@ import (
 	ory "github.com/ory/client-go"
 )
 
-// whoami keeps rendered answers in each process. Two servers on one database
-// must still answer every change made through the other at once: the new
-// traits, a deactivated identity, a reactivated one. On SQLite the two are
-// two processes on one file; on PostgreSQL two instances behind a balancer.
+// whoami keeps rendered answers in each process (and on SQLite the session
+// rows too: sqlite.whoami_cache). Two servers on one database must still
+// answer every change made through the other at once: the new traits, a
+// deactivated identity, a reactivated one, a revoked session. On SQLite the
+// two are two processes on one file; on PostgreSQL two instances behind a
+// balancer.
 func TestWhoami_IdentityChangesVisibleAcrossServersAtOnce(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, store string) {
@@ -58,5 +60,11 @@ func TestWhoami_IdentityChangesVisibleAcrossServersAtOnce(t *testing.T) {
 		if got := emailOf(one); got != renamed {
 			t.Errorf("after reactivation whoami shows %q, want %q", got, renamed)
 		}
+
+		stRequireWhoami(t, two, http.StatusOK, "warm before the revocation", u)
+		res, err := one.Admin.IdentityAPI.DisableSession(ctx, u.SessionID).Execute()
+		requireOK(t, res, err, http.StatusNoContent)
+		stRequireWhoami(t, two, http.StatusUnauthorized, "session revoked on the other server", u)
+		stRequireWhoami(t, one, http.StatusUnauthorized, "session revoked on this server", u)
 	})
 }

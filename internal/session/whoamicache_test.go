@@ -1,0 +1,194 @@
+package session
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/lanyard-id/lanyard/internal/identity"
+	"github.com/lanyard-id/lanyard/internal/store"
+	"github.com/lanyard-id/lanyard/internal/store/storetest"
+)
+
+// twoProcesses opens one SQLite file twice, as two servers would: each
+// Store has its own connections, so the second's commits reach the first
+// only through the file.
+func twoProcesses(t *testing.T) (here, there *store.Store) {
+	t.Helper()
+	dsn := storetest.DSN(t, store.SQLite)
+	open := func() *store.Store {
+		s, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	here = open()
+	if _, err := here.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return here, open()
+}
+
+// kept reports whether the fixture's cache holds token's row.
+func (f *fixture) kept(token string) bool {
+	sum := sha256.Sum256([]byte(token))
+	c := f.m.cfg.WhoamiCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.rows[whoamiKey(&sum)]
+	return r != nil && r.digest == sum
+}
+
+// requireRefused fails unless whoami refuses token.
+func (f *fixture) requireRefused(t *testing.T, token, after string) {
+	t.Helper()
+	if a, err := f.m.Whoami(ctx, token); err != ErrNoSession {
+		t.Fatalf("after %s whoami answered %v, %v; want ErrNoSession", after, a, err)
+	}
+}
+
+// Every change another process commits to a session or its identity is
+// answered by the next whoami here, though the row was kept in memory.
+func TestWhoamiCacheFollowsOtherProcesses(t *testing.T) {
+	here, there := twoProcesses(t)
+	f, g := newFixture(t, here), newFixture(t, there)
+	i := f.identity(t, "cached@example.org")
+
+	warm := func(t *testing.T) *Session {
+		t.Helper()
+		s := f.issue(t, i, nil)
+		f.whoamiBody(t, s.Token)
+		if !f.kept(s.Token) {
+			t.Fatal("test premise: whoami did not keep the session")
+		}
+		return s
+	}
+	exec := func(t *testing.T, query string, args ...any) {
+		t.Helper()
+		g.write(t, func(q *store.Q) error {
+			_, err := q.Exec(ctx, query, args...)
+			return err
+		})
+	}
+
+	t.Run("revoked", func(t *testing.T) {
+		s := warm(t)
+		if err := there.Write(ctx, func(q *store.Q) error { return g.m.Revoke(ctx, q, s.ID) }); err != nil {
+			t.Fatal(err)
+		}
+		f.requireRefused(t, s.Token, "a revocation by the other process")
+	})
+	t.Run("deleted by hand", func(t *testing.T) {
+		s := warm(t)
+		exec(t, `DELETE FROM sessions WHERE id = $1`, s.ID)
+		f.requireRefused(t, s.Token, "the session's row was deleted")
+	})
+	t.Run("expired by hand", func(t *testing.T) {
+		s := warm(t)
+		exec(t, `UPDATE sessions SET expires_at = $1 WHERE id = $2`, time.Now().Add(-time.Minute), s.ID)
+		f.requireRefused(t, s.Token, "the session was made to expire")
+	})
+	t.Run("identity deactivated, then changed", func(t *testing.T) {
+		s := warm(t)
+		exec(t, `UPDATE identities SET state = 'inactive' WHERE id = $1`, i.ID)
+		f.requireRefused(t, s.Token, "the identity was deactivated")
+		exec(t, `UPDATE identities SET state = 'active' WHERE id = $1`, i.ID)
+		f.whoamiBody(t, s.Token)
+		if _, err := g.ids.Replace(ctx, i.ID, identity.Draft{Traits: json.RawMessage(`{"email":"moved@example.org"}`), State: identity.StateActive}); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.whoamiBody(t, s.Token); !bytes.Contains(got.Body, []byte(`"moved@example.org"`)) {
+			t.Errorf("after the other process changed the traits whoami answered %s", got.Body)
+		}
+	})
+	t.Run("log trimmed past this process", func(t *testing.T) {
+		s := warm(t)
+		// More entries than the log keeps, the revocation among the first.
+		exec(t, `UPDATE sessions SET active = false WHERE id = $1`, s.ID)
+		exec(t, `WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 70000)
+			INSERT INTO session_whoami_changes (k) SELECT -x FROM n`)
+		f.requireRefused(t, s.Token, "a revocation whose log entry was trimmed")
+	})
+	t.Run("log emptied", func(t *testing.T) {
+		s := warm(t)
+		exec(t, `UPDATE sessions SET active = false WHERE id = $1`, s.ID)
+		exec(t, `DELETE FROM session_whoami_changes`)
+		exec(t, `DELETE FROM sqlite_sequence WHERE name = 'session_whoami_changes'`)
+		f.requireRefused(t, s.Token, "a revocation whose log was emptied")
+	})
+}
+
+// A row read in a snapshot older than a change already applied is not kept:
+// it may be what the change replaced.
+func TestWhoamiCacheKeepsNoRowOlderThanWhatItApplied(t *testing.T) {
+	s := storetest.Open(t, store.SQLite)
+	f := newFixture(t, s)
+	i := f.identity(t, "race@example.org")
+	a, b := f.issue(t, i, nil), f.issue(t, i, nil)
+	c := f.m.cfg.WhoamiCache
+
+	f.whoamiBody(t, a.Token)
+	sum := sha256.Sum256([]byte(b.Token))
+	r, err := c.readAndKeep(ctx, whoamiKey(&sum), &sum, hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	head := c.applied
+	delete(c.rows, whoamiKey(&sum))
+	c.mu.Unlock()
+	// Another change commits and is applied before the stale read is kept.
+	if err := s.Write(ctx, func(q *store.Q) error { return f.m.Revoke(ctx, q, b.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	f.requireRefused(t, b.Token, "the revocation")
+	c.keep(ctx, head, []*whoamiRow{r})
+	c.mu.Lock()
+	now := c.rows[whoamiKey(&sum)]
+	c.mu.Unlock()
+	if now == r || now != nil && now.active {
+		t.Fatal("a row read before a change applied since was kept")
+	}
+	f.requireRefused(t, b.Token, "the stale row was offered")
+}
+
+// Prefill keeps every session that can answer, within the budget.
+func TestWhoamiCachePrefill(t *testing.T) {
+	s := storetest.Open(t, store.SQLite)
+	f := newFixture(t, s)
+	i := f.identity(t, "prefill@example.org")
+	var live []*Session
+	for range 2*prefillBatch + 10 {
+		live = append(live, f.issue(t, i, nil))
+	}
+	revoked := live[0]
+	if err := s.Write(ctx, func(q *store.Q) error { return f.m.Revoke(ctx, q, revoked.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	live = live[1:]
+
+	full := NewWhoamiCache(s, 64<<20)
+	full.Prefill(ctx)
+	if len(full.rows) != len(live) {
+		t.Errorf("prefill kept %d sessions, want the %d that can answer", len(full.rows), len(live))
+	}
+	f.m.cfg.WhoamiCache = full
+	for _, l := range live {
+		if !f.kept(l.Token) {
+			t.Fatalf("session %s not kept", l.ID)
+		}
+	}
+	f.whoamiBody(t, live[len(live)-1].Token)
+	f.requireRefused(t, revoked.Token, "revocation before the prefill")
+
+	small := NewWhoamiCache(s, 100*whoamiRowOverhead)
+	small.Prefill(ctx)
+	if small.bytes > small.maxBytes || len(small.rows) == 0 || len(small.rows) >= len(live) {
+		t.Errorf("a small budget kept %d sessions in %d bytes (budget %d)", len(small.rows), small.bytes, small.maxBytes)
+	}
+}
