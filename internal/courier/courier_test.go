@@ -366,20 +366,8 @@ func TestRetryBackoffAndAbandon(t *testing.T) {
 }
 
 func TestTwoWorkersSendEachMessageOnce(t *testing.T) {
-	dsn := storetest.DSN(t, store.Postgres)
 	ctx := context.Background()
-	open := func() *store.Store {
-		s, err := store.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	s1, s2 := open(), open()
-	if _, err := s1.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s1, s2 := storetest.OpenTwice(t, store.Postgres)
 	sk := newSink(t)
 	cfg := smtpConfig(sk.addr)
 	cfg.Worker.PullCount = 4

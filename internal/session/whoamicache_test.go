@@ -13,25 +13,10 @@ import (
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
 )
 
-// twoProcesses opens one SQLite file twice, as two servers would: each
-// Store has its own connections, so the second's commits reach the first
-// only through the file.
+// twoProcesses opens one SQLite file twice, as two servers would.
 func twoProcesses(t *testing.T) (here, there *store.Store) {
 	t.Helper()
-	dsn := storetest.DSN(t, store.SQLite)
-	open := func() *store.Store {
-		s, err := store.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	here = open()
-	if _, err := here.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return here, open()
+	return storetest.OpenTwice(t, store.SQLite)
 }
 
 // kept reports whether the fixture's cache holds token's row.

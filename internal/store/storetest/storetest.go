@@ -60,6 +60,19 @@ func DSN(t testing.TB, d store.Dialect) string {
 	}
 }
 
+// OpenTwice opens one fresh, migrated database of dialect d as two
+// stores, as two servers would: each has its own connections, so one's
+// commits reach the other only through the database.
+func OpenTwice(t testing.TB, d store.Dialect) (first, second *store.Store) {
+	t.Helper()
+	dsn := DSN(t, d)
+	first = open(t, dsn)
+	if _, err := first.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrating %s: %v", first, err)
+	}
+	return first, open(t, dsn)
+}
+
 // Run runs fn as one subtest per dialect, each with a fresh migrated store.
 func Run(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	t.Helper()
