@@ -37,16 +37,12 @@ type WhoamiCache struct {
 	// applied is the newest log entry whose row is forgotten; -1 until the
 	// log is first read, and nothing is kept before that.
 	applied int64
-	rows    map[int64]*whoamiRow
-	bytes   int64
+	slab    whoamiSlab
 }
 
 const (
 	whoamiHeadQuery    = `SELECT coalesce(max(seq), 0) FROM session_whoami_changes`
 	whoamiChangesQuery = `SELECT seq, k FROM session_whoami_changes WHERE seq >= $1 ORDER BY seq`
-	// whoamiRowOverhead is a kept row's size beyond its strings: the struct,
-	// the map's share and the allocations' headers, roughly.
-	whoamiRowOverhead = 400
 )
 
 // NewWhoamiCache returns a cache of at most maxBytes for s, or nil when s
@@ -56,7 +52,7 @@ func NewWhoamiCache(s *store.Store, maxBytes int64) *WhoamiCache {
 	if s == nil || s.Dialect() != store.SQLite || maxBytes <= 0 {
 		return nil
 	}
-	return &WhoamiCache{store: s, maxBytes: maxBytes, head: s.Prepare(whoamiHeadQuery), applied: -1, rows: map[int64]*whoamiRow{}}
+	return &WhoamiCache{store: s, maxBytes: maxBytes, head: s.Prepare(whoamiHeadQuery), applied: -1, slab: newWhoamiSlab(maxBytes)}
 }
 
 // whoamiRow is what whoami reads of one session, as session_whoami (or
@@ -68,8 +64,6 @@ type whoamiRow struct {
 	view      sql.NullString
 	factors   int
 	viewOfRev sql.NullInt64
-	// size is what keeping the row costs, roughly (measure).
-	size int64
 }
 
 func (r *whoamiRow) fields() []any {
@@ -82,10 +76,6 @@ func (r *whoamiRow) current() bool {
 	return r.view.Valid && r.viewOfRev.Valid && r.viewOfRev.Int64 == r.identityRevision
 }
 
-func (r *whoamiRow) measure() {
-	r.size = whoamiRowOverhead + int64(len(r.aal)+len(r.methods)+len(r.devices)+len(r.identityState)+len(r.schemaID)+len(r.view.String))
-}
-
 // lookup returns the kept row of the token whose digest is sum, after
 // forgetting what changed since the last lookup; nil when none is kept.
 func (c *WhoamiCache) lookup(ctx context.Context, k int64, sum *[sha256.Size]byte) (*whoamiRow, error) {
@@ -93,12 +83,12 @@ func (c *WhoamiCache) lookup(ctx context.Context, k int64, sum *[sha256.Size]byt
 		return nil, err
 	}
 	c.mu.Lock()
-	r := c.rows[k]
+	rec := c.slab.get(k)
 	c.mu.Unlock()
-	if r == nil || subtle.ConstantTimeCompare(r.digest[:], sum[:]) != 1 {
+	if rec == nil || subtle.ConstantTimeCompare(recordDigest(rec), sum[:]) != 1 {
 		return nil, nil
 	}
-	return r, nil
+	return whoamiRowOf(rec), nil
 }
 
 type whoamiChange struct{ seq, k int64 }
@@ -158,11 +148,10 @@ func (c *WhoamiCache) apply(from, head int64, changes []whoamiChange) {
 	if from < 0 || backwards || !continuous {
 		// The first read, or a log that lost entries this process has not
 		// applied: start afresh from head.
-		if from >= 0 && len(c.rows) > 0 {
-			slog.Info("whoami cache: the change log moved on without this process; forgetting every kept session", "kept", len(c.rows))
+		if from >= 0 && c.slab.len() > 0 {
+			slog.Info("whoami cache: the change log moved on without this process; forgetting every kept session", "kept", c.slab.len())
 		}
-		clear(c.rows)
-		c.bytes = 0
+		c.slab.clear()
 		c.applied = head
 		return
 	}
@@ -170,10 +159,7 @@ func (c *WhoamiCache) apply(from, head int64, changes []whoamiChange) {
 		if ch.seq <= c.applied {
 			continue
 		}
-		if r := c.rows[ch.k]; r != nil {
-			c.bytes -= r.size
-			delete(c.rows, ch.k)
-		}
+		c.slab.remove(ch.k)
 	}
 	c.applied = head
 }
@@ -190,26 +176,19 @@ func (c *WhoamiCache) keep(ctx context.Context, head int64, rows []*whoamiRow) {
 			return
 		}
 	}
+	records := make([][]byte, len(rows))
+	for i, r := range rows {
+		records[i] = r.record(keyOf(&r.digest))
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.applied != head {
 		return
 	}
-	for _, r := range rows {
-		if old := c.rows[keyOf(&r.digest)]; old != nil {
-			c.bytes -= old.size
-		}
-		c.rows[keyOf(&r.digest)] = r
-		c.bytes += r.size
+	for i, r := range rows {
+		c.slab.put(keyOf(&r.digest), records[i])
 	}
-	// Over the budget: drop rows in the map's own (random) order.
-	for k, r := range c.rows {
-		if c.bytes <= c.maxBytes {
-			break
-		}
-		c.bytes -= r.size
-		delete(c.rows, k)
-	}
+	c.slab.trim(c.maxBytes)
 }
 
 func keyOf(sum *[sha256.Size]byte) int64 { return whoamiKey(sum) }
@@ -229,7 +208,6 @@ func (c *WhoamiCache) readAndKeep(ctx context.Context, k int64, sum *[sha256.Siz
 		return nil, err
 	}
 	if r.current() {
-		r.measure()
 		c.keep(ctx, head, []*whoamiRow{r})
 	}
 	return r, nil
@@ -246,7 +224,8 @@ func (c *WhoamiCache) Prefill(ctx context.Context) {
 	after := int64(-1)
 	for ctx.Err() == nil {
 		c.mu.Lock()
-		full := c.bytes >= c.maxBytes
+		// Full when another chunk would not fit.
+		full := c.slab.bytes+int64(c.slab.chunkSize) > c.maxBytes
 		c.mu.Unlock()
 		if full {
 			break
@@ -280,7 +259,6 @@ func (c *WhoamiCache) Prefill(ctx context.Context) {
 					copy(r.digest[:], d)
 				}
 				if r.current() && r.valid(now) {
-					r.measure()
 					batch = append(batch, r)
 				}
 			}
@@ -303,7 +281,7 @@ func (c *WhoamiCache) Prefill(ctx context.Context) {
 		after = last
 	}
 	c.mu.Lock()
-	n, size := len(c.rows), c.bytes
+	n, size := c.slab.len(), c.slab.bytes
 	c.mu.Unlock()
 	slog.Info("whoami cache: prefilled", "sessions", n, "bytes", size, "read", kept, "took", time.Since(start).Round(time.Millisecond).String())
 }

@@ -25,8 +25,8 @@ func (f *fixture) kept(token string) bool {
 	c := f.m.cfg.WhoamiCache
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := c.rows[whoamiKey(&sum)]
-	return r != nil && r.digest == sum
+	rec := c.slab.get(whoamiKey(&sum))
+	return rec != nil && whoamiRowOf(rec).digest == sum
 }
 
 // requireRefused fails unless whoami refuses token.
@@ -125,7 +125,7 @@ func TestWhoamiCacheKeepsNoRowOlderThanWhatItApplied(t *testing.T) {
 	}
 	c.mu.Lock()
 	head := c.applied
-	delete(c.rows, whoamiKey(&sum))
+	c.slab.remove(whoamiKey(&sum))
 	c.mu.Unlock()
 	// Another change commits and is applied before the stale read is kept.
 	if err := s.Write(ctx, func(q *store.Q) error { return f.m.Revoke(ctx, q, b.ID) }); err != nil {
@@ -134,9 +134,9 @@ func TestWhoamiCacheKeepsNoRowOlderThanWhatItApplied(t *testing.T) {
 	f.requireRefused(t, b.Token, "the revocation")
 	c.keep(ctx, head, []*whoamiRow{r})
 	c.mu.Lock()
-	now := c.rows[whoamiKey(&sum)]
+	now := c.slab.get(whoamiKey(&sum))
 	c.mu.Unlock()
-	if now == r || now != nil && now.active {
+	if now != nil && whoamiRowOf(now).active {
 		t.Fatal("a row read before a change applied since was kept")
 	}
 	f.requireRefused(t, b.Token, "the stale row was offered")
@@ -159,8 +159,8 @@ func TestWhoamiCachePrefill(t *testing.T) {
 
 	full := NewWhoamiCache(s, 64<<20)
 	full.Prefill(ctx)
-	if len(full.rows) != len(live) {
-		t.Errorf("prefill kept %d sessions, want the %d that can answer", len(full.rows), len(live))
+	if full.slab.len() != len(live) {
+		t.Errorf("prefill kept %d sessions, want the %d that can answer", full.slab.len(), len(live))
 	}
 	f.m.cfg.WhoamiCache = full
 	for _, l := range live {
@@ -171,9 +171,9 @@ func TestWhoamiCachePrefill(t *testing.T) {
 	f.whoamiBody(t, live[len(live)-1].Token)
 	f.requireRefused(t, revoked.Token, "revocation before the prefill")
 
-	small := NewWhoamiCache(s, 100*whoamiRowOverhead)
+	small := NewWhoamiCache(s, 3*whoamiMinChunk)
 	small.Prefill(ctx)
-	if small.bytes > small.maxBytes || len(small.rows) == 0 || len(small.rows) >= len(live) {
-		t.Errorf("a small budget kept %d sessions in %d bytes (budget %d)", len(small.rows), small.bytes, small.maxBytes)
+	if small.slab.bytes > small.maxBytes || small.slab.len() == 0 || small.slab.len() >= len(live) {
+		t.Errorf("a small budget kept %d sessions in %d bytes (budget %d)", small.slab.len(), small.slab.bytes, small.maxBytes)
 	}
 }
