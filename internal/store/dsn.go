@@ -368,8 +368,16 @@ func (s *sqliteDSN) writerDSN(memoryName string) string {
 		// see what the writer wrote.
 		return "file:" + memoryName + "?mode=memory&cache=shared&" + s.pragmaQuery()
 	}
-	return s.fileDSN() + "&_txlock=" + s.txlock
+	dsn := s.fileDSN() + "&_txlock=" + s.txlock
+	if s.walFile() {
+		dsn += "&_pragma=wal_autocheckpoint(0)" // the checkpointer's (checkpoint.go)
+	}
+	return dsn
 }
+
+// walFile reports whether the database is a file in WAL mode, whose WAL
+// the checkpointer copies back.
+func (s *sqliteDSN) walFile() bool { return !s.memory && s.journal == "WAL" }
 
 // readerCacheKiB is each reader's page cache when the DSN sets no
 // _cache_size: whoami reads one leaf of session_whoami, and with SQLite's

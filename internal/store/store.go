@@ -48,6 +48,8 @@ type Store struct {
 	where string
 	// prepared holds the hot reads by their text (prepared.go).
 	prepared sync.Map
+	// checkpoints copies a SQLite file's WAL back (checkpoint.go).
+	checkpoints *checkpointer
 }
 
 // ErrUniqueViolation wraps errors caused by a unique constraint.
@@ -158,7 +160,14 @@ func openSQLite(ctx context.Context, dsn string) (*Store, error) {
 	if !d.memory {
 		where = "sqlite (" + d.path + ")"
 	}
-	return &Store{dialect: SQLite, writer: writer, reader: reader, where: where}, nil
+	st := &Store{dialect: SQLite, writer: writer, reader: reader, where: where}
+	if d.walFile() {
+		if st.checkpoints, err = startCheckpointer(d.fileDSN()); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("dsn: %w", err)
+		}
+	}
+	return st, nil
 }
 
 // pingWhileBusy opens the writer's connection, which sets its pragmas.
@@ -190,7 +199,11 @@ func (s *Store) String() string { return s.where }
 
 // Close closes all connections.
 func (s *Store) Close() error {
-	err := errors.Join(s.closePrepared(), s.writer.Close())
+	err := s.closePrepared()
+	if s.checkpoints != nil {
+		err = errors.Join(err, s.checkpoints.close())
+	}
+	err = errors.Join(err, s.writer.Close())
 	if s.reader != s.writer {
 		err = errors.Join(err, s.reader.Close())
 	}
