@@ -185,8 +185,8 @@ func (c *WhoamiCache) keep(ctx context.Context, head int64, rows []*whoamiRow) {
 	if c.applied != head {
 		return
 	}
-	for i, r := range rows {
-		c.slab.put(keyOf(&r.digest), records[i])
+	for _, rec := range records {
+		c.slab.put(rec)
 	}
 	c.slab.trim(c.maxBytes)
 }

@@ -63,9 +63,11 @@ func (s *whoamiSlab) get(k int64) []byte {
 	return s.chunks[slot.chunk].buf[slot.off:end:end]
 }
 
-// put keeps rec under k, in place of what was; a record too large for a
-// quarter of a chunk is not kept (it is read from the database instead).
-func (s *whoamiSlab) put(k int64, rec []byte) {
+// put keeps rec under its key, in place of what was; a record too large
+// for a quarter of a chunk is not kept (it is read from the database
+// instead).
+func (s *whoamiSlab) put(rec []byte) {
+	k := recordKey(rec)
 	s.remove(k)
 	if len(rec) > s.chunkSize/4 {
 		return

@@ -60,7 +60,7 @@ func TestWhoamiSlabAgreesWithAMap(t *testing.T) {
 				rec[4+j] = byte(uint64(k) >> (8 * j))
 			}
 			rec[len(rec)-1] = byte(i)
-			s.put(k, rec)
+			s.put(rec)
 			if len(rec) <= s.chunkSize/4 {
 				want[k] = rec
 			} else {
