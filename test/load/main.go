@@ -54,6 +54,7 @@ func scenarios() []scenario {
 		{"mixed", "whoami, login and registration in a mix, with RSS and goroutine series", runMixed},
 		{"check-registrations", "check that every registration in mixed -acked files exists", runCheckRegistrations},
 		{"seed-sessions", "write N sessions with seeded tokens straight into the server's database", runSeedSessions},
+		{"prune-sessions", "delete every session but the N seeded ones (those a run's logins added)", runPruneSessions},
 		{"whoami-many", "whoami with a random one of N seeded session tokens per request", runWhoamiMany},
 		{"login-many", "native password login as a random one of N users per login", runLoginMany},
 		{"admin-pages", "GET /admin/identities and its searches at page 1 and at page P", runAdminPages},

@@ -108,6 +108,55 @@ func TestSeedSessionsAreFoundByTheServer(t *testing.T) {
 	})
 }
 
+// A turn's logins add sessions; pruning leaves exactly the seeded ones.
+func TestPruneSessionsKeepsTheSeeded(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		ids, _ := identitytest.NewManager(t, s, "http://127.0.0.1:4433/")
+		id, err := ids.Create(ctx, identity.Draft{SchemaID: "default", Traits: json.RawMessage(`{"email":"user0@example.org"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions, err := session.NewManager(s, ids, session.Config{Lifespan: time.Hour, Secrets: []string{"cookie-secret-0123456789"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := seedSessions(ctx, s, seedOptions{seed: "seed", n: 4, batch: 3, perTx: 1, lifespan: time.Hour, now: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		var logins []string
+		for range 7 {
+			err := s.Write(ctx, func(q *store.Q) error {
+				got, err := sessions.Issue(ctx, q, id, "password", "aal1", httptest.NewRequest(http.MethodPost, "/self-service/login", nil))
+				if err == nil {
+					logins = append(logins, got.Token)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		deleted, err := pruneSessions(ctx, s, "seed", 4, 3)
+		if err != nil || deleted != 7 {
+			t.Fatalf("pruning: %d deleted (want 7), %v", deleted, err)
+		}
+		for i := range 4 {
+			if _, err := sessions.ByToken(ctx, seededToken("seed", i)); err != nil {
+				t.Fatalf("seeded session %d is gone: %v", i, err)
+			}
+		}
+		for _, tok := range logins {
+			if _, err := sessions.ByToken(ctx, tok); err == nil {
+				t.Fatal("a login's session survived the pruning")
+			}
+		}
+		if deleted, err := pruneSessions(ctx, s, "seed", 4, 3); err != nil || deleted != 0 {
+			t.Fatalf("pruning again: %d deleted (want 0), %v", deleted, err)
+		}
+	})
+}
+
 func TestSeedSessionsNeedsIdentities(t *testing.T) {
 	s := storetest.Open(t, store.SQLite)
 	_, err := seedSessions(context.Background(), s, seedOptions{seed: "s", n: 1, batch: 1, perTx: 1, lifespan: time.Hour, now: time.Now()})
@@ -227,6 +276,8 @@ func TestScaleScenarioUsage(t *testing.T) {
 		{"seed-sessions", "-n", "5"},
 		{"seed-sessions", "-dsn", "sqlite:///tmp/x.db", "-tokens-seed", "s", "-n", "0"},
 		{"seed-sessions", "-dsn", "memory", "-tokens-seed", "s", "-n", "5"},
+		{"prune-sessions", "-dsn", "sqlite:///tmp/x.db", "-n", "5"},
+		{"prune-sessions", "-dsn", "memory", "-tokens-seed", "s", "-n", "5"},
 		{"whoami-many", "-public", "http://127.0.0.1:1", "-tokens-seed", "s"},
 		{"login-many", "-public", "http://127.0.0.1:1", "-password", "p", "-users", "3", "-identifier-format", "x"},
 		{"admin-pages", "-admin", "http://127.0.0.1:1", "-page", "1"},

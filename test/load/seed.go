@@ -170,19 +170,10 @@ func runSeedSessions(ctx context.Context, args []string, errOut io.Writer) (*res
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if *dsn == "" {
-		*dsn = os.Getenv("LANYARD_SEED_DSN")
-	}
-	if *seed == "" {
-		*seed = os.Getenv("LANYARD_TOKENS_SEED")
+	if err := seededDatabase(dsn, seed, *n); err != nil {
+		return nil, err
 	}
 	switch {
-	case *dsn == "":
-		return nil, fmt.Errorf("%w: -dsn (or $LANYARD_SEED_DSN) is required", errUsage)
-	case *seed == "":
-		return nil, fmt.Errorf("%w: -tokens-seed (or $LANYARD_TOKENS_SEED) is required", errUsage)
-	case *n < 1 || *n > 100_000_000:
-		return nil, fmt.Errorf("%w: -n must be between 1 and 100000000", errUsage)
 	case *batch < 1 || *batch > 2000:
 		// 4 parameters a row: PostgreSQL takes at most 65535 a statement.
 		return nil, fmt.Errorf("%w: -batch must be between 1 and 2000", errUsage)
@@ -190,9 +181,6 @@ func runSeedSessions(ctx context.Context, args []string, errOut io.Writer) (*res
 		return nil, fmt.Errorf("%w: -per-tx must be at least 1", errUsage)
 	case *lifespan <= 0:
 		return nil, fmt.Errorf("%w: -lifespan must be positive", errUsage)
-	}
-	if !strings.HasPrefix(*dsn, "sqlite") && !strings.HasPrefix(*dsn, "file:") && !strings.HasPrefix(*dsn, "postgres") {
-		return nil, fmt.Errorf("%w: -dsn must name a SQLite file or a PostgreSQL database", errUsage)
 	}
 
 	s, err := store.Open(ctx, *dsn)
@@ -218,4 +206,103 @@ func runSeedSessions(ctx context.Context, args []string, errOut io.Writer) (*res
 	}
 	res.notes = append(res.notes, fmt.Sprintf("%d new, %d already there (same seed)", inserted, *n-inserted))
 	return res, err
+}
+
+// pruneSessions deletes every session but seeded sessions 0..n-1 (those a
+// measurement's logins added, say), so that a database seeded with n
+// sessions has n again, and answers how many it deleted.
+func pruneSessions(ctx context.Context, s *store.Store, seed string, n, batch int) (int, error) {
+	keep := make(map[string]struct{}, n)
+	for i := range n {
+		keep[storedTokenHash(seededToken(seed, i))] = struct{}{}
+	}
+	rows, err := s.Read().Query(ctx, `SELECT id, token_hash FROM sessions`)
+	if err != nil {
+		return 0, err
+	}
+	var doomed []any
+	for rows.Next() {
+		var id uuid.UUID
+		var hash string
+		if err := rows.Scan(&id, &hash); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if _, ok := keep[hash]; !ok {
+			doomed = append(doomed, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	deleted := 0
+	for start := 0; start < len(doomed); start += batch {
+		part := doomed[start:min(start+batch, len(doomed))]
+		marks := make([]string, len(part))
+		for i := range part {
+			marks[i] = "$" + strconv.Itoa(i+1)
+		}
+		err := s.Write(ctx, func(q *store.Q) error {
+			res, err := q.Exec(ctx, `DELETE FROM sessions WHERE id IN (`+strings.Join(marks, ", ")+`)`, part...)
+			if err != nil {
+				return err
+			}
+			if k, err := res.RowsAffected(); err == nil {
+				deleted += int(k)
+			}
+			return nil
+		})
+		if err != nil {
+			return deleted, err
+		}
+	}
+	return deleted, nil
+}
+
+func runPruneSessions(ctx context.Context, args []string, errOut io.Writer) (*result, error) {
+	fs := newFlagSet("prune-sessions", errOut)
+	dsn := fs.String("dsn", "", "the server's database, as in its config; default $LANYARD_SEED_DSN")
+	n := fs.Int("n", 0, "keep seeded sessions 0..N-1 (as seed-sessions -n wrote them); every other session is deleted")
+	seed := fs.String("tokens-seed", "", "the seed seed-sessions wrote the tokens with; default $LANYARD_TOKENS_SEED; never printed")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := seededDatabase(dsn, seed, *n); err != nil {
+		return nil, err
+	}
+	s, err := store.Open(ctx, *dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	res := &result{Scenario: "prune-sessions", Target: s.String(), Unit: "sessions"}
+	start := time.Now()
+	deleted, err := pruneSessions(ctx, s, *seed, *n, 500)
+	res.DurationS = round3(time.Since(start).Seconds())
+	res.Operations, res.OK = deleted, deleted
+	res.notes = append(res.notes, fmt.Sprintf("%d deleted, seeded 0..%d kept", deleted, *n-1))
+	return res, err
+}
+
+// seededDatabase fills -dsn and -tokens-seed from the environment and
+// checks them and -n, for the scenarios that work on a seeded database.
+func seededDatabase(dsn, seed *string, n int) error {
+	if *dsn == "" {
+		*dsn = os.Getenv("LANYARD_SEED_DSN")
+	}
+	if *seed == "" {
+		*seed = os.Getenv("LANYARD_TOKENS_SEED")
+	}
+	switch {
+	case *dsn == "":
+		return fmt.Errorf("%w: -dsn (or $LANYARD_SEED_DSN) is required", errUsage)
+	case *seed == "":
+		return fmt.Errorf("%w: -tokens-seed (or $LANYARD_TOKENS_SEED) is required", errUsage)
+	case n < 1 || n > 100_000_000:
+		return fmt.Errorf("%w: -n must be between 1 and 100000000", errUsage)
+	case !strings.HasPrefix(*dsn, "sqlite") && !strings.HasPrefix(*dsn, "file:") && !strings.HasPrefix(*dsn, "postgres"):
+		return fmt.Errorf("%w: -dsn must name a SQLite file or a PostgreSQL database", errUsage)
+	}
+	return nil
 }
