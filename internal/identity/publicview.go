@@ -71,7 +71,7 @@ func SchemaURLField(url string) []byte {
 
 // WithSchemaURL appends view with its schema URL field (SchemaURLField)
 // put back, as the first member, to dst.
-func WithSchemaURL(dst, view, field []byte) []byte {
+func WithSchemaURL[View ~string | ~[]byte](dst []byte, view View, field []byte) []byte {
 	if len(view) < 2 || view[0] != '{' {
 		return append(dst, view...)
 	}

@@ -132,7 +132,7 @@ type fixture struct {
 	m   *Manager
 }
 
-func newFixture(t *testing.T, s *store.Store, secrets ...string) *fixture {
+func newFixture(t testing.TB, s *store.Store, secrets ...string) *fixture {
 	t.Helper()
 	ids, _ := identitytest.NewManager(t, s, "https://auth.example.com/")
 	if len(secrets) == 0 {
@@ -147,7 +147,7 @@ func newFixture(t *testing.T, s *store.Store, secrets ...string) *fixture {
 	return &fixture{s: s, ids: ids, m: m}
 }
 
-func (f *fixture) identity(t *testing.T, email string) *identity.Identity {
+func (f *fixture) identity(t testing.TB, email string) *identity.Identity {
 	t.Helper()
 	i, err := f.ids.Create(ctx, identity.Draft{Traits: json.RawMessage(`{"email":"` + email + `"}`)})
 	if err != nil {
@@ -156,7 +156,7 @@ func (f *fixture) identity(t *testing.T, email string) *identity.Identity {
 	return i
 }
 
-func (f *fixture) issue(t *testing.T, i *identity.Identity, r *http.Request) *Session {
+func (f *fixture) issue(t testing.TB, i *identity.Identity, r *http.Request) *Session {
 	t.Helper()
 	var s *Session
 	err := f.s.Write(ctx, func(q *store.Q) (err error) {

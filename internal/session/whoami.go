@@ -105,15 +105,14 @@ func (m *Manager) Whoami(ctx context.Context, token string) (*Answer, error) {
 	if !row.valid(time.Now()) {
 		return nil, ErrNoSession
 	}
-	var pv identity.PublicView
-	if r.current() {
-		pv = identity.PublicView{JSON: []byte(r.view.String), Factors: r.factors}
-	} else {
+	view, factors := r.view.String, r.factors
+	if !r.current() {
 		s, err := m.fromRow(ctx, row)
 		if err != nil {
 			return nil, err
 		}
-		if pv, err = identity.PublicViewOf(s.Identity); err != nil {
+		pv, err := identity.PublicViewOf(s.Identity)
+		if err != nil {
 			return nil, err
 		}
 		if s.Identity.Revision == row.identityRevision {
@@ -122,11 +121,12 @@ func (m *Manager) Whoami(ctx context.Context, token string) (*Answer, error) {
 				slog.WarnContext(ctx, "whoami: storing the identity's public view failed", "identity_id", row.identityID, "error", err)
 			}
 		}
+		view, factors = string(pv.JSON), pv.Factors
 	}
 	return &Answer{
 		IdentityID:   row.identityID.String(),
-		AALSatisfied: m.satisfiesAALWith(row.aal, pv.Factors),
-		Body:         m.renderWhoami(row, pv.JSON, r.schemaID),
+		AALSatisfied: m.satisfiesAALWith(row.aal, factors),
+		Body:         m.renderWhoami(row, view, r.schemaID),
 	}, nil
 }
 
@@ -135,17 +135,21 @@ func (m *Manager) Whoami(ctx context.Context, token string) (*Answer, error) {
 // token whose key another took).
 func (m *Manager) whoamiRow(ctx context.Context, sum *[sha256.Size]byte) (*whoamiRow, error) {
 	k := whoamiKey(sum)
-	digest := hex.EncodeToString(sum[:])
+	c := m.cfg.WhoamiCache
+	if c != nil {
+		if r, err := c.lookup(ctx, k, sum); r != nil || err != nil {
+			return r, err
+		}
+	}
+	digest := hex.EncodeToString(sum[:]) // only past the cache: a kept row needs none
 	err := store.ErrNotFound
-	if c := m.cfg.WhoamiCache; c != nil {
-		r, err := c.lookup(ctx, k, sum)
-		if r != nil || err != nil {
-			return r, err
+	switch {
+	case c != nil:
+		var r *whoamiRow
+		if r, err = c.readAndKeep(ctx, k, sum, digest); err == nil {
+			return r, nil
 		}
-		if r, err = c.readAndKeep(ctx, k, sum, digest); !errors.Is(err, store.ErrNotFound) {
-			return r, err
-		}
-	} else if m.whoamiKeyed != nil {
+	case m.whoamiKeyed != nil:
 		r := &whoamiRow{}
 		if err = m.whoamiKeyed.QueryRow(ctx, k, digest).Scan(r.fields()...); err == nil {
 			return r, nil
@@ -178,8 +182,11 @@ func (m *Manager) satisfiesAALWith(aal string, factors int) bool {
 // renderWhoami writes the session as View would, around the identity's
 // stored view: the members in View's order, the session's own JSON
 // columns as they are stored (Lanyard writes them from Method and Device).
-func (m *Manager) renderWhoami(r *sessionRow, identityView []byte, schemaID string) []byte {
-	b := make([]byte, 0, 384+len(identityView))
+func (m *Manager) renderWhoami(r *sessionRow, identityView string, schemaID string) []byte {
+	field := m.schemaURLField(schemaID)
+	// Room for all of it, so the answer is one allocation: the fixed
+	// members and times take under 384 bytes.
+	b := make([]byte, 0, 384+len(identityView)+len(field)+len(r.methods)+len(r.devices))
 	b = append(b, `{"id":"`...)
 	b = append(b, r.id.String()...)
 	b = append(b, `","active":`...)
@@ -191,7 +198,7 @@ func (m *Manager) renderWhoami(r *sessionRow, identityView []byte, schemaID stri
 	b = appendArray(append(b, `,"authentication_methods":`...), r.methods)
 	b = appendTime(append(b, `,"issued_at":`...), r.issued.Time)
 	b = append(b, `,"identity":`...)
-	b = identity.WithSchemaURL(b, identityView, m.schemaURLField(schemaID))
+	b = identity.WithSchemaURL(b, identityView, field)
 	b = appendArray(append(b, `,"devices":`...), r.devices)
 	return append(b, '}')
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"time"
+	"unsafe"
 )
 
 // whoamiSlab holds the WhoamiCache's rows encoded in large byte chunks,
@@ -215,9 +216,16 @@ func whoamiRowOf(rec []byte) *whoamiRow {
 	}
 	r.identityRevision, b = int64(binary.LittleEndian.Uint64(b)), b[8:]
 	r.factors, b = int(binary.LittleEndian.Uint64(b)), b[8:]
+	// The strings share rec's bytes: written bytes never change (see
+	// whoamiSlab), so a whoami answer costs no copy of them.
 	for _, s := range r.strings() {
 		n, w := binary.Uvarint(b)
-		*s, b = string(b[w:w+int(n)]), b[w+int(n):]
+		if n > 0 {
+			*s = unsafe.String(&b[w], int(n))
+		} else {
+			*s = ""
+		}
+		b = b[w+int(n):]
 	}
 	r.view.Valid = true
 	r.viewOfRev.Int64, r.viewOfRev.Valid = r.identityRevision, true
