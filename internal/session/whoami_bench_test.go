@@ -9,11 +9,17 @@ import (
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
 )
 
-// BenchmarkWhoamiHandler is the public whoami handler answering a session
-// the cache keeps (SQLite), without the network: what one request costs
-// the server's CPU and its garbage collector (allocs/op).
+// BenchmarkWhoamiHandler is the public whoami handler, without the
+// network: what one request costs the server's CPU and its garbage
+// collector (allocs/op), on SQLite answered from the cache, on PostgreSQL
+// by its one query (LANYARD_TEST_POSTGRES_DSN).
 func BenchmarkWhoamiHandler(b *testing.B) {
-	s := storetest.Open(b, store.SQLite)
+	b.Run("sqlite", func(b *testing.B) { benchmarkWhoamiHandler(b, store.SQLite) })
+	b.Run("postgres", func(b *testing.B) { benchmarkWhoamiHandler(b, store.Postgres) })
+}
+
+func benchmarkWhoamiHandler(b *testing.B, d store.Dialect) {
+	s := storetest.Open(b, d)
 	f := newFixture(b, s)
 	sess := f.issue(b, f.identity(b, "bench@example.org"), httptest.NewRequest(http.MethodPost, "/self-service/login", nil))
 	mux := http.NewServeMux()
