@@ -115,6 +115,8 @@ type Manager struct {
 	// (store.Prepared); whoamiRead is whoami's one query (whoami.go), and
 	// whoamiKeyed its one-row form on SQLite.
 	byTokenRead, whoamiRead, whoamiKeyed *store.Prepared
+	// whoamiReads is whoami's read on PostgreSQL (whoamibatch.go).
+	whoamiReads *whoamiReads
 	// schemaFields holds each schema's encoded schema_url member.
 	schemaFields sync.Map
 }

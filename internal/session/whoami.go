@@ -45,6 +45,8 @@ func (m *Manager) prepareWhoami(s *store.Store) {
 	m.whoamiRead = s.Prepare(whoamiQuery)
 	if s.Dialect() == store.SQLite {
 		m.whoamiKeyed = s.Prepare(whoamiKeyedQuery)
+	} else {
+		m.whoamiReads = newWhoamiReads(s)
 	}
 }
 
@@ -131,8 +133,8 @@ func (m *Manager) Whoami(ctx context.Context, token string) (*Answer, error) {
 }
 
 // whoamiRow reads what whoami answers of the token whose digest is sum:
-// from the cache, from session_whoami, or from the join (PostgreSQL, or a
-// token whose key another took).
+// from the cache, from session_whoami, or from the join (PostgreSQL, where
+// concurrent reads share queries, or a token whose key another took).
 func (m *Manager) whoamiRow(ctx context.Context, sum *[sha256.Size]byte) (*whoamiRow, error) {
 	k := whoamiKey(sum)
 	c := m.cfg.WhoamiCache
@@ -157,6 +159,9 @@ func (m *Manager) whoamiRow(ctx context.Context, sum *[sha256.Size]byte) (*whoam
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
+	}
+	if m.whoamiReads != nil {
+		return m.whoamiReads.read(ctx, digest)
 	}
 	r := &whoamiRow{}
 	if err := m.whoamiRead.QueryRow(ctx, digest).Scan(r.fields()...); err != nil {

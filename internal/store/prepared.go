@@ -61,6 +61,20 @@ func (p *Prepared) QueryRow(ctx context.Context, args ...any) *Row {
 	return &Row{row: stmt.QueryRowContext(ctx, q.args(args)...)}
 }
 
+// Query runs the query on the read pool and returns its rows; the caller
+// closes them.
+func (p *Prepared) Query(ctx context.Context, args ...any) (rows *sql.Rows, err error) {
+	ctx, span := startSpan(ctx, "db.read", p.store.dialect)
+	defer func() { endSpan(span, err) }()
+	stmt, err := p.statement(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := Q{dialect: p.store.dialect}
+	rows, err = stmt.QueryContext(ctx, q.args(args)...)
+	return rows, classify(err)
+}
+
 // closePrepared releases every prepared statement, before the pools close.
 func (s *Store) closePrepared() error {
 	var errs []error
