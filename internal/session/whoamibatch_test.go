@@ -19,6 +19,15 @@ func hexDigest(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// postgresSession answers a fixture on PostgreSQL, its whoamiReads and a
+// session of a new identity.
+func postgresSession(t *testing.T, email string) (*fixture, *whoamiReads, *Session) {
+	t.Helper()
+	f := newFixture(t, storetest.Open(t, store.Postgres))
+	sess := f.issue(t, f.identity(t, email), httptest.NewRequest("POST", "/self-service/login", nil))
+	return f, f.m.whoamiReads, sess
+}
+
 // holdSlots takes every slot of b, so that reads queue up until release.
 func holdSlots(b *whoamiReads) (release func()) {
 	for range cap(b.slots) {
@@ -111,11 +120,7 @@ func TestWhoamiReadsShareQueries(t *testing.T) {
 // A read joins only a query not yet sent: one revoked while it waits is
 // refused, whoever sends the query.
 func TestWhoamiReadsAreTakenAfterTheyArrive(t *testing.T) {
-	s := storetest.Open(t, store.Postgres)
-	f := newFixture(t, s)
-	b := f.m.whoamiReads
-	i := f.identity(t, "arrive@example.org")
-	sess := f.issue(t, i, httptest.NewRequest("POST", "/self-service/login", nil))
+	f, b, sess := postgresSession(t, "arrive@example.org")
 	if _, err := f.m.Whoami(ctx, sess.Token); err != nil {
 		t.Fatalf("whoami before the revocation: %v", err)
 	}
@@ -137,11 +142,7 @@ func TestWhoamiReadsAreTakenAfterTheyArrive(t *testing.T) {
 // A request that gives up while its read waits returns at once; the
 // others are still answered.
 func TestWhoamiReadsCancelled(t *testing.T) {
-	s := storetest.Open(t, store.Postgres)
-	f := newFixture(t, s)
-	b := f.m.whoamiReads
-	i := f.identity(t, "cancel@example.org")
-	sess := f.issue(t, i, httptest.NewRequest("POST", "/self-service/login", nil))
+	_, b, sess := postgresSession(t, "cancel@example.org")
 
 	release := holdSlots(b)
 	cctx, cancel := context.WithCancel(ctx)
