@@ -21,9 +21,13 @@ import (
 const sessionRowQuery = `SELECT s.id, s.identity_id, s.active, s.aal, s.authentication_methods, s.devices, s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, i.state, i.revision
 FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.`
 
-// whoamiQuery is sessionRowQuery with the identity's stored public view.
-const whoamiQuery = `SELECT s.id, s.identity_id, s.active, s.aal, s.authentication_methods, s.devices, s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, i.state, i.revision,
-i.schema_id, i.public_view, i.public_view_factors, i.public_view_revision
+// whoamiJoinColumns are sessionRowQuery's columns with the identity's
+// stored public view, in whoamiRow's order.
+const whoamiJoinColumns = `s.id, s.identity_id, s.active, s.aal, s.authentication_methods, s.devices, s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, i.state, i.revision,
+i.schema_id, i.public_view, i.public_view_factors, i.public_view_revision`
+
+// whoamiQuery reads whoamiJoinColumns of one token's session.
+const whoamiQuery = `SELECT ` + whoamiJoinColumns + `
 FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = $1`
 
 // whoamiKeyedQuery reads the same columns from SQLite's session_whoami

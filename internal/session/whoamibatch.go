@@ -11,8 +11,7 @@ import (
 
 // whoamiManyQuery is whoamiQuery for several tokens at once, with each
 // row's token digest last to tell the rows apart.
-const whoamiManyQuery = `SELECT s.id, s.identity_id, s.active, s.aal, s.authentication_methods, s.devices, s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, i.state, i.revision,
-i.schema_id, i.public_view, i.public_view_factors, i.public_view_revision, s.token_hash
+const whoamiManyQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash
 FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = ANY($1)`
 
 // whoamiReadsPerQuery bounds the tokens one query asks for.
