@@ -55,6 +55,9 @@ func newChrome(t *testing.T) *chrome {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium puts its singleton socket under TMPDIR and leaves it
+		// there when it is stopped; this keeps it inside the test's own.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 		chromedp.DisableGPU,
 	)
 	if os.Geteuid() == 0 {

@@ -41,6 +41,16 @@ var build struct {
 	err  error
 }
 
+// TestMain removes the binary lanyardBinary built, which would otherwise
+// stay in the temporary directory after every run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if build.path != "" {
+		_ = os.RemoveAll(filepath.Dir(build.path))
+	}
+	os.Exit(code)
+}
+
 // lanyardBinary builds ./cmd/lanyard once per run, with -race when the
 // tests run with it, as the conformance tests do (so the build is cached).
 func lanyardBinary(t *testing.T) string {
