@@ -12,13 +12,27 @@ import (
 // the database file.
 const checkpointEvery = 200 * time.Millisecond
 
+// walRestartPages is the WAL's length, in pages, past which the writer
+// checkpoints after its commit. A WAL starts again from its beginning only
+// when a write transaction begins with every frame copied back, which a
+// checkpointer beside a writer that never pauses (an import) does not
+// achieve: its WAL grew to 60 GB importing a million identities. The
+// writer's own checkpoint runs right after its commit, with nothing newer
+// in the WAL, so the next transaction restarts it. The checkpointer has
+// copied all but its last tick's frames by then, so that is little work.
+var walRestartPages = 10000
+
+// walSizeLimit is journal_size_limit: a restarted WAL longer than this is
+// cut back to it, so one burst does not keep its disk space for good.
+var walSizeLimit = 64 << 20
+
 // checkpointer copies SQLite's WAL back into the database file from its
 // own connection. Left to SQLite, the commit that takes the WAL past 1,000
 // pages does it, inside the request that committed: with a million
 // sessions a login's pages are scattered, so that copy writes about a
 // thousand pages at random places and the one login waits for it. The
-// writer's own checkpoints are off (wal_autocheckpoint(0)); PASSIVE never
-// waits for readers or the writer.
+// writer checkpoints only past walRestartPages; PASSIVE never waits for
+// readers or the writer.
 type checkpointer struct {
 	db     *sql.DB
 	cancel context.CancelFunc

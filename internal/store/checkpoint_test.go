@@ -18,8 +18,8 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 		t.Fatal(err)
 	}
 	var every int
-	if err := s.writer.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&every); err != nil || every != 0 {
-		t.Fatalf("writer's wal_autocheckpoint = %d, %v; want 0 (the checkpointer's)", every, err)
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&every); err != nil || every != walRestartPages {
+		t.Fatalf("writer's wal_autocheckpoint = %d, %v; want %d", every, err, walRestartPages)
 	}
 	if err := s.Write(ctx, func(q *Q) error {
 		if _, err := q.Exec(ctx, `CREATE TABLE t (v TEXT)`); err != nil {
@@ -58,5 +58,46 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 			t.Errorf("%s: a checkpointer was started", dsn)
 		}
 		r.Close()
+	}
+}
+
+// A writer that never pauses still gets its WAL restarted: the checkpointer
+// alone never found every frame copied at the start of a transaction, and
+// the WAL grew by all that was written (60 GB in an import of a million).
+func TestCheckpointerKeepsABusyWALShort(t *testing.T) {
+	pages, limit := walRestartPages, walSizeLimit
+	walRestartPages, walSizeLimit = 16, 256<<10
+	t.Cleanup(func() { walRestartPages, walSizeLimit = pages, limit })
+
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "busy.sqlite")
+	s, err := Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Write(ctx, func(q *Q) error {
+		_, err := q.Exec(ctx, `CREATE TABLE t (v TEXT)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// 8 MB in 80 transactions back to back, 32 times the size limit.
+	var largest int64
+	for range 80 {
+		if err := s.Write(ctx, func(q *Q) error {
+			_, err := q.Exec(ctx, `WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 250)
+				INSERT INTO t SELECT hex(randomblob(200)) FROM n`)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(path + "-wal"); err == nil {
+			largest = max(largest, fi.Size())
+		}
+	}
+	// The limit, plus what one transaction adds past the restart length.
+	if largest > 2<<20 {
+		t.Errorf("the WAL grew to %d bytes under back-to-back writes; want it restarted near %d", largest, walSizeLimit)
 	}
 }

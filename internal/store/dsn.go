@@ -370,7 +370,9 @@ func (s *sqliteDSN) writerDSN(memoryName string) string {
 	}
 	dsn := s.fileDSN() + "&_txlock=" + s.txlock
 	if s.walFile() {
-		dsn += "&_pragma=wal_autocheckpoint(0)" // the checkpointer's (checkpoint.go)
+		// The checkpointer copies (checkpoint.go); the writer checkpoints
+		// only what is left once the WAL is long, so that the WAL restarts.
+		dsn += fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)&_pragma=journal_size_limit(%d)", walRestartPages, walSizeLimit)
 	}
 	return dsn
 }
