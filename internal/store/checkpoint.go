@@ -16,11 +16,14 @@ const checkpointEvery = 200 * time.Millisecond
 // checkpoints after its commit. A WAL starts again from its beginning only
 // when a write transaction begins with every frame copied back, which a
 // checkpointer beside a writer that never pauses (an import) does not
-// achieve: its WAL grew to 60 GB importing a million identities. The
-// writer's own checkpoint runs right after its commit, with nothing newer
-// in the WAL, so the next transaction restarts it. The checkpointer has
-// copied all but its last tick's frames by then, so that is little work.
-var walRestartPages = 10000
+// achieve: its WAL grew to 74 GB importing a million identities and filled
+// the disk. The writer's own checkpoint runs right after its commit, with
+// nothing newer in the WAL, so the next transaction restarts it. (A
+// blocking RESTART from the checkpointer loses the lock to such a writer.)
+// The checkpointer has copied all but its last tick's frames by then, but
+// the one commit still waits for those: 100,000 pages (about 400 MB) makes
+// that rare, once in some seconds of writing at full speed.
+var walRestartPages = 100000
 
 // walSizeLimit is journal_size_limit: a restarted WAL longer than this is
 // cut back to it, so one burst does not keep its disk space for good.

@@ -63,7 +63,7 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 
 // A writer that never pauses still gets its WAL restarted: the checkpointer
 // alone never found every frame copied at the start of a transaction, and
-// the WAL grew by all that was written (60 GB in an import of a million).
+// the WAL grew by all that was written (74 GB in an import of a million).
 func TestCheckpointerKeepsABusyWALShort(t *testing.T) {
 	pages, limit := walRestartPages, walSizeLimit
 	walRestartPages, walSizeLimit = 16, 256<<10
