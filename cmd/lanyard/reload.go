@@ -89,8 +89,8 @@ func (r *reloader) changed(next *config.Config, warnings []string) {
 //   - tracing.*: the exporter is built at start and flushed at shutdown;
 //   - courier.*: the courier worker runs for the whole process with its
 //     senders, and the message queue's templates belong to it;
-//   - sqlite.*: whoami's cache of sessions is sized once, and lives as
-//     long as the process.
+//   - sqlite.* and postgres.*: whoami's cache of sessions is sized once,
+//     and lives as long as the process.
 //
 // Everything else is rebuilt from next: methods, flows, hooks, lifespans,
 // UI URLs, identity schemas, hashers, protection, cookies and sessions.
@@ -131,5 +131,7 @@ func keepFixed(old, next *config.Config) []string {
 	next.Courier = old.Courier
 	keep("sqlite.*", old.SQLite, next.SQLite)
 	next.SQLite = old.SQLite
+	keep("postgres.*", old.Postgres, next.Postgres)
+	next.Postgres = old.Postgres
 	return changed
 }

@@ -134,9 +134,10 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 	}
 	observed := metrics.New(mail.CountByStatus)
 	mail.ReportResults(observed.CourierSent)
-	// On SQLite, whoami's cache of sessions lives as long as the process:
-	// a reload keeps what it holds (sqlite.* is fixed).
-	whoami := session.NewWhoamiCache(db, int64(cfg.SQLite.WhoamiCache.MaxMiB)<<20)
+	// whoami's cache of sessions lives as long as the process: a reload
+	// keeps what it holds (sqlite.* and postgres.* are fixed).
+	whoamiCfg := cfg.WhoamiCacheOf(db.Dialect() == store.Postgres)
+	whoami := session.NewWhoamiCache(db, int64(whoamiCfg.MaxMiB)<<20)
 	shared := &lasting{db: db, mail: mail, observed: observed, traces: traces.TracerProvider(), zeroConfig: len(opts.Files) == 0, whoami: whoami}
 	publicHandler, adminHandler, err := shared.handlers(ctx, cfg)
 	if err != nil {
@@ -191,7 +192,7 @@ func serve(ctx context.Context, out io.Writer, opts config.LoadOptions) error {
 
 	prefillCtx, stopPrefill := context.WithCancel(context.Background())
 	prefillDone := make(chan struct{})
-	if whoami != nil && cfg.SQLite.WhoamiCache.Prefill {
+	if whoami != nil && whoamiCfg.Prefill {
 		go func() {
 			defer close(prefillDone)
 			whoami.Prefill(prefillCtx)

@@ -41,8 +41,9 @@ type Config struct {
 	Courier      Courier
 	// Protection is Lanyard's own protection.* section.
 	Protection Protection
-	// SQLite is Lanyard's own sqlite.* section.
+	// SQLite is Lanyard's own sqlite.* section, Postgres its postgres.*.
 	SQLite   SQLite
+	Postgres Postgres
 	Security Security
 	// UI is Lanyard's own ui.* section (the built-in pages).
 	UI UI

@@ -50,7 +50,7 @@ func (m *Manager) prepareWhoami(s *store.Store) {
 	if s.Dialect() == store.SQLite {
 		m.whoamiKeyed = s.Prepare(whoamiKeyedQuery)
 	} else {
-		m.whoamiReads = newWhoamiReads(s)
+		m.whoamiReads = newWhoamiReads(s, m.cfg.WhoamiCache)
 	}
 }
 
@@ -136,10 +136,14 @@ func (m *Manager) Whoami(ctx context.Context, token string) (*Answer, error) {
 	}, nil
 }
 
-// whoamiRow reads what whoami answers of the token whose digest is sum:
-// from the cache, from session_whoami, or from the join (PostgreSQL, where
-// concurrent reads share queries, or a token whose key another took).
+// whoamiRow reads what whoami answers of the token whose digest is sum: on
+// PostgreSQL through whoamiReads, where concurrent reads share queries; on
+// SQLite from the cache, from session_whoami, or from the join (a token
+// whose key another took).
 func (m *Manager) whoamiRow(ctx context.Context, sum *[sha256.Size]byte) (*whoamiRow, error) {
+	if m.whoamiReads != nil {
+		return m.whoamiReads.read(ctx, sum)
+	}
 	k := whoamiKey(sum)
 	c := m.cfg.WhoamiCache
 	if c != nil {
@@ -163,9 +167,6 @@ func (m *Manager) whoamiRow(ctx context.Context, sum *[sha256.Size]byte) (*whoam
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
-	}
-	if m.whoamiReads != nil {
-		return m.whoamiReads.read(ctx, digest)
 	}
 	r := &whoamiRow{}
 	if err := m.whoamiRead.QueryRow(ctx, digest).Scan(r.fields()...); err != nil {

@@ -2,9 +2,12 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lanyard-id/lanyard/internal/store"
 )
@@ -13,6 +16,20 @@ import (
 // row's token digest last to tell the rows apart.
 const whoamiManyQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash
 FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = ANY($1)`
+
+// whoamiManyHeadQuery and whoamiOneHeadQuery add the change log's head of
+// the statement's snapshot to each row, for the WhoamiCache to keep them.
+const (
+	whoamiManyHeadQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash, h.seq
+FROM sessions s JOIN identities i ON i.id = s.identity_id CROSS JOIN session_whoami_head h WHERE s.token_hash = ANY($1)`
+	whoamiOneHeadQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash, h.seq
+FROM sessions s JOIN identities i ON i.id = s.identity_id CROSS JOIN session_whoami_head h WHERE s.token_hash = $1`
+)
+
+// whoamiOneQuery is whoamiQuery with the token's digest last, as
+// whoamiManyQuery has it.
+const whoamiOneQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash
+FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = $1`
 
 // whoamiReadsPerQuery bounds the tokens one query asks for.
 const whoamiReadsPerQuery = 64
@@ -30,8 +47,11 @@ func whoamiReadsInFlight() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 // taken after it arrived: a revocation committed before a request, by any
 // instance, is seen by it, as with a query of its own. Under light load
 // every request sends its own query at once; nothing waits for company.
+// With a WhoamiCache the query first sent is the change log's, and only the
+// tokens the cache does not hold are read after it.
 type whoamiReads struct {
 	one, many *store.Prepared
+	cache     *WhoamiCache
 	slots     chan struct{}
 
 	mu      sync.Mutex
@@ -40,6 +60,7 @@ type whoamiReads struct {
 
 // whoamiWait is one request's read, answered when done is closed.
 type whoamiWait struct {
+	sum    [sha256.Size]byte
 	digest string
 	row    *whoamiRow
 	err    error
@@ -49,18 +70,23 @@ type whoamiWait struct {
 	taken atomic.Bool
 }
 
-func newWhoamiReads(s *store.Store) *whoamiReads {
-	return &whoamiReads{
-		one:   s.Prepare(whoamiQuery),
+func newWhoamiReads(s *store.Store, c *WhoamiCache) *whoamiReads {
+	b := &whoamiReads{
+		one:   s.Prepare(whoamiOneQuery),
 		many:  s.Prepare(whoamiManyQuery),
+		cache: c,
 		slots: make(chan struct{}, whoamiReadsInFlight()),
 	}
+	if c != nil {
+		b.one, b.many = s.Prepare(whoamiOneHeadQuery), s.Prepare(whoamiManyHeadQuery)
+	}
+	return b
 }
 
-// read returns the row of the session whose token digest (hex) is given,
-// or store.ErrNotFound.
-func (b *whoamiReads) read(ctx context.Context, digest string) (*whoamiRow, error) {
-	w := &whoamiWait{digest: digest, done: make(chan struct{})}
+// read returns the row of the session whose token digest is sum, or
+// store.ErrNotFound.
+func (b *whoamiReads) read(ctx context.Context, sum *[sha256.Size]byte) (*whoamiRow, error) {
+	w := &whoamiWait{sum: *sum, digest: hex.EncodeToString(sum[:]), done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, w)
 	b.mu.Unlock()
@@ -105,30 +131,53 @@ func (b *whoamiReads) take() []*whoamiWait {
 	return batch
 }
 
-// send answers every read of batch with one query.
+// send answers every read of batch: from the cache, once it has caught up
+// with the change log, and the rest with one query.
 func (b *whoamiReads) send(ctx context.Context, batch []*whoamiWait) {
 	defer func() {
 		for _, w := range batch {
 			close(w.done)
 		}
 	}()
-	if len(batch) == 1 {
-		w := batch[0]
-		r := &whoamiRow{}
-		if w.err = b.one.QueryRow(ctx, w.digest).Scan(r.fields()...); w.err == nil {
-			w.row = r
+	misses := batch
+	if b.cache != nil {
+		if err := b.cache.catchUp(ctx); err != nil {
+			for _, w := range batch {
+				w.err = err
+			}
+			return
 		}
+		misses = make([]*whoamiWait, 0, len(batch))
+		for _, w := range batch {
+			if w.row = b.cache.get(whoamiKey(&w.sum), &w.sum); w.row == nil {
+				misses = append(misses, w)
+			}
+		}
+		if len(misses) == 0 {
+			return
+		}
+	}
+	if len(misses) == 1 {
+		w := misses[0]
+		found, head, err := b.query(ctx, b.one, w.digest)
+		b.answer(ctx, misses, found, head, err)
 		return
 	}
-	digests := make([]string, 0, len(batch))
-	seen := make(map[string]struct{}, len(batch))
-	for _, w := range batch {
+	digests := make([]string, 0, len(misses))
+	seen := make(map[string]struct{}, len(misses))
+	for _, w := range misses {
 		if _, ok := seen[w.digest]; !ok {
 			seen[w.digest] = struct{}{}
 			digests = append(digests, w.digest)
 		}
 	}
-	found, err := b.query(ctx, digests)
+	found, head, err := b.query(ctx, b.many, digests)
+	b.answer(ctx, misses, found, head, err)
+}
+
+// answer gives each read its row of found, and keeps in the cache those
+// that can answer, read in the snapshot whose log head was head.
+func (b *whoamiReads) answer(ctx context.Context, batch []*whoamiWait, found map[string]*whoamiRow, head int64, err error) {
 	for _, w := range batch {
 		switch r, ok := found[w.digest]; {
 		case err != nil:
@@ -140,22 +189,45 @@ func (b *whoamiReads) send(ctx context.Context, batch []*whoamiWait) {
 			w.row = &cp
 		}
 	}
+	if b.cache == nil || err != nil {
+		return
+	}
+	now := time.Now()
+	keep := make([]*whoamiRow, 0, len(found))
+	for digest, r := range found {
+		d, err := hex.DecodeString(digest)
+		if err != nil || len(d) != sha256.Size || !r.current() || !r.valid(now) {
+			continue
+		}
+		copy(r.digest[:], d)
+		keep = append(keep, r)
+	}
+	if len(keep) > 0 {
+		b.cache.keep(ctx, head, keep)
+	}
 }
 
-func (b *whoamiReads) query(ctx context.Context, digests []string) (map[string]*whoamiRow, error) {
-	rows, err := b.many.Query(ctx, digests)
+// query runs one or many with arg, and returns the rows found by their
+// digests' hex, with the log's head when the cache asks for it.
+func (b *whoamiReads) query(ctx context.Context, p *store.Prepared, arg any) (map[string]*whoamiRow, int64, error) {
+	rows, err := p.Query(ctx, arg)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer rows.Close()
-	found := make(map[string]*whoamiRow, len(digests))
+	found := make(map[string]*whoamiRow)
+	var head int64
 	for rows.Next() {
 		r := &whoamiRow{}
 		var digest string
-		if err := rows.Scan(append(r.fields(), &digest)...); err != nil {
-			return nil, err
+		dest := append(r.fields(), &digest)
+		if b.cache != nil {
+			dest = append(dest, &head)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, 0, err
 		}
 		found[digest] = r
 	}
-	return found, rows.Err()
+	return found, head, rows.Err()
 }

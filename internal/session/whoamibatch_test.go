@@ -14,10 +14,12 @@ import (
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
 )
 
-func hexDigest(token string) string {
+func sumOf(token string) *[sha256.Size]byte {
 	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+	return &sum
 }
+
+func hexDigest(token string) string { return hex.EncodeToString(sumOf(token)[:]) }
 
 // postgresSession answers a fixture on PostgreSQL, its whoamiReads and a
 // session of a new identity.
@@ -57,13 +59,12 @@ func waitPending(t *testing.T, b *whoamiReads, n int) {
 
 // Reads queued behind a busy query are answered together, each with its
 // own session: duplicates, unknown tokens and more than one query's worth
-// among them.
+// among them; with the cache (twice: read, then kept) and without.
 func TestWhoamiReadsShareQueries(t *testing.T) {
 	s := storetest.Open(t, store.Postgres)
 	f := newFixture(t, s)
-	b := f.m.whoamiReads
-	if b == nil {
-		t.Fatal("no whoamiReads on PostgreSQL")
+	if f.m.whoamiReads == nil || f.m.whoamiReads.cache == nil {
+		t.Fatal("no whoamiReads with a cache on PostgreSQL")
 	}
 	var tokens []string
 	want := map[string]string{} // digest -> session id
@@ -73,36 +74,45 @@ func TestWhoamiReadsShareQueries(t *testing.T) {
 		tokens = append(tokens, sess.Token)
 		want[hexDigest(sess.Token)] = sess.ID.String()
 	}
-	var digests []string
+	var asked []string
 	for n := range whoamiReadsPerQuery + 10 {
 		switch n % 7 {
 		case 6:
-			digests = append(digests, hexDigest("ory_st_unknown"+string(rune('a'+n%26))))
+			asked = append(asked, "ory_st_unknown"+string(rune('a'+n%26)))
 		default:
-			digests = append(digests, hexDigest(tokens[n%len(tokens)]))
+			asked = append(asked, tokens[n%len(tokens)])
 		}
 	}
+	for _, b := range []*whoamiReads{newWhoamiReads(s, nil), f.m.whoamiReads, f.m.whoamiReads} {
+		shareQueries(t, b, asked, want)
+	}
+	if n := f.m.whoamiReads.cache.slab.len(); n != len(tokens) {
+		t.Errorf("the cache keeps %d sessions, want %d", n, len(tokens))
+	}
+}
 
+func shareQueries(t *testing.T, b *whoamiReads, asked []string, want map[string]string) {
+	t.Helper()
 	release := holdSlots(b)
 	type answer struct {
 		row *whoamiRow
 		err error
 	}
-	answers := make([]answer, len(digests))
+	answers := make([]answer, len(asked))
 	var wg sync.WaitGroup
-	for n, d := range digests {
+	for n, token := range asked {
 		wg.Go(func() {
-			r, err := b.read(ctx, d)
+			r, err := b.read(ctx, sumOf(token))
 			answers[n] = answer{r, err}
 		})
 	}
-	waitPending(t, b, len(digests))
+	waitPending(t, b, len(asked))
 	release()
 	wg.Wait()
 
-	for n, d := range digests {
+	for n, token := range asked {
 		a := answers[n]
-		id, known := want[d]
+		id, known := want[hexDigest(token)]
 		switch {
 		case !known && !errors.Is(a.err, store.ErrNotFound):
 			t.Errorf("read %d (unknown token): %v, %v; want ErrNotFound", n, a.row, a.err)
@@ -148,12 +158,12 @@ func TestWhoamiReadsCancelled(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	gaveUp := make(chan error, 1)
 	go func() {
-		_, err := b.read(cctx, hexDigest(sess.Token))
+		_, err := b.read(cctx, sumOf(sess.Token))
 		gaveUp <- err
 	}()
 	answered := make(chan error, 1)
 	go func() {
-		_, err := b.read(ctx, hexDigest(sess.Token))
+		_, err := b.read(ctx, sumOf(sess.Token))
 		answered <- err
 	}()
 	waitPending(t, b, 2)

@@ -7,52 +7,77 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/lanyard-id/lanyard/internal/store"
 )
 
-// WhoamiCache holds rows of SQLite's session_whoami in memory, shared by
-// all of a process's readers. SQLite empties a connection's page cache
-// whenever another connection commits, so with many sessions every whoami
-// would read a leaf of the table from the operating system; from memory it
-// costs what it costs with ten.
+// WhoamiCache holds whoami's rows in memory, shared by all of a process's
+// readers. SQLite empties a connection's page cache whenever another
+// connection commits, so with many sessions every whoami would read a leaf
+// of session_whoami from the operating system; PostgreSQL descends two
+// indexes of a million rows for each. From memory it costs what it costs
+// with ten.
 //
-// It never answers a row the database no longer holds. Triggers (migration
-// 0013) log the key of every row changed or deleted, in the transaction of
-// the change, whoever writes. Every lookup first reads the log's newest
-// entry number, a page that stays hot, and when it has moved forgets the
-// rows the new entries name before it looks; so a revocation committed by
-// any process on the same file is seen by the next request here. A row is
-// kept only if no entry newer than the snapshot it was read in has been
-// applied, so a row read before a change never outlives it. Rows are not
-// kept for tokens that have none: a new session needs no entry.
+// It never answers a row the database no longer holds. Triggers log the
+// key of every row changed or deleted, in the transaction of the change,
+// whoever writes (SQLite's migration 0013, PostgreSQL's 0014). Every
+// lookup first reads the log's newest entry number, a page that stays hot,
+// and when it has moved forgets the rows the new entries name before it
+// looks; so a revocation committed by any process or instance is seen by
+// the next request here. On PostgreSQL that read rides with whoami's
+// shared queries (whoamiReads): one read answers every request waiting.
+// A row is kept only if no entry newer than the snapshot it was read in
+// has been applied, so a row read before a change never outlives it. Rows
+// are not kept for tokens that have none: a new session needs no entry.
 type WhoamiCache struct {
 	store    *store.Store
 	maxBytes int64
-	head     *store.Prepared
+	// head reads the log's newest entry (SQLite); log reads it with the
+	// entries from a number on, in one snapshot (PostgreSQL).
+	head, log *store.Prepared
 
 	mu sync.Mutex
 	// applied is the newest log entry whose row is forgotten; -1 until the
 	// log is first read, and nothing is kept before that.
 	applied int64
 	slab    whoamiSlab
+	// changed holds, for each identity a PostgreSQL log entry named, the
+	// newest such entry applied: a row of it kept before that entry is
+	// stale. Bounded by whoamiMaxChangedIdentities.
+	changed map[uuid.UUID]int64
 }
+
+// whoamiMaxChangedIdentities bounds WhoamiCache.changed; past it the cache
+// starts afresh.
+const whoamiMaxChangedIdentities = 1 << 16
 
 const (
 	whoamiHeadQuery    = `SELECT coalesce(max(seq), 0) FROM session_whoami_changes`
 	whoamiChangesQuery = `SELECT seq, k FROM session_whoami_changes WHERE seq >= $1 ORDER BY seq`
+	// whoamiLogQuery is PostgreSQL's: the head, then the entries from $1
+	// on, if any; every entry up to the head is visible with it.
+	whoamiLogQuery = `SELECT h.seq, c.seq, c.token_hash, c.identity_id FROM session_whoami_head h
+LEFT JOIN session_whoami_changes c ON c.seq >= $1 ORDER BY c.seq NULLS FIRST`
 )
 
-// NewWhoamiCache returns a cache of at most maxBytes for s, or nil when s
-// is not SQLite or maxBytes is 0: PostgreSQL's shared buffers already keep
-// one copy of the rows for every connection.
+// NewWhoamiCache returns a cache of at most maxBytes for s, or nil when
+// maxBytes is 0.
 func NewWhoamiCache(s *store.Store, maxBytes int64) *WhoamiCache {
-	if s == nil || s.Dialect() != store.SQLite || maxBytes <= 0 {
+	if s == nil || maxBytes <= 0 {
 		return nil
 	}
-	return &WhoamiCache{store: s, maxBytes: maxBytes, head: s.Prepare(whoamiHeadQuery), applied: -1, slab: newWhoamiSlab(maxBytes)}
+	c := &WhoamiCache{store: s, maxBytes: maxBytes, applied: -1, slab: newWhoamiSlab(maxBytes), changed: map[uuid.UUID]int64{}}
+	if s.Dialect() == store.SQLite {
+		c.head = s.Prepare(whoamiHeadQuery)
+	} else {
+		c.log = s.Prepare(whoamiLogQuery)
+	}
+	return c
 }
 
 // whoamiRow is what whoami reads of one session, as session_whoami (or
@@ -60,6 +85,7 @@ func NewWhoamiCache(s *store.Store, maxBytes int64) *WhoamiCache {
 type whoamiRow struct {
 	sessionRow
 	digest    [sha256.Size]byte
+	keptAt    int64 // the log head of the snapshot a kept row was read in
 	schemaID  string
 	view      sql.NullString
 	factors   int
@@ -82,16 +108,33 @@ func (c *WhoamiCache) lookup(ctx context.Context, k int64, sum *[sha256.Size]byt
 	if err := c.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	rec := c.slab.get(k)
-	c.mu.Unlock()
-	if rec == nil || subtle.ConstantTimeCompare(recordDigest(rec), sum[:]) != 1 {
-		return nil, nil
-	}
-	return whoamiRowOf(rec), nil
+	return c.get(k, sum), nil
 }
 
-type whoamiChange struct{ seq, k int64 }
+// get returns the kept row of the token whose digest is sum as of the last
+// catch-up, or nil.
+func (c *WhoamiCache) get(k int64, sum *[sha256.Size]byte) *whoamiRow {
+	c.mu.Lock()
+	rec := c.slab.get(k)
+	if rec != nil && len(c.changed) > 0 {
+		if seq, ok := c.changed[recordIdentity(rec)]; ok && recordKeptAt(rec) < seq {
+			c.slab.remove(k) // kept before its identity changed
+			rec = nil
+		}
+	}
+	c.mu.Unlock()
+	if rec == nil || subtle.ConstantTimeCompare(recordDigest(rec), sum[:]) != 1 {
+		return nil
+	}
+	return whoamiRowOf(rec)
+}
+
+// whoamiChange is a log entry: the key of a token's row, or on PostgreSQL
+// an identity (k is then -1, no row's).
+type whoamiChange struct {
+	seq, k   int64
+	identity uuid.NullUUID
+}
 
 // catchUp forgets the rows named by log entries newer than applied.
 func (c *WhoamiCache) catchUp(ctx context.Context) error {
@@ -100,6 +143,9 @@ func (c *WhoamiCache) catchUp(ctx context.Context) error {
 	c.mu.Lock()
 	from := c.applied
 	c.mu.Unlock()
+	if c.log != nil {
+		return c.catchUpOnPostgres(ctx, from)
+	}
 	var head int64
 	if err := c.head.QueryRow(ctx).Scan(&head); err != nil {
 		return err
@@ -129,6 +175,51 @@ func (c *WhoamiCache) catchUp(ctx context.Context) error {
 	return nil
 }
 
+// catchUpOnPostgres is catchUp in one query: PostgreSQL's log names tokens
+// by their digests' hex, whose keys are worked out here.
+func (c *WhoamiCache) catchUpOnPostgres(ctx context.Context, from int64) error {
+	// Before the first read nothing is kept: only the head is wanted.
+	after := from
+	if after < 0 {
+		after = math.MaxInt64
+	}
+	rows, err := c.log.Query(ctx, after)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var (
+		head    int64
+		changes []whoamiChange
+	)
+	for rows.Next() {
+		var (
+			seq    sql.NullInt64
+			digest sql.NullString
+			ch     = whoamiChange{k: -1}
+		)
+		if err := rows.Scan(&head, &seq, &digest, &ch.identity); err != nil {
+			return err
+		}
+		if !seq.Valid {
+			continue
+		}
+		ch.seq = seq.Int64
+		if d, err := hex.DecodeString(digest.String); err == nil && len(d) == sha256.Size {
+			ch.k = keyOf((*[sha256.Size]byte)(d))
+		}
+		changes = append(changes, ch)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if head == from && len(changes) <= 1 {
+		return nil
+	}
+	c.apply(from, head, changes)
+	return nil
+}
+
 // apply forgets the rows changes name: the log's entries from number from
 // on, read after its newest was seen to be head. Without the entry from
 // itself (trimmed, or the log emptied) what happened since is unknown, and
@@ -152,6 +243,7 @@ func (c *WhoamiCache) apply(from, head int64, changes []whoamiChange) {
 			slog.Info("whoami cache: the change log moved on without this process; forgetting every kept session", "kept", c.slab.len())
 		}
 		c.slab.clear()
+		clear(c.changed)
 		c.applied = head
 		return
 	}
@@ -159,7 +251,16 @@ func (c *WhoamiCache) apply(from, head int64, changes []whoamiChange) {
 		if ch.seq <= c.applied {
 			continue
 		}
-		c.slab.remove(ch.k)
+		if ch.identity.Valid {
+			c.changed[ch.identity.UUID] = ch.seq
+		} else {
+			c.slab.remove(ch.k)
+		}
+	}
+	if len(c.changed) > whoamiMaxChangedIdentities {
+		slog.Info("whoami cache: many identities changed; forgetting every kept session", "kept", c.slab.len())
+		c.slab.clear()
+		clear(c.changed)
 	}
 	c.applied = head
 }
@@ -178,6 +279,7 @@ func (c *WhoamiCache) keep(ctx context.Context, head int64, rows []*whoamiRow) {
 	}
 	records := make([][]byte, len(rows))
 	for i, r := range rows {
+		r.keptAt = head
 		records[i] = r.record(keyOf(&r.digest))
 	}
 	c.mu.Lock()
@@ -216,12 +318,25 @@ func (c *WhoamiCache) readAndKeep(ctx context.Context, k int64, sum *[sha256.Siz
 // prefillBatch is how many rows one snapshot of Prefill reads.
 const prefillBatch = 1000
 
-// Prefill reads session_whoami into the cache in key order until the cache
-// is full or every row is read, skipping sessions that can no longer
-// answer; meant to run in the background once the server has started.
+// whoamiPrefillQuery reads SQLite's session_whoami in key order.
+const whoamiPrefillQuery = `SELECT k, token_hash, ` + whoamiColumns + ` FROM session_whoami WHERE k > $1 ORDER BY k LIMIT $2`
+
+// whoamiPrefillJoinQuery reads PostgreSQL's sessions in token order, each
+// row with the log's head of the statement's snapshot.
+const whoamiPrefillJoinQuery = `SELECT s.token_hash, ` + whoamiJoinColumns + `, h.seq
+FROM sessions s JOIN identities i ON i.id = s.identity_id CROSS JOIN session_whoami_head h
+WHERE s.token_hash > $1 ORDER BY s.token_hash LIMIT $2`
+
+// Prefill reads sessions into the cache (SQLite's session_whoami in key
+// order, PostgreSQL's in token order) until the cache is full or every row
+// is read, skipping sessions that can no longer answer; meant to run in the
+// background once the server has started.
 func (c *WhoamiCache) Prefill(ctx context.Context) {
 	start, kept := time.Now(), 0
-	after := int64(-1)
+	var after any = int64(-1)
+	if c.log != nil {
+		after = ""
+	}
 	for ctx.Err() == nil {
 		c.mu.Lock()
 		// Full when another chunk would not fit.
@@ -230,50 +345,14 @@ func (c *WhoamiCache) Prefill(ctx context.Context) {
 		if full {
 			break
 		}
-		var (
-			head  int64
-			batch []*whoamiRow
-			last  int64
-		)
-		now := time.Now()
-		err := c.store.ReadSnapshot(ctx, func(q *store.Q) error {
-			if err := q.QueryRow(ctx, whoamiHeadQuery).Scan(&head); err != nil {
-				return err
-			}
-			rows, err := q.Query(ctx, `SELECT k, token_hash, `+whoamiColumns+` FROM session_whoami WHERE k > $1 ORDER BY k LIMIT $2`, after, prefillBatch)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			n := 0
-			for rows.Next() {
-				r := &whoamiRow{}
-				var digest string
-				if err := rows.Scan(append([]any{&last, &digest}, r.fields()...)...); err != nil {
-					return err
-				}
-				n++
-				if d, err := hex.DecodeString(digest); err != nil || len(d) != sha256.Size || keyOf((*[sha256.Size]byte)(d)) != last {
-					continue // a key another token's row took (migration 0012): read by the join
-				} else {
-					copy(r.digest[:], d)
-				}
-				if r.current() && r.valid(now) {
-					batch = append(batch, r)
-				}
-			}
-			if n == 0 {
-				last = -1
-			}
-			return rows.Err()
-		})
+		head, batch, last, err := c.prefillRead(ctx, after)
 		if err != nil {
 			if ctx.Err() == nil {
 				slog.Warn("whoami cache: prefilling stopped", "error", err)
 			}
 			return
 		}
-		if last < 0 {
+		if last == nil {
 			break
 		}
 		c.keep(ctx, head, batch)
@@ -284,4 +363,66 @@ func (c *WhoamiCache) Prefill(ctx context.Context) {
 	n, size := c.slab.len(), c.slab.bytes
 	c.mu.Unlock()
 	slog.Info("whoami cache: prefilled", "sessions", n, "bytes", size, "read", kept, "took", time.Since(start).Round(time.Millisecond).String())
+}
+
+// prefillRead reads the rows after the cursor after, in one snapshot with
+// the log's head, and returns those that can answer and the cursor of the
+// last row read (nil past the end).
+func (c *WhoamiCache) prefillRead(ctx context.Context, after any) (head int64, batch []*whoamiRow, last any, err error) {
+	now := time.Now()
+	read := func(rows *sql.Rows, withHead bool) error {
+		defer rows.Close()
+		for rows.Next() {
+			r := &whoamiRow{}
+			var (
+				k      int64
+				digest string
+				dest   = []any{&digest}
+			)
+			if !withHead {
+				dest = []any{&k, &digest}
+			}
+			dest = append(dest, r.fields()...)
+			if withHead {
+				dest = append(dest, &head)
+			}
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			if withHead {
+				last = digest
+			} else {
+				last = k
+			}
+			d, err := hex.DecodeString(digest)
+			if err != nil || len(d) != sha256.Size || !withHead && keyOf((*[sha256.Size]byte)(d)) != k {
+				continue // on SQLite, a key another token's row took (migration 0012): read by the join
+			}
+			copy(r.digest[:], d)
+			if r.current() && r.valid(now) {
+				batch = append(batch, r)
+			}
+		}
+		return rows.Err()
+	}
+	if c.log != nil {
+		// One statement, one snapshot: the head comes with every row.
+		rows, err := c.store.Read().Query(ctx, whoamiPrefillJoinQuery, after, prefillBatch)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		err = read(rows, true)
+		return head, batch, last, err
+	}
+	err = c.store.ReadSnapshot(ctx, func(q *store.Q) error {
+		if err := q.QueryRow(ctx, whoamiHeadQuery).Scan(&head); err != nil {
+			return err
+		}
+		rows, err := q.Query(ctx, whoamiPrefillQuery, after, prefillBatch)
+		if err != nil {
+			return err
+		}
+		return read(rows, false)
+	})
+	return head, batch, last, err
 }

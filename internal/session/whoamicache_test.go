@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -13,10 +14,10 @@ import (
 	"github.com/lanyard-id/lanyard/internal/store/storetest"
 )
 
-// twoProcesses opens one SQLite file twice, as two servers would.
-func twoProcesses(t *testing.T) (here, there *store.Store) {
+// twoProcesses opens one database twice, as two servers would.
+func twoProcesses(t *testing.T, d store.Dialect) (here, there *store.Store) {
 	t.Helper()
-	return storetest.OpenTwice(t, store.SQLite)
+	return storetest.OpenTwice(t, d)
 }
 
 // kept reports whether the fixture's cache holds token's row.
@@ -40,7 +41,13 @@ func (f *fixture) requireRefused(t *testing.T, token, after string) {
 // Every change another process commits to a session or its identity is
 // answered by the next whoami here, though the row was kept in memory.
 func TestWhoamiCacheFollowsOtherProcesses(t *testing.T) {
-	here, there := twoProcesses(t)
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) { followsOtherProcesses(t, d) })
+	}
+}
+
+func followsOtherProcesses(t *testing.T, d store.Dialect) {
+	here, there := twoProcesses(t, d)
 	f, g := newFixture(t, here), newFixture(t, there)
 	i := f.identity(t, "cached@example.org")
 
@@ -95,16 +102,43 @@ func TestWhoamiCacheFollowsOtherProcesses(t *testing.T) {
 		s := warm(t)
 		// More entries than the log keeps, the revocation among the first.
 		exec(t, `UPDATE sessions SET active = false WHERE id = $1`, s.ID)
-		exec(t, `WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 70000)
+		if d == store.SQLite {
+			exec(t, `WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 70000)
 			INSERT INTO session_whoami_changes (k) SELECT -x FROM n`)
+		} else {
+			exec(t, `SELECT session_whoami_log(array_fill('-'::text, ARRAY[70000]), NULL)`)
+		}
 		f.requireRefused(t, s.Token, "a revocation whose log entry was trimmed")
 	})
 	t.Run("log emptied", func(t *testing.T) {
 		s := warm(t)
 		exec(t, `UPDATE sessions SET active = false WHERE id = $1`, s.ID)
 		exec(t, `DELETE FROM session_whoami_changes`)
-		exec(t, `DELETE FROM sqlite_sequence WHERE name = 'session_whoami_changes'`)
+		if d == store.SQLite {
+			exec(t, `DELETE FROM sqlite_sequence WHERE name = 'session_whoami_changes'`)
+		} else {
+			exec(t, `UPDATE session_whoami_head SET seq = 0`)
+		}
 		f.requireRefused(t, s.Token, "a revocation whose log was emptied")
+	})
+	t.Run("rolled back", func(t *testing.T) {
+		s := warm(t)
+		rollback := errors.New("rolled back")
+		err := there.Write(ctx, func(q *store.Q) error {
+			if _, err := q.Exec(ctx, `UPDATE sessions SET active = false WHERE id = $1`, s.ID); err != nil {
+				return err
+			}
+			return rollback
+		})
+		if !errors.Is(err, rollback) {
+			t.Fatal(err)
+		}
+		f.whoamiBody(t, s.Token)
+		if !f.kept(s.Token) {
+			t.Fatal("not kept again after a change that was rolled back")
+		}
+		exec(t, `UPDATE sessions SET active = false WHERE id = $1`, s.ID)
+		f.requireRefused(t, s.Token, "a revocation after one rolled back")
 	})
 }
 
@@ -144,7 +178,10 @@ func TestWhoamiCacheKeepsNoRowOlderThanWhatItApplied(t *testing.T) {
 
 // Prefill keeps every session that can answer, within the budget.
 func TestWhoamiCachePrefill(t *testing.T) {
-	s := storetest.Open(t, store.SQLite)
+	storetest.Run(t, prefill)
+}
+
+func prefill(t *testing.T, s *store.Store) {
 	f := newFixture(t, s)
 	i := f.identity(t, "prefill@example.org")
 	var live []*Session
@@ -176,4 +213,44 @@ func TestWhoamiCachePrefill(t *testing.T) {
 	if small.slab.bytes > small.maxBytes || small.slab.len() == 0 || small.slab.len() >= len(live) {
 		t.Errorf("a small budget kept %d sessions in %d bytes (budget %d)", small.slab.len(), small.slab.bytes, small.maxBytes)
 	}
+}
+
+// On PostgreSQL a change to an identity is logged as the identity, not as
+// its sessions: a session inserted while the change commits, read and kept
+// with the identity as it was, is forgotten when the change is applied.
+func TestWhoamiCacheForgetsSessionsKeptBeforeTheirIdentityChanged(t *testing.T) {
+	here, there := twoProcesses(t, store.Postgres)
+	f, g := newFixture(t, here), newFixture(t, there)
+	i := f.identity(t, "concurrent@example.org")
+	other := f.identity(t, "bystander@example.org")
+	s, bystander := f.issue(t, i, nil), f.issue(t, other, nil)
+	f.whoamiBody(t, s.Token)
+	f.whoamiBody(t, bystander.Token)
+
+	// The change's entry is applied after the session was kept.
+	g.write(t, func(q *store.Q) error {
+		_, err := q.Exec(ctx, `UPDATE identities SET state = 'inactive' WHERE id = $1`, i.ID)
+		return err
+	})
+	if !f.kept(s.Token) || !f.kept(bystander.Token) {
+		t.Fatal("test premise: the sessions are not kept")
+	}
+	f.requireRefused(t, s.Token, "the identity was deactivated")
+	if f.kept(s.Token) {
+		t.Error("a session kept before its identity changed is still kept")
+	}
+	if !f.kept(bystander.Token) {
+		t.Error("another identity's session was forgotten")
+	}
+
+	// Kept again after the change, a row is answered.
+	g.write(t, func(q *store.Q) error {
+		_, err := q.Exec(ctx, `UPDATE identities SET state = 'active' WHERE id = $1`, i.ID)
+		return err
+	})
+	f.whoamiBody(t, s.Token)
+	if !f.kept(s.Token) {
+		t.Error("a session read after its identity's change is not kept")
+	}
+	f.whoamiBody(t, s.Token)
 }

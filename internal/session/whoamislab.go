@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"time"
 	"unsafe"
+
+	"github.com/google/uuid"
 )
 
 // whoamiSlab holds the WhoamiCache's rows encoded in large byte chunks,
@@ -152,15 +154,26 @@ func (s *whoamiSlab) clear() {
 
 // A record is a row as put keeps it: its length (4 bytes) and key (8),
 // the token's digest, the two ids, active, the five times (seconds and
-// nanoseconds), the revision and factors, and the strings, each after its
-// length. Only current rows are kept, so the view and the revision it
-// belongs to are the row's own.
+// nanoseconds), the revision, the factors, the log head it was kept at,
+// and the strings, each after its length. Only current rows are kept, so
+// the view and the revision it belongs to are the row's own.
 const (
 	recordDigestAt = 12
-	recordFixed    = recordDigestAt + sha256.Size + 16 + 16 + 1 + 5*12 + 8 + 8
+	recordFixed    = recordDigestAt + sha256.Size + 16 + 16 + 1 + 5*12 + 8 + 8 + 8
+)
+
+const (
+	recordIdentityAt = recordDigestAt + sha256.Size + 16
+	recordKeptAtAt   = recordIdentityAt + 16 + 1 + 5*12 + 8 + 8
 )
 
 func recordKey(rec []byte) int64 { return int64(binary.LittleEndian.Uint64(rec[4:])) }
+
+func recordIdentity(rec []byte) uuid.UUID { return uuid.UUID(rec[recordIdentityAt : recordIdentityAt+16]) }
+
+func recordKeptAt(rec []byte) int64 {
+	return int64(binary.LittleEndian.Uint64(rec[recordKeptAtAt:]))
+}
 
 func recordDigest(rec []byte) []byte { return rec[recordDigestAt : recordDigestAt+sha256.Size] }
 
@@ -194,6 +207,7 @@ func (r *whoamiRow) record(k int64) []byte {
 	}
 	b = binary.LittleEndian.AppendUint64(b, uint64(r.identityRevision))
 	b = binary.LittleEndian.AppendUint64(b, uint64(r.factors))
+	b = binary.LittleEndian.AppendUint64(b, uint64(r.keptAt))
 	for _, s := range r.strings() {
 		b = binary.AppendUvarint(b, uint64(len(*s)))
 		b = append(b, *s...)
@@ -216,6 +230,7 @@ func whoamiRowOf(rec []byte) *whoamiRow {
 	}
 	r.identityRevision, b = int64(binary.LittleEndian.Uint64(b)), b[8:]
 	r.factors, b = int(binary.LittleEndian.Uint64(b)), b[8:]
+	r.keptAt, b = int64(binary.LittleEndian.Uint64(b)), b[8:]
 	// The strings share rec's bytes: written bytes never change (see
 	// whoamiSlab), so a whoami answer costs no copy of them.
 	for _, s := range r.strings() {

@@ -23,17 +23,17 @@ func TestWhoamiRecordRoundTrip(t *testing.T) {
 			created: store.Time{}, updated: store.Time{Time: at.Add(-time.Hour)}, identityRevision: 7,
 		},
 		digest: [32]byte{1, 2, 3}, schemaID: "default", view: sql.NullString{String: `{"id":"x","traits":{"é":"ü"}}`, Valid: true},
-		factors: 3, viewOfRev: sql.NullInt64{Int64: 7, Valid: true},
+		factors: 3, viewOfRev: sql.NullInt64{Int64: 7, Valid: true}, keptAt: 1234,
 	}
 	rec := r.record(42)
-	if recordKey(rec) != 42 || !bytes.Equal(recordDigest(rec), r.digest[:]) {
-		t.Fatal("key or digest not where they are read")
+	if recordKey(rec) != 42 || !bytes.Equal(recordDigest(rec), r.digest[:]) || recordIdentity(rec) != r.identityID || recordKeptAt(rec) != r.keptAt {
+		t.Fatal("key, digest, identity or head kept at not where they are read")
 	}
 	got := whoamiRowOf(rec)
 	if got.sessionRow.id != r.id || got.identityID != r.identityID || got.active != r.active || got.aal != r.aal ||
 		got.methods != r.methods || got.devices != r.devices || got.identityState != r.identityState ||
 		got.identityRevision != r.identityRevision || got.schemaID != r.schemaID || got.view != r.view ||
-		got.factors != r.factors || got.viewOfRev != r.viewOfRev || got.digest != r.digest {
+		got.factors != r.factors || got.viewOfRev != r.viewOfRev || got.digest != r.digest || got.keptAt != r.keptAt {
 		t.Fatalf("decoded %+v, want %+v", got, r)
 	}
 	for i, tm := range r.times() {
