@@ -169,7 +169,9 @@ const (
 
 func recordKey(rec []byte) int64 { return int64(binary.LittleEndian.Uint64(rec[4:])) }
 
-func recordIdentity(rec []byte) uuid.UUID { return uuid.UUID(rec[recordIdentityAt : recordIdentityAt+16]) }
+func recordIdentity(rec []byte) uuid.UUID {
+	return uuid.UUID(rec[recordIdentityAt : recordIdentityAt+16])
+}
 
 func recordKeptAt(rec []byte) int64 {
 	return int64(binary.LittleEndian.Uint64(rec[recordKeptAtAt:]))
