@@ -20,10 +20,10 @@ FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = A
 // whoamiManyHeadQuery and whoamiOneHeadQuery add the change log's head of
 // the statement's snapshot to each row, for the WhoamiCache to keep them.
 const (
-	whoamiManyHeadQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash, h.seq
-FROM sessions s JOIN identities i ON i.id = s.identity_id CROSS JOIN session_whoami_head h WHERE s.token_hash = ANY($1)`
-	whoamiOneHeadQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash, h.seq
-FROM sessions s JOIN identities i ON i.id = s.identity_id CROSS JOIN session_whoami_head h WHERE s.token_hash = $1`
+	whoamiManyHeadQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash, ` + whoamiHeadColumn + `
+FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = ANY($1)`
+	whoamiOneHeadQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash, ` + whoamiHeadColumn + `
+FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = $1`
 )
 
 // whoamiOneQuery is whoamiQuery with the token's digest last, as

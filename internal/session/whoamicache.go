@@ -59,10 +59,15 @@ const whoamiMaxChangedIdentities = 1 << 16
 const (
 	whoamiHeadQuery    = `SELECT coalesce(max(seq), 0) FROM session_whoami_changes`
 	whoamiChangesQuery = `SELECT seq, k FROM session_whoami_changes WHERE seq >= $1 ORDER BY seq`
+	// whoamiHeadColumn is PostgreSQL's log head, read in the statement's
+	// snapshot: every entry up to it is visible with it (migration 0014).
+	whoamiHeadColumn = `(SELECT coalesce(max(seq), 0) FROM session_whoami_changes)`
 	// whoamiLogQuery is PostgreSQL's: the head, then the entries from $1
-	// on, if any; every entry up to the head is visible with it.
-	whoamiLogQuery = `SELECT h.seq, c.seq, c.token_hash, c.identity_id FROM session_whoami_head h
-LEFT JOIN session_whoami_changes c ON c.seq >= $1 ORDER BY c.seq NULLS FIRST`
+	// on, at most whoamiLogLimit of them.
+	whoamiLogQuery = `SELECT ` + whoamiHeadColumn + `, c.seq, c.token_hash, c.identity_id
+FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT seq, token_hash, identity_id FROM session_whoami_changes
+WHERE seq >= $1 ORDER BY seq LIMIT 4096) c ON TRUE ORDER BY c.seq NULLS FIRST`
+	whoamiLogLimit = 4096 // whoamiLogQuery's LIMIT
 )
 
 // NewWhoamiCache returns a cache of at most maxBytes for s, or nil when
@@ -175,9 +180,34 @@ func (c *WhoamiCache) catchUp(ctx context.Context) error {
 	return nil
 }
 
-// catchUpOnPostgres is catchUp in one query: PostgreSQL's log names tokens
-// by their digests' hex, whose keys are worked out here.
+// catchUpOnPostgres is catchUp in one query, or more when the log has more
+// new entries than one reads: PostgreSQL's log names tokens by their
+// digests' hex, whose keys are worked out here, or identities.
 func (c *WhoamiCache) catchUpOnPostgres(ctx context.Context, from int64) error {
+	for {
+		head, changes, err := c.readLog(ctx, from)
+		if err != nil {
+			return err
+		}
+		if head == from && len(changes) <= 1 {
+			return nil
+		}
+		more := len(changes) == whoamiLogLimit && changes[len(changes)-1].seq < head
+		if more {
+			head = changes[len(changes)-1].seq
+		}
+		c.apply(from, head, changes)
+		if !more {
+			return nil
+		}
+		c.mu.Lock()
+		from = c.applied
+		c.mu.Unlock()
+	}
+}
+
+// readLog reads PostgreSQL's log head and its entries from number from on.
+func (c *WhoamiCache) readLog(ctx context.Context, from int64) (head int64, changes []whoamiChange, err error) {
 	// Before the first read nothing is kept: only the head is wanted.
 	after := from
 	if after < 0 {
@@ -185,13 +215,9 @@ func (c *WhoamiCache) catchUpOnPostgres(ctx context.Context, from int64) error {
 	}
 	rows, err := c.log.Query(ctx, after)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	defer rows.Close()
-	var (
-		head    int64
-		changes []whoamiChange
-	)
 	for rows.Next() {
 		var (
 			seq    sql.NullInt64
@@ -199,7 +225,7 @@ func (c *WhoamiCache) catchUpOnPostgres(ctx context.Context, from int64) error {
 			ch     = whoamiChange{k: -1}
 		)
 		if err := rows.Scan(&head, &seq, &digest, &ch.identity); err != nil {
-			return err
+			return 0, nil, err
 		}
 		if !seq.Valid {
 			continue
@@ -210,14 +236,7 @@ func (c *WhoamiCache) catchUpOnPostgres(ctx context.Context, from int64) error {
 		}
 		changes = append(changes, ch)
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if head == from && len(changes) <= 1 {
-		return nil
-	}
-	c.apply(from, head, changes)
-	return nil
+	return head, changes, rows.Err()
 }
 
 // apply forgets the rows changes name: the log's entries from number from
@@ -323,8 +342,8 @@ const whoamiPrefillQuery = `SELECT k, token_hash, ` + whoamiColumns + ` FROM ses
 
 // whoamiPrefillJoinQuery reads PostgreSQL's sessions in token order, each
 // row with the log's head of the statement's snapshot.
-const whoamiPrefillJoinQuery = `SELECT s.token_hash, ` + whoamiJoinColumns + `, h.seq
-FROM sessions s JOIN identities i ON i.id = s.identity_id CROSS JOIN session_whoami_head h
+const whoamiPrefillJoinQuery = `SELECT s.token_hash, ` + whoamiJoinColumns + `, ` + whoamiHeadColumn + `
+FROM sessions s JOIN identities i ON i.id = s.identity_id
 WHERE s.token_hash > $1 ORDER BY s.token_hash LIMIT $2`
 
 // Prefill reads sessions into the cache (SQLite's session_whoami in key

@@ -1,23 +1,20 @@
 -- session_whoami_changes is SQLite's 0013 on PostgreSQL: the log that keeps
 -- a server's in-memory copy of whoami's rows exact (session.WhoamiCache).
--- Before it answers from memory, a server reads the log's head with the
--- entries since its last read, in one snapshot, and forgets the sessions
--- they name; a change committed by any instance is seen by the next request.
+-- Before it answers from memory, a server reads the log's newest entry with
+-- those since its last read, in one snapshot, and forgets the sessions they
+-- name; a change committed by any instance is seen by the next request.
 --
--- Entries are numbered from session_whoami_head, one row that every logging
--- transaction updates at commit (the triggers are deferred): holding its
--- lock until commit, transactions take their numbers in commit order, and a
--- rolled-back one gives its numbers back. So a snapshot that sees head N
--- sees every entry up to N and none after: the log has no holes, and a
--- reader can tell a trimmed log from a quiet one. Taken last, after every
--- row lock of the transaction, and followed by nothing that waits, the
--- lock cannot close a cycle; it is held only for the commit itself.
-CREATE TABLE session_whoami_head (
-    one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
-    seq BIGINT NOT NULL
-);
-INSERT INTO session_whoami_head (one, seq) VALUES (TRUE, 0);
-
+-- Entries are numbered in commit order: a logging transaction takes an
+-- advisory lock at commit (the triggers are deferred) and holds it until
+-- its commit is visible, so the next one, numbering after the newest entry
+-- it sees, comes after it; a rolled-back one leaves no number behind. So a
+-- snapshot whose newest entry is N holds every entry up to N: the log has
+-- no holes, and a reader can tell a trimmed log from a quiet one. Taken
+-- last, after every row lock of the transaction, and followed by nothing
+-- that waits, the lock cannot close a cycle; it is held only for the
+-- commit itself. (A counter row instead would leave a dead version for
+-- every entry, which readers and the next writers wade through.)
+--
 -- An entry names a session by its token's digest, or an identity: a
 -- change to what whoami shows of an identity names the identity, and a
 -- server forgets every session of it kept before the entry. (Listing the
@@ -36,21 +33,24 @@ CREATE TABLE session_whoami_changes (
 -- that starts its memory afresh.
 CREATE FUNCTION session_whoami_log(hashes TEXT[], identity UUID) RETURNS VOID LANGUAGE plpgsql AS $$
 DECLARE
-    n    BIGINT := coalesce(cardinality(hashes), 0) + CASE WHEN identity IS NULL THEN 0 ELSE 1 END;
     last BIGINT;
+    n    BIGINT;
 BEGIN
-    IF n = 0 THEN
+    IF coalesce(cardinality(hashes), 0) = 0 AND identity IS NULL THEN
         RETURN;
     END IF;
-    UPDATE session_whoami_head SET seq = seq + n RETURNING seq INTO last;
+    PERFORM pg_advisory_xact_lock(7104310424);
+    SELECT coalesce(max(seq), 0) INTO last FROM session_whoami_changes;
     IF identity IS NULL THEN
+        n := cardinality(hashes);
         INSERT INTO session_whoami_changes (seq, token_hash)
-            SELECT last - n + u.o, u.h FROM unnest(hashes) WITH ORDINALITY AS u (h, o);
+            SELECT last + u.o, u.h FROM unnest(hashes) WITH ORDINALITY AS u (h, o);
     ELSE
-        INSERT INTO session_whoami_changes (seq, identity_id) VALUES (last, identity);
+        n := 1;
+        INSERT INTO session_whoami_changes (seq, identity_id) VALUES (last + 1, identity);
     END IF;
-    IF last / 1024 > (last - n) / 1024 THEN
-        DELETE FROM session_whoami_changes WHERE seq <= last - 65536;
+    IF (last + n) / 1024 > last / 1024 THEN
+        DELETE FROM session_whoami_changes WHERE seq <= last + n - 65536;
     END IF;
 END $$;
 
