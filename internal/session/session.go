@@ -87,7 +87,7 @@ type Config struct {
 	// Factors decide which credentials count toward an identity's
 	// available assurance level.
 	Factors identity.FactorRules
-	// WhoamiCache, on SQLite, holds session rows for whoami; it lives as
+	// WhoamiCache holds session rows for whoami; it lives as
 	// long as the process, across the Managers a config reload builds.
 	// Nil: every whoami reads the database.
 	WhoamiCache *WhoamiCache

@@ -8,8 +8,8 @@ import (
 	ory "github.com/ory/client-go"
 )
 
-// whoami keeps rendered answers in each process (and on SQLite the session
-// rows too: sqlite.whoami_cache). Two servers on one database must still
+// whoami keeps session rows in each process (sqlite.whoami_cache and
+// postgres.whoami_cache, on by default). Two servers on one database must still
 // answer every change made through the other at once: the new traits, a
 // deactivated identity, a reactivated one, a revoked session. On SQLite the
 // two are two processes on one file; on PostgreSQL two instances behind a
