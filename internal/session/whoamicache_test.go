@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,4 +253,49 @@ func TestWhoamiCacheForgetsSessionsKeptBeforeTheirIdentityChanged(t *testing.T) 
 		t.Error("a session read after its identity's change is not kept")
 	}
 	f.whoamiBody(t, s.Token)
+}
+
+// Under a load of whoamis sharing queries and the cache, every revocation
+// by the other process is refused by the next whoami here.
+func TestWhoamiCacheRevocationsUnderLoad(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			here, there := twoProcesses(t, d)
+			f, g := newFixture(t, here), newFixture(t, there)
+			var live []*Session
+			for n := range 24 {
+				live = append(live, f.issue(t, f.identity(t, fmt.Sprintf("load%d@example.org", n)), nil))
+			}
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for w := range 8 {
+				wg.Go(func() {
+					for n := w; ; n++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						// Answered or refused: only errors matter here.
+						if _, err := f.m.Whoami(ctx, live[n%len(live)].Token); err != nil && err != ErrNoSession {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			for _, s := range live[:len(live)/2] {
+				f.whoamiBody(t, s.Token)
+				if err := there.Write(ctx, func(q *store.Q) error { return g.m.Revoke(ctx, q, s.ID) }); err != nil {
+					t.Fatal(err)
+				}
+				f.requireRefused(t, s.Token, "a revocation by the other process under load")
+			}
+			close(stop)
+			wg.Wait()
+			for _, s := range live[len(live)/2:] {
+				f.whoamiBody(t, s.Token)
+			}
+		})
+	}
 }
