@@ -12,24 +12,18 @@ import (
 	"github.com/lanyard-id/lanyard/internal/store"
 )
 
-// whoamiManyQuery is whoamiQuery for several tokens at once, with each
-// row's token digest last to tell the rows apart.
-const whoamiManyQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash
-FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = ANY($1)`
-
-// whoamiManyHeadQuery and whoamiOneHeadQuery add the change log's head of
-// the statement's snapshot to each row, for the WhoamiCache to keep them.
-const (
-	whoamiManyHeadQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash, ` + whoamiHeadColumn + `
-FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = ANY($1)`
-	whoamiOneHeadQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash, ` + whoamiHeadColumn + `
-FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = $1`
-)
-
-// whoamiOneQuery is whoamiQuery with the token's digest last, as
-// whoamiManyQuery has it.
-const whoamiOneQuery = `SELECT ` + whoamiJoinColumns + `, s.token_hash
-FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = $1`
+// whoamiReadQuery is whoamiQuery for the tokens match selects (= $1, or
+// = ANY($1) for several), with each row's token digest after the columns
+// to tell the rows apart, and with the change log's head of the
+// statement's snapshot last when the WhoamiCache is to keep them.
+func whoamiReadQuery(match string, head bool) string {
+	q := `SELECT ` + whoamiJoinColumns + `, s.token_hash`
+	if head {
+		q += `, ` + whoamiHeadColumn
+	}
+	return q + `
+FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash ` + match
+}
 
 // whoamiReadsPerQuery bounds the tokens one query asks for.
 const whoamiReadsPerQuery = 64
@@ -71,16 +65,12 @@ type whoamiWait struct {
 }
 
 func newWhoamiReads(s *store.Store, c *WhoamiCache) *whoamiReads {
-	b := &whoamiReads{
-		one:   s.Prepare(whoamiOneQuery),
-		many:  s.Prepare(whoamiManyQuery),
+	return &whoamiReads{
+		one:   s.Prepare(whoamiReadQuery(`= $1`, c != nil)),
+		many:  s.Prepare(whoamiReadQuery(`= ANY($1)`, c != nil)),
 		cache: c,
 		slots: make(chan struct{}, whoamiReadsInFlight()),
 	}
-	if c != nil {
-		b.one, b.many = s.Prepare(whoamiOneHeadQuery), s.Prepare(whoamiManyHeadQuery)
-	}
-	return b
 }
 
 // read returns the row of the session whose token digest is sum, or
@@ -194,13 +184,12 @@ func (b *whoamiReads) answer(ctx context.Context, batch []*whoamiWait, found map
 	}
 	now := time.Now()
 	keep := make([]*whoamiRow, 0, len(found))
-	for digest, r := range found {
-		d, err := hex.DecodeString(digest)
-		if err != nil || len(d) != sha256.Size || !r.current() || !r.valid(now) {
-			continue
+	for _, w := range batch {
+		// Reads of one token share their row: keep it once.
+		if r := found[w.digest]; r != nil && r.digest != w.sum && r.current() && r.valid(now) {
+			r.digest = w.sum
+			keep = append(keep, r)
 		}
-		copy(r.digest[:], d)
-		keep = append(keep, r)
 	}
 	if len(keep) > 0 {
 		b.cache.keep(ctx, head, keep)

@@ -61,7 +61,7 @@ const (
 	whoamiChangesQuery = `SELECT seq, k FROM session_whoami_changes WHERE seq >= $1 ORDER BY seq`
 	// whoamiHeadColumn is PostgreSQL's log head, read in the statement's
 	// snapshot: every entry up to it is visible with it (migration 0014).
-	whoamiHeadColumn = `(SELECT coalesce(max(seq), 0) FROM session_whoami_changes)`
+	whoamiHeadColumn = `(` + whoamiHeadQuery + `)`
 	// whoamiLogQuery is PostgreSQL's: the head, then the entries from $1
 	// on, at most whoamiLogLimit of them.
 	whoamiLogQuery = `SELECT ` + whoamiHeadColumn + `, c.seq, c.token_hash, c.identity_id
